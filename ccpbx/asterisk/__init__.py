@@ -1,0 +1,1 @@
+"""Asterisk configuration: rendering the templates admins edit in ``asterisk-conf/``."""

@@ -1,0 +1,183 @@
+"""SIPp playing customers (and later agent phones and carriers) against the sandbox.
+
+Scenarios are generated from a few parameters so that timings and key presses
+can be set per test; each runs in the same runtime (root) as Asterisk.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from ccpbx.sandbox.asterisk import AsteriskInstance, free_udp_port
+
+PCAP_DIR = "/usr/share/sip-tester"
+_DTMF_NAMES = {**{str(d): str(d) for d in range(10)}, "*": "star", "#": "pound"}
+_counter = itertools.count(1)
+
+_INVITE = """
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: "{name}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: sip:{caller}@[local_ip]:[local_port]
+      Max-Forwards: 70
+      User-Agent: ccpbx-test-caller
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=sendrecv
+"""
+
+_ACK = """
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: sip:{caller}@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+"""
+
+_BYE = """
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      [last_From:]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: sip:{caller}@[local_ip]:[local_port]
+      Max-Forwards: 70
+      Content-Length: 0
+"""
+
+_OK_TO_BYE = """
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+"""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing the caller does after answer: pause, press a key, or play audio."""
+
+    kind: str  # "pause" | "dtmf" | "audio"
+    value: str | int
+
+    @staticmethod
+    def pause(ms: int) -> Step:
+        return Step("pause", ms)
+
+    @staticmethod
+    def dtmf(digits: str, gap_ms: int = 400) -> list[Step]:
+        steps: list[Step] = []
+        for digit in digits:
+            if digit not in _DTMF_NAMES:
+                raise ValueError(f"not a DTMF key: {digit!r}")
+            steps += [Step("dtmf", digit), Step.pause(gap_ms)]
+        return steps
+
+
+def caller_scenario(caller: str = "15550100", name: str = "Test Caller",
+                    steps: Sequence[Step] = (), wait_bye_ms: int = 10_000) -> str:
+    """A customer: INVITE, wait for answer, do ``steps``, then wait for the PBX to
+    hang up for up to ``wait_bye_ms`` before hanging up itself."""
+    body = [
+        '<?xml version="1.0" encoding="ISO-8859-1" ?>',
+        '<scenario name="ccpbx caller">',
+        f'  <send retrans="500"><![CDATA[{_INVITE.format(caller=escape(caller), name=escape(name))}]]></send>',
+        '  <recv response="100" optional="true"/>',
+        '  <recv response="180" optional="true"/>',
+        '  <recv response="183" optional="true"/>',
+        '  <recv response="200" rtd="true"/>',
+        f'  <send><![CDATA[{_ACK.format(caller=escape(caller))}]]></send>',
+    ]
+    for step in steps:
+        if step.kind == "pause":
+            body.append(f'  <pause milliseconds="{int(step.value)}"/>')
+        elif step.kind == "dtmf":
+            pcap = f"{PCAP_DIR}/dtmf_2833_{_DTMF_NAMES[str(step.value)]}.pcap"
+            body.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>')
+        elif step.kind == "audio":
+            body.append(f'  <nop><action><exec play_pcap_audio="{escape(str(step.value))}"/></action></nop>')
+        else:
+            raise ValueError(f"unknown step kind {step.kind!r}")
+    body += [
+        f'  <recv request="BYE" timeout="{int(wait_bye_ms)}" ontimeout="hangup"/>',
+        f'  <send><![CDATA[{_OK_TO_BYE}]]></send>',
+        '  <nop next="done"/>',
+        '  <label id="hangup"/>',
+        f'  <send retrans="500"><![CDATA[{_BYE.format(caller=escape(caller))}]]></send>',
+        '  <recv response="200"/>',
+        '  <label id="done"/>',
+        '  <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500, 1000"/>',
+        '</scenario>',
+    ]
+    return "\n".join(body) + "\n"
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    stdout: str
+    stderr: str
+    errors: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def run_sipp(asterisk: AsteriskInstance, scenario_xml: str, *, service: str,
+             calls: int = 1, rate: float = 1.0, limit: int | None = None,
+             timeout_s: float = 60.0, extra: Sequence[str] = ()) -> SippResult:
+    """Run one SIPp UAC scenario against the sandbox Asterisk; wait for it to end."""
+    name = f"sipp-{next(_counter)}"
+    workdir_inside = f"{asterisk.inside}/sipp"
+    workdir = asterisk.runtime.host_path(workdir_inside)
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / f"{name}.xml").write_text(scenario_xml)
+    media = free_udp_port()
+    argv = [
+        "sipp", f"127.0.0.1:{asterisk.settings.sip_port}",
+        "-sf", f"{workdir_inside}/{name}.xml", "-s", service,
+        "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(media),
+        "-m", str(calls), "-r", str(rate), "-l", str(limit or calls),
+        "-timeout", f"{int(timeout_s)}s", "-timeout_error", "-nostdin",
+        "-trace_err", "-error_file", f"{workdir_inside}/{name}.errors.log",
+        *extra,
+    ]
+    proc = subprocess.run(
+        asterisk.runtime.command(["sh", "-c", f'cd {workdir_inside} && exec "$@"', "sipp", *argv]),
+        capture_output=True, text=True, timeout=timeout_s + 30, check=False,
+    )
+    errors_path = workdir / f"{name}.errors.log"
+    errors = errors_path.read_text(errors="replace") if errors_path.exists() else ""
+    return SippResult(proc.returncode, proc.stdout, proc.stderr, errors)
+
+
+def scenario_path(asterisk: AsteriskInstance, name: str) -> Path:
+    return asterisk.runtime.host_path(f"{asterisk.inside}/sipp/{name}")
