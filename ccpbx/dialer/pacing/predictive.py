@@ -1,0 +1,148 @@
+"""ccpbx's predictive pacer: marginal abandon risk from live state, under feedback.
+
+For a call placed now, answered at one of the horizons ``tau_k`` (quantiles of the
+live-answer delay), the pacer forecasts
+
+* supply: ready agents plus, for each busy agent, the chance it is free by
+  ``tau_k + grace`` given how long it has been talking or wrapping (empirical
+  conditional laws, so long-tailed talk times are read from elapsed time);
+* demand: answered calls already waiting plus, for each call in flight, the chance it
+  is live-answered by ``tau_k`` given how long it has rung, plus the other calls placed
+  in this same decision.
+
+The new call is abandoned if supply - demand <= 0; that probability (normal
+approximation with continuity correction, averaged over the horizons) is its marginal
+abandon risk. Calls are placed one by one while the risk stays under a threshold.
+
+The threshold comes from a feedback loop on measured abandons: the day's unspent
+abandon allowance ``slack = goal * (answered + a0) - abandoned`` (goal = target -
+margin; the same over the rolling 30 days) sets ``theta = theta0 * exp((slack -
+cushion) / kappa)``, and ``theta0`` itself drifts slowly so that the slack sits at the
+cushion. A day running hot therefore tightens within minutes, and the daily rate stays
+under the target with the margin to spare.
+"""
+
+from __future__ import annotations
+
+import math
+from operator import add
+
+from ccpbx.dialer.pacing.estimate import Estimator, Prior, normal_tail
+from ccpbx.dialer.pacing.model import BasePacer, PacingSnapshot
+
+
+class PredictivePacer(BasePacer):
+    """Places calls while the marginal call's forecast abandon risk is under ``theta``."""
+
+    name = "predictive"
+    tick_s = 1.0
+    on_events = True
+
+    def __init__(
+        self,
+        *,
+        margin: float = 0.004,
+        theta0: float = 0.05,
+        kappa: float = 3.0,
+        cushion: float = 1.0,
+        a0: float = 50.0,
+        integral_s: float = 7200.0,
+        horizons: int = 4,
+        prior: Prior | None = None,
+    ) -> None:
+        if not 0 <= margin < 0.5 or kappa <= 0 or not 0 < theta0 < 1 or integral_s <= 0:
+            raise ValueError("invalid predictive pacer parameters")
+        self.margin = margin
+        self.kappa = kappa
+        self.cushion = cushion
+        self.a0 = a0
+        self.integral_s = integral_s
+        self.log_theta0 = math.log(theta0)
+        self.est = Estimator(horizons=horizons, prior=prior)
+        self._last_now: float | None = None
+        self.theta = theta0
+
+    # -- hooks ----------------------------------------------------------------------------
+    def observe_outcome(self, ring_s: float, live: bool) -> None:
+        """Feed the answer-probability and ring-time estimates."""
+        self.est.outcome(ring_s, live)
+
+    def observe_talk(self, talk_s: float) -> None:
+        """Feed the talk-time law."""
+        self.est.talk(talk_s)
+
+    def observe_wrap(self, wrap_s: float) -> None:
+        """Feed the wrap-time law."""
+        self.est.wrap(wrap_s)
+
+    # -- control --------------------------------------------------------------------------
+    def slack(self, snapshot: PacingSnapshot) -> float:
+        """Unspent abandon allowance (in calls) of the tighter of today and 30 days."""
+        goal = snapshot.abandon_target - self.margin
+        today = snapshot.today
+        s_day = goal * (today.answered + self.a0) - today.abandoned
+        month = snapshot.last_30d
+        goal30 = snapshot.abandon_target - self.margin / 2
+        s_month = goal30 * (month.answered + self.a0) - month.abandoned
+        return min(s_day, s_month)
+
+    def threshold(self, snapshot: PacingSnapshot) -> float:
+        """Marginal-risk threshold for now (updates the slow integral term)."""
+        err = (self.slack(snapshot) - self.cushion) / self.kappa
+        now = snapshot.now
+        if self._last_now is not None:
+            dt = min(now - self._last_now, 10.0)
+            if dt > 0:
+                step = dt / self.integral_s * max(-1.0, min(1.0, err))
+                self.log_theta0 = max(math.log(0.002), min(math.log(0.5), self.log_theta0 + step))
+        self._last_now = now
+        theta = math.exp(self.log_theta0 + max(-8.0, min(2.0, err)))
+        self.theta = theta
+        return theta
+
+    def forecast(self, snapshot: PacingSnapshot) -> tuple[list[float], list[float]]:
+        """Mean and variance of (supply - demand) at each horizon, before new calls."""
+        est = self.est
+        k = est.k
+        acc = [0.0] * (2 * k)
+        rows = est.talk_rows
+        last, inv = len(rows) - 1, 1.0 / est.talk_step
+        for e in snapshot.talking_s:
+            i = int(e * inv)
+            acc = list(map(add, acc, rows[i if i < last else last]))
+        rows = est.wrap_rows
+        last, inv = len(rows) - 1, 1.0 / est.wrap_step
+        for e in snapshot.wrapping_s:
+            i = int(e * inv)
+            acc = list(map(add, acc, rows[i if i < last else last]))
+        dem = [0.0] * (2 * k)
+        rows = est.ring_rows
+        last, inv = len(rows) - 1, 1.0 / est.ring_step
+        for e in snapshot.ringing_s:
+            i = int(e * inv)
+            dem = list(map(add, dem, rows[i if i < last else last]))
+        base = snapshot.ready - len(snapshot.waiting_s)
+        means = [base + acc[i] - dem[i] for i in range(k)]
+        variances = [acc[k + i] + dem[k + i] for i in range(k)]
+        return means, variances
+
+    def decide(self, snapshot: PacingSnapshot) -> int:
+        """Place calls while the next one's forecast abandon risk is under the threshold."""
+        if snapshot.logged_in <= 0:
+            return 0
+        est = self.est
+        est.set_grace(snapshot.grace_s)
+        theta = self.threshold(snapshot)
+        means, variances = self.forecast(snapshot)
+        k = est.k
+        new = est.new_call
+        cap = 3 * snapshot.logged_in + 10
+        placed = 0
+        while placed < cap:
+            risk = 0.0
+            for i in range(k):
+                risk += normal_tail(means[i] - placed * new[i], variances[i] + placed * new[k + i])
+            if risk / k > theta:
+                break
+            placed += 1
+        return placed
