@@ -1,0 +1,34 @@
+"""Exponential reconnect backoff with jitter (pure: the random source is injected)."""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Callable
+
+
+class Backoff:
+    """Delays ``initial * 2**n`` capped at ``maximum``, each scaled by ``1 ± jitter``."""
+
+    def __init__(
+        self,
+        initial: float,
+        maximum: float,
+        jitter: float,
+        random: Callable[[], float] = _random.random,
+    ) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.jitter = jitter
+        self._random = random
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        """The delay before the next attempt; each call counts one more failure."""
+        base = min(self.maximum, self.initial * (2.0 ** min(self.attempt, 60)))
+        self.attempt += 1
+        scale = 1.0 - self.jitter + 2.0 * self.jitter * self._random()
+        return min(self.maximum, max(0.0, base * scale))
+
+    def reset(self) -> None:
+        """Start again from ``initial`` (after a successful login)."""
+        self.attempt = 0

@@ -1,0 +1,108 @@
+"""Bounded event intake and the single consumer that applies events in order.
+
+The socket reader only calls ``offer`` (enqueue or drop-and-count). One task runs
+``consume``: for each event, in arrival order, it calls the handlers registered
+for that event name and then those registered for ``"*"``. Handlers may be sync
+or async; one that raises is logged and the next event is applied. When events
+were dropped, ``on_stale`` is called once the queue has drained, so state that
+may now be stale is read again from Asterisk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from ccpbx.ami.protocol import AmiMessage
+
+EventHandler = Callable[[AmiMessage], object]
+"""A handler returns None (sync) or an awaitable (async); other return values are ignored."""
+
+
+def _describe(handler: object) -> str:
+    return getattr(handler, "__qualname__", None) or repr(handler)
+
+
+class EventDispatcher:
+    """Handler registry, bounded queue and ordered consumer of one AMI client."""
+
+    def __init__(
+        self,
+        maxsize: int,
+        on_stale: Callable[[], None],
+        log: Any = None,
+    ) -> None:
+        self.queue: asyncio.Queue[AmiMessage] = asyncio.Queue(maxsize)
+        self.received = 0
+        self.dropped = 0
+        self.handler_failures = 0
+        self._on_stale = on_stale
+        self._stale = False
+        self._handlers: dict[str, list[EventHandler]] = {}
+        self._resolved: dict[str, tuple[EventHandler, ...]] = {}
+        self._log = log if log is not None else structlog.get_logger("ccpbx.ami.events")
+
+    def on(self, name: str, handler: EventHandler) -> EventHandler:
+        """Register ``handler`` for events called ``name`` (exact) or ``"*"`` for all."""
+        if not name:
+            raise ValueError("event name must not be empty (use '*' for every event)")
+        self._handlers.setdefault(name, []).append(handler)
+        self._resolved.clear()
+        return handler
+
+    def offer(self, _manager: object, msg: AmiMessage) -> None:
+        """The one catch-all callback: enqueue, or drop and count when the queue is full."""
+        self.received += 1
+        try:
+            self.queue.put_nowait(msg)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            if not self._stale:
+                self._stale = True
+                self._log.warning(
+                    "ami_event_queue_overflow",
+                    event=msg.name,
+                    queue_size=self.queue.maxsize,
+                    dropped=self.dropped,
+                )
+
+    def _handlers_for(self, name: str) -> tuple[EventHandler, ...]:
+        found = self._resolved.get(name)
+        if found is None:
+            found = tuple(self._handlers.get(name, ())) + tuple(self._handlers.get("*", ()))
+            self._resolved[name] = found
+        return found
+
+    async def consume(self) -> None:
+        """Apply queued events in order, forever (cancel to stop)."""
+        queue = self.queue
+        resolved = self._resolved
+        while True:
+            msg = await queue.get()
+            handlers = resolved.get(msg.name)
+            if handlers is None:
+                handlers = self._handlers_for(msg.name)
+                resolved = self._resolved
+            for handler in handlers:
+                try:
+                    ret = handler(msg)
+                    if ret is not None and inspect.isawaitable(ret):
+                        await ret
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    self.handler_failures += 1
+                    self._log.exception(
+                        "ami_event_handler_failed",
+                        event=msg.name,
+                        handler=_describe(handler),
+                        seq=msg.seq,
+                    )
+            if self._stale and queue.empty():
+                self._stale = False
+                self._log.warning("ami_resync_requested", reason="event_queue_overflow")
+                self._on_stale()
