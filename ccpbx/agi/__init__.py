@@ -1,14 +1,14 @@
 """FastAGI for ccpbx: a pure protocol layer, a session API for handlers, and the server.
 
-    from ccpbx.agi import AgiSession, FastAgiServer
+from ccpbx.agi import AgiSession, FastAgiServer
 
-    async def ivr(session: AgiSession) -> None:
-        await session.answer()
-        digits = await session.get_data("enter-account", timeout_ms=5000, max_digits=6)
-        await session.set_variable("ACCOUNT", digits)
+async def ivr(session: AgiSession) -> None:
+    await session.answer()
+    digits = await session.get_data("enter-account", timeout_ms=5000, max_digits=6)
+    await session.set_variable("ACCOUNT", digits)
 
-    async with FastAgiServer("127.0.0.1", 4573, {"ivr": ivr}) as server:
-        ...
+async with FastAgiServer("127.0.0.1", 4573, {"ivr": ivr}) as server:
+    ...
 """
 
 from ccpbx.agi.errors import (

@@ -26,7 +26,7 @@ DEFAULT_MAX_REPLY_BYTES: Final = 256 * 1024
 MAX_COMMAND_BYTES: Final = 2040
 
 _ENV_LINE = re.compile(r"(agi_[A-Za-z0-9_]+):(?: ?)(.*)", re.DOTALL)
-_RESULT_HEAD = re.compile(r"200 result=(\S*)")
+_RESULT_HEAD = re.compile(r"200 result=([-0-9*#A-Da-d]*)")  # digits: GET DATA
 _INTEGER = re.compile(r"-?\d+")
 _CODE_LINE = re.compile(r"(\d{3})([ -])(.*)", re.DOTALL)
 _FORBIDDEN = ("\r", "\n", "\x00")
@@ -353,12 +353,16 @@ def build_command(command: str, *args: Arg) -> bytes:
     """Encode `command` (bare words, e.g. `STREAM FILE`) and its quoted args as one line.
 
     Raises `AgiInjectionError` (a ValueError) before anything is sent if the command or
-    an argument holds CR, LF or NUL, or the line would exceed what Asterisk reads at once.
+    an argument holds CR, LF or NUL (or a lone surrogate), or the line would exceed what
+    Asterisk reads at once.
     """
     if not command or any(ch in command for ch in (*_FORBIDDEN, '"', "\\")):
         raise AgiInjectionError(f"invalid AGI command name: {command[:40]!r}")
     line = " ".join([command, *(quote_argument(arg) for arg in args)]) + "\n"
-    encoded = line.encode("utf-8")
+    try:
+        encoded = line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AgiInjectionError("AGI command is not encodable as UTF-8") from exc
     if len(encoded) > MAX_COMMAND_BYTES:
         raise AgiInjectionError(
             f"AGI command is {len(encoded)} bytes; Asterisk splits lines over {MAX_COMMAND_BYTES}"
