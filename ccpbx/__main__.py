@@ -1,0 +1,3 @@
+from ccpbx.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""ccpbx configuration: one frozen, validated object, resolved once at start-up.
+
+Sources, later ones winning: built-in defaults, the TOML file (``--config``, else
+``$CCPBX_CONFIG``, else ``/etc/ccpbx/ccpbx.toml`` if it exists), then environment
+variables ``CCPBX_<SECTION>_<KEY>`` (and ``DATABASE_URL`` for ``database.url``).
+Every problem is reported with the key that holds it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from ccpbx.errors import ConfigError
+
+DEFAULT_PATH = Path("/etc/ccpbx/ccpbx.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class AmiConfig:
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "ccpbx"
+    secret: str = ""
+    connect_timeout: float = 5.0
+    action_timeout: float = 10.0
+    ping_interval: float = 10.0
+    ping_timeout: float = 5.0
+    reconnect_min: float = 0.5
+    reconnect_max: float = 30.0
+    event_queue_size: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class AgiConfig:
+    host: str = "127.0.0.1"
+    port: int = 4573
+    header_timeout: float = 5.0
+    command_timeout: float = 30.0
+    max_header_bytes: int = 16_384
+
+
+@dataclass(frozen=True, slots=True)
+class HttpConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    url: str = "postgresql://postgres@127.0.0.1:5432/ccpbx"
+    pool_min: int = 2
+    pool_max: int = 10
+    connect_timeout: float = 5.0
+    migrations_dir: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = "info"
+    format: str = "auto"  # auto | json | console
+
+
+@dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    shutdown_timeout: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    ami: AmiConfig = field(default_factory=AmiConfig)
+    agi: AgiConfig = field(default_factory=AgiConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    source: str = "defaults"
+
+
+_SECTIONS: dict[str, type] = {
+    "ami": AmiConfig, "agi": AgiConfig, "http": HttpConfig,
+    "database": DatabaseConfig, "log": LogConfig, "daemon": DaemonConfig,
+}
+
+
+def _coerce(key: str, value: Any, kind: type) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+        raise ConfigError(f"{key}: expected true or false, got {value!r}", key=key)
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}", key=key)
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}", key=key) from None
+    if kind is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}", key=key)
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number, got {value!r}", key=key) from None
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected text, got {value!r}", key=key)
+    return value
+
+
+def _build_section(name: str, values: Mapping[str, Any]) -> Any:
+    cls = _SECTIONS[name]
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"[{name}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    kwargs = {k: _coerce(f"{name}.{k}", v, hints[k]) for k, v in values.items()}
+    return cls(**kwargs)
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for section, cls in _SECTIONS.items():
+        for fld in dataclasses.fields(cls):
+            var = f"CCPBX_{section.upper()}_{fld.name.upper()}"
+            if var in environ:
+                out.setdefault(section, {})[fld.name] = environ[var]
+    if "DATABASE_URL" in environ and "url" not in out.get("database", {}):
+        out.setdefault("database", {})["url"] = environ["DATABASE_URL"]
+    return out
+
+
+def _check_port(key: str, port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{key}: port must be between 0 and 65535, got {port}", key=key)
+
+
+def _check_host(key: str, host: str) -> None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not host or any(c in host for c in " /\r\n\0"):
+            raise ConfigError(f"{key}: not a host name or address: {host!r}", key=key) from None
+
+
+def validate(config: Config) -> Config:
+    for section in ("ami", "agi", "http"):
+        value = getattr(config, section)
+        _check_port(f"{section}.port", value.port)
+        _check_host(f"{section}.host", value.host)
+    if not config.ami.username or any(c in config.ami.username for c in "\r\n\0"):
+        raise ConfigError("ami.username: must be non-empty text on one line", key="ami.username")
+    if any(c in config.ami.secret for c in "\r\n\0"):
+        raise ConfigError("ami.secret: must be on one line", key="ami.secret")
+    positive = {
+        "ami.connect_timeout": config.ami.connect_timeout, "ami.action_timeout": config.ami.action_timeout,
+        "ami.ping_interval": config.ami.ping_interval, "ami.ping_timeout": config.ami.ping_timeout,
+        "ami.reconnect_min": config.ami.reconnect_min, "agi.header_timeout": config.agi.header_timeout,
+        "agi.command_timeout": config.agi.command_timeout, "daemon.shutdown_timeout": config.daemon.shutdown_timeout,
+        "ami.event_queue_size": config.ami.event_queue_size, "agi.max_header_bytes": config.agi.max_header_bytes,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key}: must be greater than 0, got {value}", key=key)
+    if config.ami.reconnect_max < config.ami.reconnect_min:
+        raise ConfigError("ami.reconnect_max: must not be below ami.reconnect_min", key="ami.reconnect_max")
+    if not 1 <= config.database.pool_min <= config.database.pool_max:
+        raise ConfigError("database.pool_min/pool_max: need 1 <= pool_min <= pool_max", key="database.pool_min")
+    if not config.database.url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("database.url: must be a postgresql:// URL", key="database.url")
+    if config.log.level.lower() not in {"debug", "info", "warning", "error"}:
+        raise ConfigError(f"log.level: one of debug, info, warning, error; got {config.log.level!r}", key="log.level")
+    if config.log.format not in {"auto", "json", "console"}:
+        raise ConfigError(f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format")
+    return config
+
+
+def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Resolve the configuration from file and environment; raise ConfigError on any problem."""
+    env = os.environ if environ is None else environ
+    if path is None and env.get("CCPBX_CONFIG"):
+        path = Path(env["CCPBX_CONFIG"])
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None or DEFAULT_PATH.exists():
+        file = path or DEFAULT_PATH
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {file}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+        source = str(file)
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section(s) [{'], ['.join(unknown)}]; known: {', '.join(_SECTIONS)}")
+    merged: dict[str, dict[str, Any]] = {}
+    for section in _SECTIONS:
+        raw = data.get(section, {})
+        if not isinstance(raw, dict):
+            raise ConfigError(f"[{section}] must be a table")
+        merged[section] = dict(raw)
+    for section, values in _env_overrides(env).items():
+        merged[section].update(values)
+    sections = {name: _build_section(name, values) for name, values in merged.items()}
+    return validate(Config(**sections, source=source))

@@ -1,0 +1,65 @@
+"""Configuration: file, environment, validation messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ccpbx.config import load
+from ccpbx.errors import ConfigError
+
+
+def test_defaults_without_file() -> None:
+    """With no file and no variables, the defaults hold and bind to loopback."""
+    config = load(None, environ={})
+    assert config.http.host == "127.0.0.1"
+    assert config.agi.port == 4573
+    assert config.source == "defaults"
+
+
+def test_file_then_environment(tmp_path: Path) -> None:
+    """Environment variables override the file, which overrides the defaults."""
+    path = tmp_path / "ccpbx.toml"
+    path.write_text('[ami]\nport = 15038\nsecret = "s3"\n[http]\nport = 9000\n')
+    config = load(path, environ={"CCPBX_HTTP_PORT": "9100", "DATABASE_URL": "postgresql://x@h/db"})
+    assert config.ami.port == 15038
+    assert config.ami.secret == "s3"
+    assert config.http.port == 9100
+    assert config.database.url == "postgresql://x@h/db"
+    assert config.source == str(path)
+
+
+def test_config_is_frozen() -> None:
+    """The resolved configuration cannot be changed by accident."""
+    config = load(None, environ={})
+    with pytest.raises(AttributeError):
+        config.http.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "message"),
+    [
+        ("[ami]\nport = 70000\n", {}, "ami.port: port must be between 0 and 65535"),
+        ("[ami]\nprot = 1\n", {}, r"\[ami\]: unknown key\(s\) prot"),
+        ("[amii]\n", {}, r"unknown section\(s\) \[amii\]"),
+        ("[http]\nport = 'x'\n", {}, "http.port: expected a whole number"),
+        ("[log]\nlevel = 'loud'\n", {}, "log.level: one of debug"),
+        ("", {"CCPBX_AGI_HEADER_TIMEOUT": "-1"}, "agi.header_timeout: must be greater than 0"),
+        ("", {"CCPBX_DATABASE_URL": "mysql://x"}, "database.url: must be a postgresql:// URL"),
+        ("[ami\n", {}, "not valid TOML"),
+        ("[database]\npool_min = 5\npool_max = 2\n", {}, "pool_min <= pool_max"),
+    ],
+)
+def test_bad_values_name_their_key(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+    """Each bad value is refused with a message naming the key at fault."""
+    path = tmp_path / "ccpbx.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=message):
+        load(path, environ=env)
+
+
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
+    """A config path that does not exist is an error, not a silent fallback to defaults."""
+    with pytest.raises(ConfigError, match="config file not found"):
+        load(tmp_path / "nope.toml", environ={})
