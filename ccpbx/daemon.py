@@ -1,0 +1,196 @@
+"""The ccpbx daemon: start-up, main loop, shutdown.
+
+Start-up order: database, AMI link (with the channel view it feeds), FastAGI
+server, HTTP server; then READY to systemd. Shutdown runs in reverse: stop
+taking HTTP and FastAGI work, drain calls in progress, close AMI, close the pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import structlog
+from aiohttp import web
+
+from ccpbx import logs, systemd
+from ccpbx.agi import AgiHandler, FastAgiServer
+from ccpbx.ami.channels import ChannelView
+from ccpbx.ami.client import AmiClient
+from ccpbx.ami.settings import AmiSettings
+from ccpbx.config import Config, load
+from ccpbx.database import Database
+from ccpbx.errors import CcpbxError
+from ccpbx.health import ComponentStatus, HealthRegistry
+from ccpbx.http.app import make_app
+from ccpbx.metrics import MetricsRegistry, Sample
+from ccpbx.store.tokens import ApiToken, TokenRepository
+from ccpbx.welcome import welcome
+
+log = structlog.get_logger(__name__)
+
+
+def ami_settings(config: Config) -> AmiSettings:
+    ami = config.ami
+    return AmiSettings(
+        host=ami.host, port=ami.port, username=ami.username, secret=ami.secret,
+        connect_timeout=ami.connect_timeout, action_timeout=ami.action_timeout,
+        ping_interval=ami.ping_interval, ping_timeout=ami.ping_timeout,
+        backoff_initial=ami.reconnect_min, backoff_max=ami.reconnect_max,
+        event_queue_size=ami.event_queue_size,
+    )
+
+
+def default_handlers() -> dict[str, AgiHandler]:
+    return {"inbound": welcome}
+
+
+class Daemon:
+    def __init__(self, config: Config, handlers: Mapping[str, AgiHandler] | None = None,
+                 config_path: Path | None = None) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.handlers = dict(handlers if handlers is not None else default_handlers())
+        self.health = HealthRegistry()
+        self.metrics = MetricsRegistry()
+        self.database = Database(config.database)
+        self.channels = ChannelView()
+        self.ami = AmiClient(ami_settings(config))
+        self.agi = FastAgiServer(
+            config.agi.host, config.agi.port, self.handlers,
+            header_timeout=config.agi.header_timeout, command_timeout=config.agi.command_timeout,
+            max_header_bytes=config.agi.max_header_bytes,
+        )
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._stop = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.started_at = time.time()
+        self.http_port = config.http.port
+
+    # -- wiring ----------------------------------------------------------------
+    def _register_health(self) -> None:
+        self.health.register("database", self.database.status)
+        self.health.register("ami", self._ami_status)
+        self.health.register("agi", self._agi_status)
+        self.metrics.register(self.database.samples)
+        self.metrics.register(self._samples)
+
+    def _ami_status(self) -> ComponentStatus:
+        snap = self.ami.health()
+        detail = snap.as_dict()
+        detail["channels"] = len(self.channels)
+        return ComponentStatus("ami", snap.state == "connected", snap.state, detail)
+
+    def _agi_status(self) -> ComponentStatus:
+        stats = self.agi.stats()
+        try:
+            port: int | None = self.agi.port
+        except RuntimeError:
+            port = None
+        return ComponentStatus("agi", port is not None, "listening" if port else "stopped",
+                               {"port": port, **stats.as_dict()})
+
+    def _samples(self) -> list[Sample]:
+        snap = self.ami.health()
+        samples = [
+            Sample("ccpbx_up", "gauge", "1 while the daemon runs", 1),
+            Sample("ccpbx_ami_connected", "gauge", "1 while the AMI link is up",
+                   1 if snap.state == "connected" else 0),
+            Sample("ccpbx_ami_reconnects_total", "counter", "AMI reconnects", snap.reconnects),
+            Sample("ccpbx_ami_events_total", "counter", "AMI events received", snap.events_received),
+            Sample("ccpbx_ami_events_dropped_total", "counter", "AMI events dropped on overflow",
+                   snap.events_dropped),
+            Sample("ccpbx_channels", "gauge", "live channels seen on Asterisk", len(self.channels)),
+        ]
+        for name, value in self.agi.stats().as_dict().items():
+            kind = "gauge" if name.endswith("_active") else "counter"
+            metric = f"ccpbx_agi_{name}" if kind == "gauge" else f"ccpbx_agi_{name}_total"
+            samples.append(Sample(metric, kind, f"FastAGI {name.replace('_', ' ')}", value))
+        return samples
+
+    async def _verify_token(self, token: str) -> ApiToken:
+        return await TokenRepository(self.database.pool).verify(token)
+
+    # -- lifecycle -------------------------------------------------------------
+    async def start(self) -> None:
+        self._register_health()
+        await self.database.start()
+        self.channels.attach(self.ami)
+        await self.ami.start()
+        await self.agi.start()
+        app = make_app(self.health, self.metrics, self._verify_token)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        self._site = web.TCPSite(self._runner, self.config.http.host, self.config.http.port)
+        await self._site.start()
+        server = self._site._server  # the bound socket tells the real port when 0 was asked
+        if server is not None and server.sockets:  # type: ignore[attr-defined]
+            self.http_port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        interval = systemd.watchdog_interval()
+        if interval:
+            self._spawn(self._watchdog(interval), "systemd-watchdog")
+        systemd.notify("READY=1\nSTATUS=serving")
+        log.info("daemon_started", http_port=self.http_port, agi_port=self.agi.port,
+                 ami=f"{self.config.ami.host}:{self.config.ami.port}", config=self.config.source)
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watchdog(self, interval: float) -> None:
+        # The ping proves the event loop turns; a wedged loop gets restarted by systemd.
+        while True:
+            systemd.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the config file; apply what can change without a restart."""
+        try:
+            fresh = load(self.config_path)
+        except CcpbxError as exc:
+            log.error("config_reload_failed", error=exc.message)
+            return
+        logs.configure(fresh.log.level, fresh.log.format)
+        needs_restart = [s for s in ("ami", "agi", "http", "database")
+                         if getattr(fresh, s) != getattr(self.config, s)]
+        self.config = fresh
+        log.info("config_reloaded", applied=["log"], needs_restart=needs_restart)
+
+    async def stop(self) -> None:
+        systemd.notify("STOPPING=1")
+        log.info("daemon_stopping")
+        timeout = self.config.daemon.shutdown_timeout
+        if self._site is not None:
+            await self._site.stop()  # no new HTTP requests
+        await self.agi.close(grace=timeout / 2)  # no new calls; drain the ones in progress
+        await self.ami.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.database.close()
+        log.info("daemon_stopped")
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop)
+        loop.add_signal_handler(signal.SIGINT, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        await self.start()
+        try:
+            await self._stop.wait()
+        finally:
+            with contextlib.suppress(Exception):
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                    loop.remove_signal_handler(sig)
+            await self.stop()

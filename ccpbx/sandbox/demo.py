@@ -1,0 +1,116 @@
+"""``make demo``: the whole stack on this machine, one real call through it.
+
+Starts a sandbox Asterisk (loopback ports of its own), a PostgreSQL database of
+its own, the ccpbx daemon, then places a SIPp call that ccpbx answers over
+FastAGI, and prints ``/status``. Everything it started is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import asyncpg
+
+from ccpbx import logs
+from ccpbx.config import AgiConfig, AmiConfig, Config, DatabaseConfig, HttpConfig, LogConfig
+from ccpbx.daemon import Daemon
+from ccpbx.sandbox import postgres
+from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, free_tcp_port
+from ccpbx.sandbox.root import ensure_runtime
+from ccpbx.sandbox.sipp import caller_scenario, run_sipp
+from ccpbx.store.migrate import migrate
+
+
+def say(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+@contextlib.asynccontextmanager
+async def demo_database() -> AsyncIterator[str]:
+    server = postgres.configured_url()
+    if await postgres.reachable(server):
+        url = await postgres.create_database(server, prefix="ccpbx_demo")
+        try:
+            yield url
+        finally:
+            await postgres.drop_database(server, url)
+        return
+    with postgres.throwaway_cluster() as cluster:
+        url = await postgres.create_database(cluster.url, prefix="ccpbx_demo")
+        yield url
+
+
+def daemon_config(asterisk: AsteriskInstance, database_url: str, http_port: int) -> Config:
+    s = asterisk.settings
+    return Config(
+        ami=AmiConfig(host="127.0.0.1", port=s.ami_port, username=s.ami_username, secret=s.ami_secret,
+                      ping_interval=2.0, ping_timeout=2.0, reconnect_min=0.2, reconnect_max=2.0),
+        agi=AgiConfig(host="127.0.0.1", port=s.agi_port),
+        http=HttpConfig(host="127.0.0.1", port=http_port),
+        database=DatabaseConfig(url=database_url, pool_min=1, pool_max=4),
+        log=LogConfig(level="info", format="console"),
+        source="demo",
+    )
+
+
+async def run(hold: float) -> int:
+    say("sandbox Asterisk")
+    runtime = ensure_runtime()
+    asterisk = AsteriskInstance(runtime, f"demo-{int(time.time())}", AsteriskSettings())
+    asterisk.start()
+    print(asterisk.cli("core show version").strip())
+    try:
+        async with demo_database() as database_url:
+            say(f"PostgreSQL database {postgres.database_name(database_url)}: migrations")
+            conn = await asyncpg.connect(database_url)
+            applied = await migrate(conn)
+            await conn.close()
+            print(f"applied {len(applied)} migration(s)")
+
+            http_port = free_tcp_port()
+            daemon = Daemon(daemon_config(asterisk, database_url, http_port))
+            say("ccpbx daemon")
+            await daemon.start()
+            try:
+                await daemon.database.wait_ready(10)
+                await daemon.ami.wait_ready(10)
+                say("a customer calls DID 18005550100 (SIPp); ccpbx answers over FastAGI")
+                result = await asyncio.to_thread(
+                    run_sipp, asterisk, caller_scenario("15550123", "Demo Caller"),
+                    service="18005550100", timeout_s=30,
+                )
+                print("call " + ("completed" if result.ok else f"FAILED:\n{result.errors[-2000:]}"))
+                say(f"GET http://127.0.0.1:{http_port}/status")
+                async with aiohttp.ClientSession() as http:
+                    async with http.get(f"http://127.0.0.1:{http_port}/status") as resp:
+                        body = await resp.json()
+                print(json.dumps(body, indent=2, default=str))
+                green = resp.status == 200 and body["status"] == "ok" and result.ok
+                if hold > 0:
+                    say(f"holding for {hold:.0f} s: try curl http://127.0.0.1:{http_port}/metrics")
+                    await asyncio.sleep(hold)
+            finally:
+                await daemon.stop()
+    finally:
+        asterisk.stop()
+        asterisk.remove()
+    say("demo " + ("passed: call answered by ccpbx, /status green" if green else "FAILED"))
+    return 0 if green else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hold", type=float, default=0.0, help="keep everything up this many seconds")
+    args = parser.parse_args()
+    logs.configure("info", "console")
+    return asyncio.run(run(args.hold))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
