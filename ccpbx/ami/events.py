@@ -65,7 +65,7 @@ class EventDispatcher:
                 self._stale = True
                 self._log.warning(
                     "ami_event_queue_overflow",
-                    event=msg.name,
+                    ami_event=msg.name,
                     queue_size=self.queue.maxsize,
                     dropped=self.dropped,
                 )
@@ -98,7 +98,7 @@ class EventDispatcher:
                     self.handler_failures += 1
                     self._log.exception(
                         "ami_event_handler_failed",
-                        event=msg.name,
+                        ami_event=msg.name,
                         handler=_describe(handler),
                         seq=msg.seq,
                     )

@@ -139,7 +139,9 @@ class AmiLinkProtocol(AMIProtocol):
                 except Exception:
                     self.callback_failures += 1
                     self.log.exception(
-                        "ami_event_callback_failed", node=self.factory.settings.node, event=msg.name
+                        "ami_event_callback_failed",
+                        node=self.factory.settings.node,
+                        ami_event=msg.name,
                     )
             else:
                 self.late_responses += 1

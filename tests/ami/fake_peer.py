@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from ccpbx.ami import AmiSettings
 from ccpbx.ami.protocol import AmiFramer, AmiMessage
 
 ActionHandler = Callable[["FakeConnection", AmiMessage], Awaitable[None] | None]
@@ -157,3 +159,33 @@ class FakeAmi:
             )
         else:
             conn.respond(action, "Success", ("Message", f"{name} done"))
+
+
+def fast_settings(port: int, **overrides: Any) -> AmiSettings:
+    """Settings with small timers so each fault shows up within milliseconds."""
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": port,
+        "username": "ccpbx",
+        "secret": "s3cret",
+        "connect_timeout": 1.0,
+        "action_timeout": 1.0,
+        "ping_interval": 30.0,
+        "ping_timeout": 1.0,
+        "backoff_initial": 0.01,
+        "backoff_max": 0.04,
+        "backoff_jitter": 0.0,
+    }
+    values.update(overrides)
+    return AmiSettings(**values)
+
+
+async def eventually(predicate: Callable[[], bool], limit: float = 2.0) -> None:
+    """Wait until ``predicate()`` holds, checking after each loop turn (bounded by ``limit``)."""
+    async with asyncio.timeout(limit):
+        while not predicate():  # noqa: ASYNC110 (state of the code under test; no event to await)
+            await asyncio.sleep(0.002)
+
+
+def named(logs: list[dict[str, Any]], event: str) -> list[dict[str, Any]]:
+    return [entry for entry in logs if entry["event"] == event]
