@@ -46,13 +46,13 @@ def test_channel_lifecycle_is_tracked() -> None:
             Application="Queue",
         )
     )
+    assert view.snapshot()[0]["priority"] == "2"
     view.apply(
         ev("BridgeEnter", BridgeUniqueid="br-1", **chan("1.1", "PJSIP/carrier-1", "Up", "6"))
     )
     (snap,) = view.snapshot()
     assert snap["state"] == "Up"
     assert snap["state_code"] == "6"
-    assert snap["priority"] == "2"
     assert snap["application"] == "Queue"
     assert snap["bridge_id"] == "br-1"
     assert snap["created"] == 100.0
