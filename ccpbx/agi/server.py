@@ -198,6 +198,8 @@ class FastAgiServer:
                     uniqueid=env.uniqueid, channel=env.channel, script=env.script
                 ):
                     await self._dispatch(session)
+        except Exception:  # a bug here must not become an unretrieved task exception
+            log.exception("agi_connection_crashed", peer=peer)
         finally:
             self._counters.bump("connections_active", -1)
             await _close_writer(writer)

@@ -431,3 +431,121 @@ async def test_close_lets_sessions_finish_within_grace(start_server: StartServer
     fake = await run
     await closing
     assert fake.commands == ["ANSWER", STATUS_OK]
+
+
+async def test_helpers_send_asterisk_argument_order(start_server: StartServer) -> None:
+    """Each helper sends the command and argument order res_agi documents."""
+    got: dict[str, object] = {}
+
+    async def ivr(session: AgiSession) -> None:
+        got["data"] = await session.get_data("enter-account", 3000, 6)
+        got["digit"] = await session.wait_for_digit(2000)
+        got["said"] = await session.say_digits("0123", "#")
+        got["full"] = await session.get_full_variable("${CALLERID(num)}")
+        got["exec"] = await session.exec("Playback", "beep", "noanswer")
+        await session.verbose("hello", 3)
+        await session.hangup()
+
+    def responder(line: str) -> bytes:
+        if line.startswith("GET DATA"):
+            return b"200 result=0042 (timeout)\n"
+        if line.startswith("WAIT FOR DIGIT"):
+            return b"200 result=35\n"
+        if line.startswith("GET FULL VARIABLE"):
+            return b"200 result=1 (31201234567)\n"
+        return b"200 result=0\n"
+
+    server = await start_server({"ivr": ivr})
+    fake = await converse(server, env_block(), responder)
+    assert fake.commands == [
+        'GET DATA "enter-account" "3000" "6"',
+        'WAIT FOR DIGIT "2000"',
+        'SAY DIGITS "0123" "#"',
+        'GET FULL VARIABLE "${CALLERID(num)}"',
+        'EXEC "Playback" "beep,noanswer"',
+        'VERBOSE "hello" "3"',
+        "HANGUP",
+        STATUS_OK,
+    ]
+    assert got == {"data": "0042", "digit": "#", "said": None, "full": "31201234567", "exec": 0}
+
+
+async def test_exec_refuses_an_argument_with_a_comma(start_server: StartServer) -> None:
+    """A comma inside one EXEC argument would split it in the application: refused unsent."""
+
+    async def ivr(session: AgiSession) -> None:
+        await session.exec("Dial", session.env.query["to"])
+
+    server = await start_server({"ivr": ivr})
+    with capture_logs() as logs:
+        fake = await converse(server, env_block("ivr?to=PJSIP/100,,G(evil)"))
+    assert fake.commands == [STATUS_FAILED]
+    assert "AgiInjectionError" in events(logs, "agi_handler_failed")[0]["error"]
+
+
+async def test_failed_command_then_dead_channel_is_a_hangup(start_server: StartServer) -> None:
+    """result=-1 followed by a 511 on the status line is logged as a hang-up, not a failure."""
+
+    def responder(line: str) -> bytes:
+        if line.startswith("STREAM FILE"):
+            return b"200 result=-1 endpos=0\n"
+        return b"511 Command Not Permitted on a dead channel or intercept routine\n"
+
+    async def ivr(session: AgiSession) -> None:
+        await session.stream_file("prompt")
+
+    server = await start_server({"ivr": ivr})
+    with capture_logs() as logs:
+        fake = await converse(server, env_block(), responder)
+    assert fake.commands == ['STREAM FILE "prompt" ""', STATUS_FAILED]
+    assert not events(logs, "agi_handler_failed")
+    assert events(logs, "agi_session_hangup")[0]["reason"] == "command_failed"
+    assert server.stats().sessions_hangup == 1
+
+
+async def test_failed_command_on_live_channel_is_a_failure(start_server: StartServer) -> None:
+    """result=-1 on a live channel (e.g. a missing sound file) fails the handler."""
+
+    def responder(line: str) -> bytes:
+        return b"200 result=-1 endpos=0\n" if line.startswith("STREAM") else b"200 result=0\n"
+
+    async def ivr(session: AgiSession) -> None:
+        await session.stream_file("no-such-file")
+
+    server = await start_server({"ivr": ivr})
+    with capture_logs() as logs:
+        fake = await converse(server, env_block(), responder)
+    assert fake.commands[-1] == STATUS_FAILED
+    assert "AgiCommandFailed" in events(logs, "agi_handler_failed")[0]["error"]
+
+
+async def test_oversized_header_is_refused(start_server: StartServer) -> None:
+    """A header beyond max_header_bytes closes the connection without running a handler."""
+    server = await start_server({"ivr": answer_session}, max_header_bytes=2048)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"agi_network_script: ivr\nagi_callerid: " + b"9" * 4096 + b"\n\n")
+    with capture_logs() as logs:
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    await writer.wait_closed()
+    assert events(logs, "agi_header_invalid")
+    assert server.stats().header_errors == 1
+    assert server.stats().sessions_total == 0
+
+
+async def test_connections_over_the_limit_are_refused(start_server: StartServer) -> None:
+    """Past max_connections a new peer is dropped at once; existing ones are unaffected."""
+    server = await start_server({"ivr": answer_session}, max_connections=2)
+    held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(2)]
+    await wait_until(lambda: server.stats().connections_active == 2)
+    with capture_logs():
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        with contextlib.suppress(ConnectionError):
+            assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    with contextlib.suppress(ConnectionError):
+        await writer.wait_closed()
+    assert server.stats().connections_refused == 1
+    for _, held_writer in held:
+        held_writer.close()
+        await held_writer.wait_closed()
