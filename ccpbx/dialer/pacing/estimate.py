@@ -66,6 +66,7 @@ class Estimator:
         self._ring_new = self._handle_new = 0
         self.grace_s = 0.0
         self.ring_step = 0.5
+        self._ring_every = 4 * rebuild_every
         self.talk_step = 2.0
         self.wrap_step = 0.5
         self._build_ring()
@@ -84,7 +85,7 @@ class Estimator:
         self._all_w = self._all_w * d + 1.0
         (self._answer if live else self._fail).append(ring_s)
         self._ring_new += 1
-        if self._ring_new >= self._rebuild_every:
+        if self._ring_new >= self._ring_every:
             self._build_ring()
 
     def talk(self, talk_s: float) -> None:
@@ -121,6 +122,7 @@ class Estimator:
         fail = sorted(self._fail)
         k = self.k
         na, nf = len(ans), len(fail)
+        old_taus = getattr(self, "taus", ())
         self.taus = tuple(ans[min(na - 1, int((2 * i + 1) * na / (2 * k)))] for i in range(k))
         p = min(0.999, max(0.001, self.p))
         top = max(ans[-1], fail[-1])
@@ -138,8 +140,10 @@ class Estimator:
                 means.append(min(1.0, p * got / alive) if alive > 0 else 0.0)
             rows.append(tuple(means) + tuple(m - m * m for m in means))
         self.ring_rows = rows
+        self.ring_cols = _columns(rows)
         self.new_call = rows[0]
-        self._build_handle()
+        if any(abs(a - b) > 0.25 for a, b in zip(old_taus, self.taus, strict=False)):
+            self._build_handle()
 
     def _build_handle(self) -> None:
         self._handle_new = 0
@@ -150,6 +154,13 @@ class Estimator:
         horizons = [t + self.grace_s for t in self.taus]
         self.talk_rows = _conditional_rows(talk, horizons, wq, self.talk_step)
         self.wrap_rows = _conditional_rows(wrap, horizons, [0.0], self.wrap_step)
+        self.talk_cols = _columns(self.talk_rows)
+        self.wrap_cols = _columns(self.wrap_rows)
+
+
+def _columns(rows: list[Row]) -> list[list[float]]:
+    """Column lists of a table (one list per row position), for ``map`` lookups."""
+    return [list(col) for col in zip(*rows, strict=True)]
 
 
 def _conditional_rows(
@@ -188,4 +199,3 @@ def normal_tail(mean: float, var: float) -> float:
     """P(X <= 0) for an integer-valued X with this mean and variance (normal approx)."""
     sd = math.sqrt(var) if var > 0.09 else 0.3
     return 0.5 * math.erfc((mean - 0.5) / (sd * math.sqrt(2.0)))
-

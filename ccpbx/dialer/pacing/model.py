@@ -70,12 +70,14 @@ class Pacer(Protocol):
     """Decides how many calls to place; told about outcomes through ``observe_*``.
 
     The runtime calls :meth:`decide` every ``tick_s`` seconds and, when ``on_events``
-    is true, also right after each change of agent or call state.
+    is true, also right after each change of agent or call state, unless the last
+    decision is less than ``event_gap_s`` old (the next tick then catches up).
     """
 
     name: str
     tick_s: float
     on_events: bool
+    event_gap_s: float
 
     def decide(self, snapshot: PacingSnapshot) -> int:
         """Number of calls to place now (0 or more)."""
@@ -104,6 +106,7 @@ class BasePacer:
     name = "base"
     tick_s = 1.0
     on_events = True
+    event_gap_s = 0.0
 
     def decide(self, snapshot: PacingSnapshot) -> int:
         """Place nothing."""

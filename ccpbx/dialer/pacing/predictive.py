@@ -25,7 +25,6 @@ under the target with the margin to spare.
 from __future__ import annotations
 
 import math
-from operator import add
 
 from ccpbx.dialer.pacing.estimate import Estimator, Prior, normal_tail
 from ccpbx.dialer.pacing.model import BasePacer, PacingSnapshot
@@ -37,6 +36,7 @@ class PredictivePacer(BasePacer):
     name = "predictive"
     tick_s = 1.0
     on_events = True
+    event_gap_s = 0.25
 
     def __init__(
         self,
@@ -104,27 +104,20 @@ class PredictivePacer(BasePacer):
         """Mean and variance of (supply - demand) at each horizon, before new calls."""
         est = self.est
         k = est.k
-        acc = [0.0] * (2 * k)
-        rows = est.talk_rows
-        last, inv = len(rows) - 1, 1.0 / est.talk_step
-        for e in snapshot.talking_s:
-            i = int(e * inv)
-            acc = list(map(add, acc, rows[i if i < last else last]))
-        rows = est.wrap_rows
-        last, inv = len(rows) - 1, 1.0 / est.wrap_step
-        for e in snapshot.wrapping_s:
-            i = int(e * inv)
-            acc = list(map(add, acc, rows[i if i < last else last]))
-        dem = [0.0] * (2 * k)
-        rows = est.ring_rows
-        last, inv = len(rows) - 1, 1.0 / est.ring_step
-        for e in snapshot.ringing_s:
-            i = int(e * inv)
-            dem = list(map(add, dem, rows[i if i < last else last]))
-        base = snapshot.ready - len(snapshot.waiting_s)
-        means = [base + acc[i] - dem[i] for i in range(k)]
-        variances = [acc[k + i] + dem[k + i] for i in range(k)]
-        return means, variances
+        acc = [float(snapshot.ready - len(snapshot.waiting_s))] * k + [0.0] * k
+        for elapsed, cols, step, sign in (
+            (snapshot.talking_s, est.talk_cols, est.talk_step, 1.0),
+            (snapshot.wrapping_s, est.wrap_cols, est.wrap_step, 1.0),
+            (snapshot.ringing_s, est.ring_cols, est.ring_step, -1.0),
+        ):
+            if not elapsed:
+                continue
+            last, inv = len(cols[0]) - 1, 1.0 / step
+            idx = [i if i < last else last for i in [int(e * inv) for e in elapsed]]
+            for j in range(k):
+                acc[j] += sign * sum(map(cols[j].__getitem__, idx))
+                acc[k + j] += sum(map(cols[k + j].__getitem__, idx))
+        return acc[:k], acc[k:]
 
     def decide(self, snapshot: PacingSnapshot) -> int:
         """Place calls while the next one's forecast abandon risk is under the threshold."""

@@ -20,7 +20,7 @@ PACER_NAMES = (
 )
 
 _FLOAT_PARAMS = {
-    "predictive": {"margin", "theta0", "kappa", "cushion", "a0", "integral_s"},
+    "predictive": {"margin", "theta0", "kappa", "cushion", "a0", "integral_s", "horizons"},
     "vicidial": {"max_level", "start_level", "drop_target", "adapt_s"},
 }
 
@@ -66,7 +66,11 @@ def make_pacer(name: str, params: Mapping[str, float] | None = None) -> Pacer:
         return ProgressivePacer()
     if base == "predictive":
         _check(options, _FLOAT_PARAMS["predictive"], base)
-        return PredictivePacer(**options)
+        horizons = int(options.pop("horizons", 4))
+        return PredictivePacer(
+            horizons=horizons,
+            **{k: float(v) for k, v in options.items()},  # type: ignore[arg-type]
+        )
     if base.startswith("vicidial_"):
         mode = base.removeprefix("vicidial_")
         _check(options, _FLOAT_PARAMS["vicidial"], base)

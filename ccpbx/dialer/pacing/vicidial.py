@@ -14,8 +14,8 @@ From VICIdial's public documentation and its AST_VDauto_dial / AST_VDadapt logic
 * drop control against the day's dropped share of answered calls:
   ``ADAPT_HARD_LIMIT`` drops to level 1 while over the target; ``ADAPT_AVERAGE`` halves
   the level while over it; ``ADAPT_TAPERED`` allows running over early in the shift (up
-  to twice the target at the start, the target itself from mid-shift) and, when over,
-  pulls the level toward 1 in proportion to the share of the shift already gone;
+  to twice the target at the start, tapering to the target itself at mid-shift) and
+  halves the level while over that allowance;
 * if more than half of the last minute's answered calls were dropped, the level halves.
 """
 
@@ -39,9 +39,9 @@ def vicidial_need(level: float, snapshot: PacingSnapshot) -> int:
 class VicidialRatioPacer(BasePacer):
     """VICIdial's RATIO method: a fixed dial level over ready and talking agents.
 
-    Fractional parts of ``level * agents`` are spread over successive decisions (a
-    low-discrepancy dither), so that e.g. level 1.05 with 10 agents means 10.5 lines
-    on average rather than always 10 or 11.
+    Fractional parts of ``level * agents`` are dithered over time: the rounding offset
+    changes every ``dither_s`` seconds (a low-discrepancy sequence), so that level 1.05
+    with 10 agents means 11 lines half of the time and 10 otherwise, not always 11.
     """
 
     tick_s = 2.5
@@ -52,15 +52,15 @@ class VicidialRatioPacer(BasePacer):
             raise ValueError(f"ratio level must be in [1, 20], not {level!r}")
         self.level = level
         self.name = f"ratio:{level:g}"
-        self._phase = 0.0
+        self.dither_s = 60.0
 
     def decide(self, snapshot: PacingSnapshot) -> int:
         """Top up active lines to ``level * (ready + talking)``, dithered."""
         talking = len(snapshot.talking_s)
         goal = self.level * (snapshot.ready + talking)
-        self._phase = (self._phase + 0.6180339887498949) % 1.0
+        phase = (int(snapshot.now // self.dither_s) * 0.6180339887498949) % 1.0
         lines = talking + snapshot.in_flight + len(snapshot.waiting_s)
-        return max(0, int(goal + self._phase) - lines)
+        return max(0, int(goal + phase) - lines)
 
 
 class VicidialAdaptivePacer(BasePacer):
@@ -134,17 +134,14 @@ class VicidialAdaptivePacer(BasePacer):
             if snapshot.shift_length_s > 0
             else 1.0
         )
+        allowed = target
         if self.mode == "tapered":
-            allowed = target * (1.0 + max(0.0, 1.0 - 2.0 * frac))
-        else:
-            allowed = target
+            allowed *= 1.0 + max(0.0, 1.0 - 2.0 * frac)
         if today.answered and today.rate > allowed:
             if self.mode == "hard_limit":
                 self.level = 1.0
-            elif self.mode == "average":
-                self.level = max(1.0, self.level / 2.0)
             else:
-                self.level = 1.0 + (self.level - 1.0) * (1.0 - frac)
+                self.level = max(1.0, self.level / 2.0)
         if self._history:
             _, answered0, dropped0 = self._history[0]
             answered = today.answered - answered0

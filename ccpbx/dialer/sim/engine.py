@@ -105,6 +105,8 @@ class Simulator:
         pacer = self.pacer
         on_events = pacer.on_events
         tick = pacer.tick_s
+        gap = pacer.event_gap_s
+        self._last_decision = -1e18
         self._push(t0, _TICK, 0)
         heap = self._heap
         pop = heapq.heappop
@@ -134,7 +136,7 @@ class Simulator:
                 if self.next_break[ident] < end:
                     self._push(self.next_break[ident], _BREAK_DUE, ident)
                 self._agent_free(t, ident)
-            if on_events and t < end:
+            if on_events and t < end and t - self._last_decision >= gap:
                 self._decide(t)
 
     # -- decisions and dialing ----------------------------------------------------------
@@ -144,11 +146,11 @@ class Simulator:
         return PacingSnapshot(
             now=now,
             logged_in=sc.agents,
-            ready_idle_s=tuple(now - s for s in self.ready.values()),
-            talking_s=tuple(now - s for s in self.talking.values()),
-            wrapping_s=tuple(now - s for s in self.wrapping.values()),
-            ringing_s=tuple(now - s for s in self.ringing.values()),
-            waiting_s=tuple(now - s for s in self.waiting.values()),
+            ready_idle_s=tuple(map(now.__sub__, self.ready.values())),
+            talking_s=tuple(map(now.__sub__, self.talking.values())),
+            wrapping_s=tuple(map(now.__sub__, self.wrapping.values())),
+            ringing_s=tuple(map(now.__sub__, self.ringing.values())),
+            waiting_s=tuple(map(now.__sub__, self.waiting.values())),
             today=AbandonWindow(self.answered_today, self.abandoned_today),
             last_24h=self._c24.window(now),
             last_30d=self._c30.window(now),
@@ -160,6 +162,7 @@ class Simulator:
 
     def _decide(self, t: float) -> None:
         self.decisions += 1
+        self._last_decision = t
         n = self.pacer.decide(self.snapshot(t))
         if n > 0:
             for _ in range(min(n, self._max_batch)):

@@ -122,7 +122,11 @@ def _lagrangian_policy(m: Model, lam_mult: float, alpha: float, *, iters: int) -
     targets = []
     for b in range(n + 1):
         row = w[b]
-        targets.append(max(range(cmax + 1), key=lambda c, row=row: (row[c], -c)))
+        best_c = 0
+        for c in range(cmax + 1):
+            if row[c] > row[best_c]:
+                best_c = c
+        targets.append(best_c)
     return targets
 
 
@@ -139,7 +143,7 @@ def optimum(
     for _ in range(steps):
         mid = (lo + hi) / 2
         tg = _lagrangian_policy(m, mid, alpha, iters=iters)
-        res = evaluate(m, lambda b, tg=tg: tg[b])
+        res = evaluate(m, tg.__getitem__)
         if res.abandon_rate <= alpha:
             hi = mid
             if best is None or res.occupancy > best.occupancy:

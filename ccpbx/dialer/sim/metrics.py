@@ -58,7 +58,8 @@ def summarize(
     logged_in = agents * day_hours * 3600.0 * days
     answered = sum(day_answered)
     abandoned = sum(day_abandoned)
-    rates = tuple(ab / an if an else 0.0 for an, ab in zip(day_answered, day_abandoned, strict=True))
+    pairs = zip(day_answered, day_abandoned, strict=True)
+    rates = tuple(ab / an if an else 0.0 for an, ab in pairs)
     span = min(30, days)
     worst = 0.0
     for start in range(days - span + 1):
