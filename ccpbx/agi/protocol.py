@@ -21,9 +21,10 @@ from ccpbx.agi.errors import AgiInjectionError, AgiProtocolError
 DEFAULT_MAX_HEADER_BYTES: Final = 32 * 1024
 DEFAULT_MAX_LINE_BYTES: Final = 64 * 1024
 DEFAULT_MAX_REPLY_BYTES: Final = 256 * 1024
-# res_agi reads a command with fgets() into a 2048-byte buffer: a longer line is cut
-# and its tail runs as a second command. Stay below that, newline included.
-MAX_COMMAND_BYTES: Final = 2040
+# Asterisk 22 reads a command line into an 8192-byte buffer: a line of 8192 bytes or
+# more (newline included) is cut, and the rest runs as one more command (checked on
+# 22.10: 8191 bytes ran as one command, 8192 as two). Stay well below that.
+MAX_COMMAND_BYTES: Final = 8000
 
 _ENV_LINE = re.compile(r"(agi_[A-Za-z0-9_]+):(?: ?)(.*)", re.DOTALL)
 _RESULT_HEAD = re.compile(r"200 result=([-0-9*#A-Da-d]*)")  # digits: GET DATA

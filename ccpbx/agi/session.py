@@ -32,6 +32,7 @@ from ccpbx.agi.protocol import (
 )
 
 READ_CHUNK = 64 * 1024
+HANGUP_GRACE = 0.25  # seconds to wait for a HANGUP line after a result of -1
 
 
 class AgiSession:
@@ -144,11 +145,38 @@ class AgiSession:
             raise AgiUsageError(f"{command}: invalid syntax", reply)
         raise AgiCommandError(f"{command}: {reply.code} {reply.text}", reply)
 
-    @staticmethod
-    def _checked(command: str, reply: AgiResult, *failures: int) -> AgiResult:
-        if reply.result in failures:
-            raise AgiCommandFailed(f"{command} failed (result={reply.result})", reply)
-        return reply
+    async def _checked(self, command: str, reply: AgiResult, *failures: int) -> AgiResult:
+        """Raise on a failure result: AgiHangup if Asterisk's HANGUP line follows it.
+
+        Asterisk answers a command interrupted by a hang-up with `result=-1` and sends
+        its HANGUP line just after; wait a moment for it so the handler sees a hang-up.
+        """
+        if reply.result not in failures:
+            return reply
+        reason = await self._hangup_follows()
+        if reason is not None:
+            raise AgiHangup(reason)
+        raise AgiCommandFailed(f"{command} failed (result={reply.result})", reply)
+
+    async def _hangup_follows(self) -> str | None:
+        """The hang-up reason if Asterisk reports one within HANGUP_GRACE, else None."""
+        if self._eof:
+            return "eof"
+        if self._hangup_seen:
+            return "hangup_line"
+        async with self._lock:
+            try:
+                async with asyncio.timeout(HANGUP_GRACE):
+                    message = await self._next_message()
+            except (TimeoutError, AgiProtocolError):
+                return None
+            except AgiHangup as exc:
+                return exc.reason
+            if isinstance(message, AgiHangupNotice):
+                self._hangup_seen = True
+                return "hangup_line"
+            self._queue.appendleft(message)
+            return None
 
     @staticmethod
     def _digit(reply: AgiResult) -> str | None:
@@ -156,7 +184,7 @@ class AgiSession:
 
     async def answer(self) -> None:
         """Answer the channel."""
-        self._checked("ANSWER", await self.command("ANSWER"), -1)
+        await self._checked("ANSWER", await self.command("ANSWER"), -1)
 
     async def hangup(self, channel: str | None = None) -> None:
         """Hang up this channel (or `channel`)."""
@@ -168,7 +196,7 @@ class AgiSession:
     ) -> str | None:
         """Play `name`; return the escape digit that stopped it, None if it played out."""
         reply = await self.command("STREAM FILE", name, escape_digits, deadline=deadline)
-        return self._digit(self._checked("STREAM FILE", reply, -1))
+        return self._digit(await self._checked("STREAM FILE", reply, -1))
 
     async def get_data(
         self,
@@ -187,7 +215,7 @@ class AgiSession:
             per_digit = (timeout_ms or 10_000) / 1000
             deadline = self._command_timeout + per_digit * (min(max_digits, 20) + 1)
         reply = await self.command("GET DATA", prompt, timeout_ms, max_digits, deadline=deadline)
-        self._checked("GET DATA", reply, -1)
+        await self._checked("GET DATA", reply, -1)
         return reply.raw_result
 
     async def wait_for_digit(self, timeout_ms: int, *, deadline: float | None = None) -> str | None:
@@ -197,14 +225,14 @@ class AgiSession:
         if deadline is None:
             deadline = self._command_timeout + timeout_ms / 1000
         reply = await self.command("WAIT FOR DIGIT", timeout_ms, deadline=deadline)
-        return self._digit(self._checked("WAIT FOR DIGIT", reply, -1))
+        return self._digit(await self._checked("WAIT FOR DIGIT", reply, -1))
 
     async def say_digits(
         self, digits: str, escape_digits: str = "", *, deadline: float | None = None
     ) -> str | None:
         """Say `digits` one by one; return the escape digit pressed, if any."""
         reply = await self.command("SAY DIGITS", digits, escape_digits, deadline=deadline)
-        return self._digit(self._checked("SAY DIGITS", reply, -1))
+        return self._digit(await self._checked("SAY DIGITS", reply, -1))
 
     async def get_variable(self, name: str) -> str | None:
         """Value of channel variable `name`, None if it is not set."""
@@ -232,7 +260,7 @@ class AgiSession:
             raise AgiInjectionError("an EXEC argument holds ',', which the application would split")
         options = ",".join(str(arg) for arg in args)
         reply = await self.command("EXEC", app, options, deadline=deadline)
-        self._checked("EXEC", reply, -2)
+        await self._checked("EXEC", reply, -2)
         return reply.result if reply.result is not None else 0
 
     async def verbose(self, message: str, level: int = 1) -> None:

@@ -549,3 +549,23 @@ async def test_connections_over_the_limit_are_refused(start_server: StartServer)
     for _, held_writer in held:
         held_writer.close()
         await held_writer.wait_closed()
+
+
+async def test_minus_one_then_hangup_line_raises_agihangup(start_server: StartServer) -> None:
+    """As Asterisk 22 does on a hang-up: `result=-1`, then HANGUP; the handler sees AgiHangup."""
+    reasons: list[str] = []
+
+    async def ivr(session: AgiSession) -> None:
+        try:
+            await session.wait_for_digit(8000)
+        except AgiHangup as exc:
+            reasons.append(exc.reason)
+            raise
+
+    server = await start_server({"ivr": ivr})
+    with capture_logs() as logs:
+        fake = await converse(server, env_block(), lambda _line: b"200 result=-1\nHANGUP\n")
+    assert reasons == ["hangup_line"]
+    assert fake.commands == ['WAIT FOR DIGIT "8000"']
+    assert events(logs, "agi_session_hangup")[0]["reason"] == "hangup_line"
+    assert not events(logs, "agi_handler_failed")
