@@ -18,12 +18,12 @@ import aiohttp
 import asyncpg
 
 from ccpbx import logs
-from ccpbx.config import AgiConfig, AmiConfig, Config, DatabaseConfig, HttpConfig, LogConfig
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox import postgres
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, free_tcp_port
 from ccpbx.sandbox.root import ensure_runtime
 from ccpbx.sandbox.sipp import caller_scenario, run_sipp
+from ccpbx.sandbox.stack import daemon_config
 from ccpbx.store.migrate import migrate
 
 
@@ -44,19 +44,6 @@ async def demo_database() -> AsyncIterator[str]:
     with postgres.throwaway_cluster() as cluster:
         url = await postgres.create_database(cluster.url, prefix="ccpbx_demo")
         yield url
-
-
-def daemon_config(asterisk: AsteriskInstance, database_url: str, http_port: int) -> Config:
-    s = asterisk.settings
-    return Config(
-        ami=AmiConfig(host="127.0.0.1", port=s.ami_port, username=s.ami_username, secret=s.ami_secret,
-                      ping_interval=2.0, ping_timeout=2.0, reconnect_min=0.2, reconnect_max=2.0),
-        agi=AgiConfig(host="127.0.0.1", port=s.agi_port),
-        http=HttpConfig(host="127.0.0.1", port=http_port),
-        database=DatabaseConfig(url=database_url, pool_min=1, pool_max=4),
-        log=LogConfig(level="info", format="console"),
-        source="demo",
-    )
 
 
 async def run(hold: float) -> int:

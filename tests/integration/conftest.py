@@ -1,0 +1,114 @@
+"""Real Asterisk (sandbox), real SIPp and the real daemon, for end-to-end tests.
+
+One Asterisk serves the whole test session; a test that stops or kills it must
+leave it running again (the ``asterisk`` fixture restarts it if not). When a test
+fails, the tail of Asterisk's log is attached to its report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from ccpbx.agi import AgiHandler
+from ccpbx.daemon import Daemon
+from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, Phone
+from ccpbx.sandbox.root import ensure_runtime
+from ccpbx.sandbox.stack import daemon_config
+
+pytestmark = pytest.mark.asterisk
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration" in str(item.fspath):
+            item.add_marker(pytest.mark.asterisk)
+
+
+@pytest.fixture(scope="session")
+def sandbox_asterisk() -> Iterator[AsteriskInstance]:
+    """The session's Asterisk 22 (cached sid root or the PATH); a failure to start fails tests."""
+    runtime = ensure_runtime()
+    settings = AsteriskSettings(phones=[Phone(f"agent{n}", f"pw-{n}-secret") for n in (1001, 1002)])
+    instance = AsteriskInstance(runtime, f"test-{os.getpid()}", settings)
+    instance.start()
+    yield instance
+    instance.stop()
+    if not os.environ.get("CCPBX_KEEP_SANDBOX"):
+        instance.remove()
+
+
+@pytest.fixture
+def asterisk(sandbox_asterisk: AsteriskInstance) -> Iterator[AsteriskInstance]:
+    """The running sandbox Asterisk; channels a test leaves behind are hung up."""
+    if not sandbox_asterisk.running:
+        sandbox_asterisk.start()
+    yield sandbox_asterisk
+    if not sandbox_asterisk.running:
+        sandbox_asterisk.start()
+    sandbox_asterisk.cli("channel request hangup all")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    instance = getattr(item, "funcargs", {}).get("asterisk")
+    if report.failed and isinstance(instance, AsteriskInstance):
+        path = instance.log_dir / "messages.log"
+        if path.exists():
+            tail = "\n".join(path.read_text(errors="replace").splitlines()[-60:])
+            report.sections.append(("asterisk messages.log (tail)", tail))
+
+
+StartDaemon = Callable[..., Awaitable[Daemon]]
+
+
+@pytest.fixture
+async def start_daemon(asterisk: AsteriskInstance, database_url: str) -> AsyncIterator[StartDaemon]:
+    """Start a ccpbx daemon wired to the sandbox; stopped after the test."""
+    started: list[Daemon] = []
+
+    async def start(handlers: Mapping[str, AgiHandler] | None = None, **hooks: Any) -> Daemon:
+        daemon = Daemon(daemon_config(asterisk, database_url), handlers=handlers)
+        for name, handler in hooks.get("events", {}).items():
+            daemon.ami.on_event(name, handler)
+        await daemon.start()
+        started.append(daemon)
+        await daemon.ami.wait_ready(15)
+        assert await daemon.database.wait_ready(15)
+        return daemon
+
+    yield start
+    for daemon in reversed(started):
+        await daemon.stop()
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with its last value after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    value: Any = None
+    while time.monotonic() < deadline:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
+
+
+def asterisk_channels(instance: AsteriskInstance) -> set[tuple[str, str]]:
+    """(uniqueid, channel name) of each channel Asterisk itself reports
+    (``core show channels concise``: name first, uniqueid 14th)."""
+    with contextlib.suppress(Exception):
+        out = instance.cli("core show channels concise")
+        rows = [line.split("!") for line in out.splitlines() if line.count("!") >= 13]
+        return {(row[13], row[0]) for row in rows}
+    return set()
