@@ -135,15 +135,36 @@ def unneutralise(text: str) -> str:
     return text
 
 
+_FORMATTING = str.maketrans("", "", " ()-./\u00a0")
+_NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
+
+
+def _nanp_fast(text: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """A plainly written North American number without the full parser (a third of
+    the cost), or None to let the parser decide. Same result as ``parse`` here."""
+    digits = text.translate(_FORMATTING)
+    if digits.startswith("+1"):
+        digits = digits[2:]
+    elif region in _NANP_REGIONS and len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    elif region not in _NANP_REGIONS:
+        return None
+    if len(digits) != 10 or not digits.isascii() or not digits.isdigit() or digits[0] < "2":
+        return None
+    return phonenumbers.PhoneNumber(country_code=1, national_number=int(digits))
+
+
 def normalise(raw: str, region: str) -> Phone:
     """Parse a number as written in a file; E.164 and its zones, or PhoneError."""
     text = unneutralise(raw.strip())
     if not text:
         raise PhoneError("missing phone number")
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise PhoneError(f"not a phone number: {raw!r}") from exc
+    number = _nanp_fast(text, region)
+    if number is None:
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException as exc:
+            raise PhoneError(f"not a phone number: {raw!r}") from exc
     # number_type is UNKNOWN exactly when is_valid_number is false; calling it
     # once instead of both halves the cost of a large import.
     ntype = phonenumbers.number_type(number)
