@@ -32,12 +32,12 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ccpbx.sandbox import postgres  # noqa: E402
-from ccpbx.store import campaigns, contacts, leasing  # noqa: E402
-from ccpbx.store.campaigns import CampaignSettings  # noqa: E402
-from ccpbx.store.importer import import_contacts  # noqa: E402
-from ccpbx.store.migrate import migrate  # noqa: E402
-from ccpbx.store.phones import CallingWindow  # noqa: E402
+from ccpbx.sandbox import postgres
+from ccpbx.store import campaigns, leasing
+from ccpbx.store.campaigns import CampaignSettings
+from ccpbx.store.importer import import_contacts
+from ccpbx.store.migrate import migrate
+from ccpbx.store.phones import CallingWindow
 
 NPAS = (
     212,
