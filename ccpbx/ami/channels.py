@@ -77,7 +77,6 @@ class ChannelView:
         self._channels: dict[str, Channel] = {}
         self._floor = 0
         self._recent: deque[AmiMessage] = deque(maxlen=replay_window)
-        self._evicted_seq = 0
         self._log = structlog.get_logger("ccpbx.ami.channels")
         self._apply: dict[str, Callable[[AmiMessage], object]] = {
             "Newchannel": self._on_newchannel,
@@ -115,10 +114,7 @@ class ChannelView:
         seq = msg.seq
         if seq and seq <= self._floor:
             return False
-        recent = self._recent
-        if len(recent) == recent.maxlen:
-            self._evicted_seq = recent[0].seq
-        recent.append(msg)
+        self._recent.append(msg)
         handler(msg)
         return True
 
@@ -208,7 +204,9 @@ class ChannelView:
         window was too small to be exact (the view is still replaced)."""
         now = self._clock()
         replay = [m for m in self._recent if m.seq > snapshot_seq]
-        exact = self._evicted_seq <= snapshot_seq
+        recent = self._recent
+        # Exact unless an event newer than the snapshot may have fallen out of the window.
+        exact = len(recent) < (recent.maxlen or 0) or recent[0].seq <= snapshot_seq
         channels: dict[str, Channel] = {}
         for entry in entries:
             rec = self._record(entry, now - _duration_seconds(entry.get("Duration")))

@@ -26,6 +26,7 @@ from ccpbx.ami.protocol import EVENT, RESPONSE, AmiFramer, AmiMessage
 from ccpbx.ami.settings import AmiSettings
 
 EventSink = Callable[[Any, AmiMessage], None]
+_CATCH_ALL = ["*"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +233,7 @@ class AmiManager(Manager):
         self.seq = itertools.count(1)
         self.config["protocol_factory"] = functools.partial(AmiLinkProtocol, self)
         self._on_link_closed = on_link_closed
+        self._sink: EventSink | None = None
         # Drop panoramisk's own FullyBooted hook (it re-sends unanswered actions).
         self.callbacks.clear()
         self.patterns.clear()
@@ -257,8 +259,18 @@ class AmiManager(Manager):
         if self._on_link_closed is not None:
             self._on_link_closed(link)
 
+    def register_event(self, pattern: str, callback: Any = None) -> Any:
+        registered = super().register_event(pattern, callback)
+        only_catch_all = [p for p, _ in self.patterns] == ["*"] and len(self.callbacks["*"]) == 1
+        self._sink = self.callbacks["*"][0] if only_catch_all else None
+        return registered
+
     def dispatch(self, event: AmiMessage) -> list[str]:
         """Call the catch-all callback (and any fnmatch patterns) for one event."""
+        sink = self._sink
+        if sink is not None:  # the usual case: one catch-all that only enqueues
+            sink(self, event)
+            return _CATCH_ALL
         matches: list[str] = []
         for pattern, regexp in self.patterns:
             if pattern == "*" or regexp.match(event.name):

@@ -72,14 +72,20 @@ class AmiMessage:
         return None
 
     def __getitem__(self, key: str) -> str:
-        value = self._lookup(key)
+        value = self._first.get(key)
         if value is None:
-            raise KeyError(key)
+            value = self._lookup(key)
+            if value is None:
+                raise KeyError(key)
         return value
 
     def get(self, key: str, default: str | None = None) -> str | None:
-        value = self._lookup(key)
-        return default if value is None else value
+        value = self._first.get(key)
+        if value is None:
+            value = self._lookup(key)
+            if value is None:
+                return default
+        return value
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and self._lookup(key) is not None
@@ -182,22 +188,36 @@ class AmiFramer:
             if len(part) > cap:
                 self.stats.oversized_dropped += 1
                 continue
-            if part.startswith(_FOLLOWS) and _END_COMMAND not in part:
-                # Old-style command output may hold blank lines: join until the end marker.
-                j = i
-                while j < n and _END_COMMAND not in part and not _starts_message(parts[j]):
-                    part = part + b"\n\n" + parts[j]
-                    j += 1
-                if _END_COMMAND not in part and j == n and not _starts_message(tail):
-                    tail = part + b"\n\n" + tail
-                    break
-                i = j
-                if len(part) > cap:
-                    self.stats.oversized_dropped += 1
-                    continue
-            msg = self._parse(part)
+            if part.startswith(_FOLLOWS):
+                if _END_COMMAND not in part:
+                    # Old-style command output may hold blank lines: join up to the end marker.
+                    j = i
+                    while j < n and _END_COMMAND not in part and not _starts_message(parts[j]):
+                        part = part + b"\n\n" + parts[j]
+                        j += 1
+                    if _END_COMMAND not in part and j == n and not _starts_message(tail):
+                        tail = part + b"\n\n" + tail
+                        break
+                    i = j
+                    if len(part) > cap:
+                        self.stats.oversized_dropped += 1
+                        continue
+                msg = self._parse(part)
+            else:
+                # Fast path: every line is "Key: value" and no header repeats.
+                lines = part.decode("utf-8", "replace").split("\n")
+                try:
+                    first = dict([line.split(": ", 1) for line in lines])
+                except ValueError:
+                    msg = self._parse_lines(lines)
+                else:
+                    if len(first) == len(lines) and "Event" in first:
+                        out.append(AmiMessage(EVENT, first["Event"], first))
+                        continue
+                    msg = self._parse_lines(lines)
             if msg is not None:
                 out.append(msg)
+        self.stats.messages += len(out)
         self._buf = b""
         if tail:
             self._hold(tail)
@@ -229,14 +249,9 @@ class AmiFramer:
         text = frame.decode("utf-8", "replace")
         if frame.startswith(_FOLLOWS):
             return self._parse_follows(text)
-        lines = text.split("\n")
-        try:
-            first = dict([line.split(": ", 1) for line in lines])
-        except ValueError:
-            pass  # a line without ": " (garbage, banner, "Key:"): take the careful path
-        else:
-            if len(first) == len(lines):
-                return self._build(first, None, ())
+        return self._parse_lines(text.split("\n"))
+
+    def _parse_lines(self, lines: list[str]) -> AmiMessage | None:
         first = {}
         extra: list[tuple[str, str]] | None = None
         for line in lines:
@@ -294,7 +309,6 @@ class AmiFramer:
         else:
             name = first.get("Response")
             if name is None and self.accept_actions and "Action" in first:
-                self.stats.messages += 1
                 return AmiMessage(ACTION, first["Action"], first, extra, ())
             if name is None:
                 if first:
@@ -305,7 +319,6 @@ class AmiFramer:
                 output = (first["Output"], *(v for k, v in extra if k == "Output"))
             elif not output and "Output" in first:
                 output = (first["Output"],)
-        self.stats.messages += 1
         return AmiMessage(kind, name, first, extra, output)
 
 
