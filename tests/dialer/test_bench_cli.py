@@ -1,0 +1,65 @@
+"""`ccpbx bench dialer` entry point."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ccpbx.dialer.bench_cli import main
+
+KEYS = {
+    "busy_occupancy",
+    "talk_occupancy",
+    "connects_per_agent_hour",
+    "abandon_rate",
+    "abandon_max_30d",
+    "days_over_target",
+    "dials_per_connect",
+}
+
+
+def test_json_output_has_the_documented_metrics(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario_dict: Callable[..., dict[str, Any]]
+) -> None:
+    """--json prints the aggregate with every documented metric and per-seed runs."""
+    f = tmp_path / "small.json"
+    f.write_text(json.dumps(scenario_dict(agents=4, day_hours=0.5)), encoding="utf-8")
+    rc = main(["--scenario", str(f), "--pacer", "ratio:1.2", "--seeds", "2", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= KEYS
+    assert out["seeds"] == 2
+    assert len(out["runs"]) == 2
+    assert set(out["runs"][0]) >= KEYS
+
+
+def test_text_output_and_days_override(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario_dict: Callable[..., dict[str, Any]]
+) -> None:
+    """Plain output names the scenario and pacer; --days overrides the file."""
+    f = tmp_path / "small.json"
+    f.write_text(json.dumps(scenario_dict(agents=3, day_hours=0.25, days=30)), encoding="utf-8")
+    assert main(["--scenario", str(f), "--pacer", "predictive", "--days", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "pacer predictive" in out
+    assert "days 2" in out
+    assert "busy occupancy" in out
+
+
+def test_errors_exit_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario_dict: Callable[..., dict[str, Any]]
+) -> None:
+    """A bad scenario or pacer name returns 2 and says why on stderr."""
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(scenario_dict(agents=-1)), encoding="utf-8")
+    assert main(["--scenario", str(bad), "--pacer", "progressive"]) == 2
+    assert "agents" in capsys.readouterr().err
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(scenario_dict(day_hours=0.1)), encoding="utf-8")
+    assert main(["--scenario", str(good), "--pacer", "turbo"]) == 2
+    assert "unknown pacer" in capsys.readouterr().err
+    assert main(["--scenario", str(good)]) == 2
