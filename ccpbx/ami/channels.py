@@ -9,6 +9,7 @@ older than the snapshot are skipped when they reach ``apply``.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from collections.abc import Callable
@@ -78,6 +79,8 @@ class ChannelView:
         self._floor = 0
         self._recent: deque[AmiMessage] = deque(maxlen=replay_window)
         self._log = structlog.get_logger("ccpbx.ami.channels")
+        self.resyncs = 0
+        self._installed = asyncio.Event()
         self._apply: dict[str, Callable[[AmiMessage], object]] = {
             "Newchannel": self._on_newchannel,
             "Newstate": self._upsert,
@@ -216,10 +219,27 @@ class ChannelView:
         self._floor = max(self._floor, snapshot_seq)
         for msg in replay:
             self._apply[msg.name](msg)
+        self.resyncs += 1
+        self._installed.set()
         self._log.info(
             "ami_channels_resynced", channels=len(channels), replayed=len(replay), exact=exact
         )
         return exact
+
+    async def wait_resync(
+        self,
+        after: int,
+        timeout: float | None = None,  # noqa: ASYNC109 (a deadline per call, like the client's)
+    ) -> int:
+        """Wait until more than ``after`` resyncs have been installed; return the count.
+
+        Typical use: ``n = view.resyncs``, break the link, ``await view.wait_resync(n, 10)``.
+        """
+        async with asyncio.timeout(timeout):
+            while self.resyncs <= after:
+                self._installed.clear()
+                await self._installed.wait()
+        return self.resyncs
 
     async def resync(
         self,

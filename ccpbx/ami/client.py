@@ -57,6 +57,9 @@ class AmiHealth:
     handler_failures: int
     pending_actions: int
     ami_version: str | None
+    garbage_lines: int
+    oversized_dropped: int
+    late_responses: int
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,6 +102,7 @@ class AmiClient:
         self._connects = 0
         self._failed_attempts = 0
         self._ami_version: str | None = None
+        self._garbage = self._oversized = self._late = 0  # totals of closed links
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -174,6 +178,10 @@ class AmiClient:
             handler_failures=d.handler_failures,
             pending_actions=len(link.pending) if link is not None else 0,
             ami_version=self._ami_version,
+            garbage_lines=self._garbage + (link.framer.stats.garbage_lines if link else 0),
+            oversized_dropped=self._oversized
+            + (link.framer.stats.oversized_dropped if link else 0),
+            late_responses=self._late + (link.late_responses if link else 0),
         )
 
     # -- registration --------------------------------------------------------
@@ -345,6 +353,9 @@ class AmiClient:
         finally:
             self._ready.clear()
             self._link = None
+            self._garbage += link.framer.stats.garbage_lines
+            self._oversized += link.framer.stats.oversized_dropped
+            self._late += link.late_responses
             keepalive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keepalive

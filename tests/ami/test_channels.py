@@ -130,6 +130,8 @@ async def test_view_resyncs_from_client_after_each_connect(fake: FakeAmi) -> Non
         conn.event("Newchannel", *chan("1.2", "PJSIP/agent-2").items())
         await eventually(lambda: "1.2" in view)
         fake.channels = [list(chan("3.1", "PJSIP/carrier-3", "Ring", "4").items())]
+        before = view.resyncs
         conn.cut()
-        await eventually(lambda: [c["uniqueid"] for c in view.snapshot()] == ["3.1"])
+        assert await view.wait_resync(before, timeout=2) == before + 1
+        assert [c["uniqueid"] for c in view.snapshot()] == ["3.1"]
         assert view.snapshot()[0]["state"] == "Ring"

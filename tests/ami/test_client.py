@@ -76,7 +76,16 @@ async def test_late_answer_after_deadline_is_ignored(client: AmiClient, fake: Fa
         await client.action("Status", timeout=0.05)
     conn, action = held[0]
     conn.respond(action, "Success", ("Message", "late"))
+    assert (await client.action("Ping")).ok  # answered after the late response (TCP order)
+    assert len(fake.connections) == 1
+    assert client.health().late_responses == 1
+
+
+async def test_garbage_from_peer_is_counted_and_link_kept(client: AmiClient, fake: FakeAmi) -> None:
+    """Lines without a colon from the peer are skipped, counted in health, link kept."""
+    fake.connections[0].write(b"\x00\xffnot a header\r\n\r\n")
     assert (await client.action("Ping")).ok
+    assert client.health().garbage_lines == 1
     assert len(fake.connections) == 1
 
 
