@@ -123,10 +123,12 @@ class AmiClient:
         link = self._link
         if link is not None:
             link.abort(AmiNotConnected(f"AMI client for {self.settings.node} closed"))
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        while self._tasks:  # a cancelled task may have spawned another: repeat until none
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._tasks.difference_update(tasks)
         if link is not None and not link.lost.done():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(link.lost), 1.0)

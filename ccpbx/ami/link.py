@@ -127,25 +127,25 @@ class AmiLinkProtocol(AMIProtocol):
         seq = self._seq
         for msg in messages:
             msg.seq = next(seq)
-            action_id = msg.action_id
-            if action_id is not None:
-                waiter = pending.get(action_id)
-                if waiter is not None:
-                    if waiter.feed(msg):
-                        del pending[action_id]
-                    continue
-            if msg.kind == EVENT:
-                try:
+            try:
+                action_id = msg.action_id
+                if action_id is not None:
+                    waiter = pending.get(action_id)
+                    if waiter is not None:
+                        if waiter.feed(msg):
+                            del pending[action_id]
+                        continue
+                if msg.kind == EVENT:
                     dispatch(msg)
-                except Exception:
-                    self.callback_failures += 1
-                    self.log.exception(
-                        "ami_event_callback_failed",
-                        node=self.factory.settings.node,
-                        ami_event=msg.name,
-                    )
-            else:
-                self.late_responses += 1
+                else:
+                    self.late_responses += 1
+            except Exception:  # a raising callback must never drop the link
+                self.callback_failures += 1
+                self.log.exception(
+                    "ami_event_callback_failed",
+                    node=self.factory.settings.node,
+                    ami_event=msg.name,
+                )
 
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost follows
