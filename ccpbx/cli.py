@@ -56,7 +56,10 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
         applied = await migrate(conn, directory)
     finally:
         await conn.close()
-    print(f"applied {len(applied)} migration(s)" + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied))
+    print(
+        f"applied {len(applied)} migration(s)"
+        + "".join(f"\n  {m.version:04d}_{m.name}" for m in applied)
+    )
     return 0
 
 
@@ -67,12 +70,16 @@ async def cmd_token_create(args: argparse.Namespace) -> int:
     expires = datetime.fromisoformat(args.expires).replace(tzinfo=UTC) if args.expires else None
     conn = await _connect(config)
     try:
-        token, record = await TokenRepository(conn).create(args.role, args.name, args.subject, expires)
+        token, record = await TokenRepository(conn).create(
+            args.role, args.name, args.subject, expires
+        )
     finally:
         await conn.close()
     print(token)
-    print(f"token {record.id} ({record.role}, {record.name!r}) created; it is shown only once",
-          file=sys.stderr)
+    print(
+        f"token {record.id} ({record.role}, {record.name!r}) created; it is shown only once",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -107,8 +114,10 @@ async def cmd_token_revoke(args: argparse.Namespace) -> int:
 
 def _bench(argv: Sequence[str]) -> int:
     if not argv or argv[0] != "dialer":
-        print("usage: ccpbx bench dialer --scenario FILE.json --pacer NAME [--seeds K] [--json]",
-              file=sys.stderr)
+        print(
+            "usage: ccpbx bench dialer --scenario FILE.json --pacer NAME [--seeds K] [--json]",
+            file=sys.stderr,
+        )
         return 2
     from ccpbx.dialer.bench_cli import main as dialer_main
 
@@ -119,19 +128,29 @@ _STORE_COMMANDS = frozenset({"contacts", "dnc"})
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ccpbx", description="Contact-center control plane for Asterisk")
+    parser = argparse.ArgumentParser(
+        prog="ccpbx", description="Contact-center control plane for Asterisk"
+    )
     parser.add_argument("--version", action="version", version=f"ccpbx {__version__}")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="TOML config file (default: $CCPBX_CONFIG or /etc/ccpbx/ccpbx.toml)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML config file (default: $CCPBX_CONFIG or /etc/ccpbx/ccpbx.toml)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("serve", help="run the daemon").set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="apply database migrations from sql/")
-    migrate.add_argument("--create-database", action="store_true", help="create the database if missing")
+    migrate.add_argument(
+        "--create-database", action="store_true", help="create the database if missing"
+    )
     migrate.set_defaults(func=cmd_migrate)
 
-    token = sub.add_parser("token", help="API tokens").add_subparsers(dest="token_command", required=True)
+    token = sub.add_parser("token", help="API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
     create = token.add_parser("create", help="issue a token (printed once)")
     create.add_argument("--role", required=True, choices=("agent", "supervisor", "admin"))
     create.add_argument("--name", default="cli", help="who or what the token is for")
@@ -159,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `bench` passes its arguments on untouched to the benchmark's own parser.
     for i, word in enumerate(args_list):
         if word == "bench":
-            return _bench(args_list[i + 1:])
+            return _bench(args_list[i + 1 :])
         if not word.startswith("-"):
             break
     parser = build_parser()

@@ -84,8 +84,12 @@ class Config:
 
 
 _SECTIONS: dict[str, type] = {
-    "ami": AmiConfig, "agi": AgiConfig, "http": HttpConfig,
-    "database": DatabaseConfig, "log": LogConfig, "daemon": DaemonConfig,
+    "ami": AmiConfig,
+    "agi": AgiConfig,
+    "http": HttpConfig,
+    "database": DatabaseConfig,
+    "log": LogConfig,
+    "daemon": DaemonConfig,
 }
 
 
@@ -93,7 +97,16 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
     if kind is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+        if isinstance(value, str) and value.lower() in {
+            "1",
+            "true",
+            "yes",
+            "on",
+            "0",
+            "false",
+            "no",
+            "off",
+        }:
             return value.lower() in {"1", "true", "yes", "on"}
         raise ConfigError(f"{key}: expected true or false, got {value!r}", key=key)
     if kind is int:
@@ -121,7 +134,9 @@ def _build_section(name: str, values: Mapping[str, Any]) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"[{name}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"[{name}]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     kwargs = {k: _coerce(f"{name}.{k}", v, hints[k]) for k, v in values.items()}
     return cls(**kwargs)
 
@@ -161,25 +176,39 @@ def validate(config: Config) -> Config:
     if any(c in config.ami.secret for c in "\r\n\0"):
         raise ConfigError("ami.secret: must be on one line", key="ami.secret")
     positive = {
-        "ami.connect_timeout": config.ami.connect_timeout, "ami.action_timeout": config.ami.action_timeout,
-        "ami.ping_interval": config.ami.ping_interval, "ami.ping_timeout": config.ami.ping_timeout,
-        "ami.reconnect_min": config.ami.reconnect_min, "agi.header_timeout": config.agi.header_timeout,
-        "agi.command_timeout": config.agi.command_timeout, "daemon.shutdown_timeout": config.daemon.shutdown_timeout,
-        "ami.event_queue_size": config.ami.event_queue_size, "agi.max_header_bytes": config.agi.max_header_bytes,
+        "ami.connect_timeout": config.ami.connect_timeout,
+        "ami.action_timeout": config.ami.action_timeout,
+        "ami.ping_interval": config.ami.ping_interval,
+        "ami.ping_timeout": config.ami.ping_timeout,
+        "ami.reconnect_min": config.ami.reconnect_min,
+        "agi.header_timeout": config.agi.header_timeout,
+        "agi.command_timeout": config.agi.command_timeout,
+        "daemon.shutdown_timeout": config.daemon.shutdown_timeout,
+        "ami.event_queue_size": config.ami.event_queue_size,
+        "agi.max_header_bytes": config.agi.max_header_bytes,
     }
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be greater than 0, got {value}", key=key)
     if config.ami.reconnect_max < config.ami.reconnect_min:
-        raise ConfigError("ami.reconnect_max: must not be below ami.reconnect_min", key="ami.reconnect_max")
+        raise ConfigError(
+            "ami.reconnect_max: must not be below ami.reconnect_min", key="ami.reconnect_max"
+        )
     if not 1 <= config.database.pool_min <= config.database.pool_max:
-        raise ConfigError("database.pool_min/pool_max: need 1 <= pool_min <= pool_max", key="database.pool_min")
+        raise ConfigError(
+            "database.pool_min/pool_max: need 1 <= pool_min <= pool_max", key="database.pool_min"
+        )
     if not config.database.url.startswith(("postgresql://", "postgres://")):
         raise ConfigError("database.url: must be a postgresql:// URL", key="database.url")
     if config.log.level.lower() not in {"debug", "info", "warning", "error"}:
-        raise ConfigError(f"log.level: one of debug, info, warning, error; got {config.log.level!r}", key="log.level")
+        raise ConfigError(
+            f"log.level: one of debug, info, warning, error; got {config.log.level!r}",
+            key="log.level",
+        )
     if config.log.format not in {"auto", "json", "console"}:
-        raise ConfigError(f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format")
+        raise ConfigError(
+            f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"
+        )
     return config
 
 
@@ -201,7 +230,9 @@ def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> 
         source = str(file)
     unknown = sorted(set(data) - set(_SECTIONS))
     if unknown:
-        raise ConfigError(f"unknown section(s) [{'], ['.join(unknown)}]; known: {', '.join(_SECTIONS)}")
+        raise ConfigError(
+            f"unknown section(s) [{'], ['.join(unknown)}]; known: {', '.join(_SECTIONS)}"
+        )
     merged: dict[str, dict[str, Any]] = {}
     for section in _SECTIONS:
         raw = data.get(section, {})

@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -37,10 +38,16 @@ log = structlog.get_logger(__name__)
 def ami_settings(config: Config) -> AmiSettings:
     ami = config.ami
     return AmiSettings(
-        host=ami.host, port=ami.port, username=ami.username, secret=ami.secret,
-        connect_timeout=ami.connect_timeout, action_timeout=ami.action_timeout,
-        ping_interval=ami.ping_interval, ping_timeout=ami.ping_timeout,
-        backoff_initial=ami.reconnect_min, backoff_max=ami.reconnect_max,
+        host=ami.host,
+        port=ami.port,
+        username=ami.username,
+        secret=ami.secret,
+        connect_timeout=ami.connect_timeout,
+        action_timeout=ami.action_timeout,
+        ping_interval=ami.ping_interval,
+        ping_timeout=ami.ping_timeout,
+        backoff_initial=ami.reconnect_min,
+        backoff_max=ami.reconnect_max,
         event_queue_size=ami.event_queue_size,
     )
 
@@ -50,8 +57,12 @@ def default_handlers() -> dict[str, AgiHandler]:
 
 
 class Daemon:
-    def __init__(self, config: Config, handlers: Mapping[str, AgiHandler] | None = None,
-                 config_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        handlers: Mapping[str, AgiHandler] | None = None,
+        config_path: Path | None = None,
+    ) -> None:
         self.config = config
         self.config_path = config_path
         self.handlers = dict(handlers if handlers is not None else default_handlers())
@@ -61,8 +72,11 @@ class Daemon:
         self.channels = ChannelView()
         self.ami = AmiClient(ami_settings(config))
         self.agi = FastAgiServer(
-            config.agi.host, config.agi.port, self.handlers,
-            header_timeout=config.agi.header_timeout, command_timeout=config.agi.command_timeout,
+            config.agi.host,
+            config.agi.port,
+            self.handlers,
+            header_timeout=config.agi.header_timeout,
+            command_timeout=config.agi.command_timeout,
             max_header_bytes=config.agi.max_header_bytes,
         )
         self._runner: web.AppRunner | None = None
@@ -92,19 +106,33 @@ class Daemon:
             port: int | None = self.agi.port
         except RuntimeError:
             port = None
-        return ComponentStatus("agi", port is not None, "listening" if port else "stopped",
-                               {"port": port, **stats.as_dict()})
+        return ComponentStatus(
+            "agi",
+            port is not None,
+            "listening" if port else "stopped",
+            {"port": port, **stats.as_dict()},
+        )
 
     def _samples(self) -> list[Sample]:
         snap = self.ami.health()
         samples = [
             Sample("ccpbx_up", "gauge", "1 while the daemon runs", 1),
-            Sample("ccpbx_ami_connected", "gauge", "1 while the AMI link is up",
-                   1 if snap.state == "connected" else 0),
+            Sample(
+                "ccpbx_ami_connected",
+                "gauge",
+                "1 while the AMI link is up",
+                1 if snap.state == "connected" else 0,
+            ),
             Sample("ccpbx_ami_reconnects_total", "counter", "AMI reconnects", snap.reconnects),
-            Sample("ccpbx_ami_events_total", "counter", "AMI events received", snap.events_received),
-            Sample("ccpbx_ami_events_dropped_total", "counter", "AMI events dropped on overflow",
-                   snap.events_dropped),
+            Sample(
+                "ccpbx_ami_events_total", "counter", "AMI events received", snap.events_received
+            ),
+            Sample(
+                "ccpbx_ami_events_dropped_total",
+                "counter",
+                "AMI events dropped on overflow",
+                snap.events_dropped,
+            ),
             Sample("ccpbx_channels", "gauge", "live channels seen on Asterisk", len(self.channels)),
         ]
         for name, value in self.agi.stats().as_dict().items():
@@ -135,11 +163,16 @@ class Daemon:
         if interval:
             self._spawn(self._watchdog(interval), "systemd-watchdog")
         systemd.notify("READY=1\nSTATUS=serving")
-        log.info("daemon_started", http_port=self.http_port, agi_port=self.agi.port,
-                 ami=f"{self.config.ami.host}:{self.config.ami.port}", config=self.config.source)
+        log.info(
+            "daemon_started",
+            http_port=self.http_port,
+            agi_port=self.agi.port,
+            ami=f"{self.config.ami.host}:{self.config.ami.port}",
+            config=self.config.source,
+        )
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -160,8 +193,11 @@ class Daemon:
             log.error("config_reload_failed", error=exc.message)
             return
         logs.configure(fresh.log.level, fresh.log.format)
-        needs_restart = [s for s in ("ami", "agi", "http", "database")
-                         if getattr(fresh, s) != getattr(self.config, s)]
+        needs_restart = [
+            s
+            for s in ("ami", "agi", "http", "database")
+            if getattr(fresh, s) != getattr(self.config, s)
+        ]
         self.config = fresh
         log.info("config_reloaded", applied=["log"], needs_restart=needs_restart)
 

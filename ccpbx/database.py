@@ -69,8 +69,11 @@ class Database:
             if self._pool is None:
                 try:
                     self._pool = await asyncpg.create_pool(
-                        self.config.url, min_size=self.config.pool_min, max_size=self.config.pool_max,
-                        timeout=self.config.connect_timeout, command_timeout=30,
+                        self.config.url,
+                        min_size=self.config.pool_min,
+                        max_size=self.config.pool_max,
+                        timeout=self.config.connect_timeout,
+                        command_timeout=30,
                     )
                     self._set(True)
                     delay = 0.5
@@ -109,5 +112,7 @@ class Database:
     def samples(self) -> list[Sample]:
         return [
             Sample("ccpbx_database_up", "gauge", "1 if PostgreSQL answers", 1 if self._up else 0),
-            Sample("ccpbx_database_outages_total", "counter", "PostgreSQL outages seen", self._outages),
+            Sample(
+                "ccpbx_database_outages_total", "counter", "PostgreSQL outages seen", self._outages
+            ),
         ]

@@ -18,7 +18,9 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
     if fmt == "auto":
         fmt = "console" if out.isatty() else "json"
     renderer: Any = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        structlog.processors.JSONRenderer()
+        if fmt == "json"
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -30,9 +32,13 @@ def configure(level: str = "info", fmt: str = "auto", stream: Any = None) -> Non
     ]
     structlog.configure(
         processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level.upper()]),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=False,
     )
     # Libraries that use the standard logging module (panoramisk, asyncpg) go to stderr.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s %(message)s"
+    )

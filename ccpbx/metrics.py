@@ -31,7 +31,11 @@ def render(samples: Iterable[Sample]) -> str:
             lines.append(f"# HELP {sample.name} {sample.help}")
             lines.append(f"# TYPE {sample.name} {sample.kind}")
         labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sample.labels)
-        value = repr(float(sample.value)) if sample.value != int(sample.value) else str(int(sample.value))
+        value = (
+            repr(float(sample.value))
+            if sample.value != int(sample.value)
+            else str(int(sample.value))
+        )
         lines.append(f"{sample.name}{{{labels}}} {value}" if labels else f"{sample.name} {value}")
     return "\n".join(lines) + "\n"
 

@@ -51,7 +51,9 @@ def test_config_is_frozen() -> None:
         ("[database]\npool_min = 5\npool_max = 2\n", {}, "pool_min <= pool_max"),
     ],
 )
-def test_bad_values_name_their_key(tmp_path: Path, toml: str, env: dict[str, str], message: str) -> None:
+def test_bad_values_name_their_key(
+    tmp_path: Path, toml: str, env: dict[str, str], message: str
+) -> None:
     """Each bad value is refused with a message naming the key at fault."""
     path = tmp_path / "ccpbx.toml"
     path.write_text(toml)

@@ -30,9 +30,14 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 async def client(pool: asyncpg.Pool) -> AsyncIterator[TestClient]:
     health = HealthRegistry()
     state = {"ami_up": True}
-    health.register("ami", lambda: ComponentStatus("ami", state["ami_up"], "connected" if state["ami_up"] else "down"))
+    health.register(
+        "ami",
+        lambda: ComponentStatus("ami", state["ami_up"], "connected" if state["ami_up"] else "down"),
+    )
     metrics = MetricsRegistry()
-    metrics.register(lambda: [Sample("ccpbx_test_total", "counter", "a test counter", 3, (("node", 'a"b'),))])
+    metrics.register(
+        lambda: [Sample("ccpbx_test_total", "counter", "a test counter", 3, (("node", 'a"b'),))]
+    )
     app = make_app(health, metrics, TokenRepository(pool).verify)
 
     @requires("supervisor")
@@ -109,11 +114,19 @@ async def test_revoked_token_is_refused(client: TestClient, pool: asyncpg.Pool) 
     """A revoked token stops working at once; tokens are stored only as hashes."""
     tokens = TokenRepository(pool)
     token, record = await tokens.create("admin", "ops")
-    assert await pool.fetchval("SELECT count(*) FROM api_tokens WHERE token_hash::text LIKE $1",
-                               f"%{token}%") == 0
-    assert (await client.get("/api/whoami", headers={"Authorization": f"Bearer {token}"})).status == 200
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM api_tokens WHERE token_hash::text LIKE $1", f"%{token}%"
+        )
+        == 0
+    )
+    assert (
+        await client.get("/api/whoami", headers={"Authorization": f"Bearer {token}"})
+    ).status == 200
     assert await tokens.revoke(record.id)
-    assert (await client.get("/api/whoami", headers={"Authorization": f"Bearer {token}"})).status == 401
+    assert (
+        await client.get("/api/whoami", headers={"Authorization": f"Bearer {token}"})
+    ).status == 401
 
 
 async def test_errors_have_one_shape(client: TestClient, pool: asyncpg.Pool) -> None:
@@ -122,7 +135,11 @@ async def test_errors_have_one_shape(client: TestClient, pool: asyncpg.Pool) -> 
     auth = {"Authorization": f"Bearer {token}"}
     resp = await client.get("/api/missing", headers=auth)
     assert resp.status == 404
-    assert await resp.json() == {"error_id": "not_found", "message": "no such queue", "details": {"queue": "q9"}}
+    assert await resp.json() == {
+        "error_id": "not_found",
+        "message": "no such queue",
+        "details": {"queue": "q9"},
+    }
     resp = await client.get("/api/broken", headers=auth)
     assert resp.status == 500
     assert (await resp.json())["error_id"] == "internal_error"

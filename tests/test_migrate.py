@@ -51,7 +51,9 @@ async def test_failed_migration_leaves_nothing(database_url: str, tmp_path: Path
         with pytest.raises(asyncpg.UndefinedTableError):
             await migrate(conn, tmp_path)
         assert await conn.fetchval("SELECT to_regclass('half_done')") is None
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = 9000") == 0
+        assert (
+            await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = 9000") == 0
+        )
     finally:
         await conn.close()
 
@@ -59,5 +61,5 @@ async def test_failed_migration_leaves_nothing(database_url: str, tmp_path: Path
 def test_bad_file_name_is_refused(tmp_path: Path) -> None:
     """A file in sql/ that is not NNNN_name.sql is an error, not silently skipped."""
     (tmp_path / "1_init.sql").write_text("SELECT 1;")
-    with pytest.raises(MigrationError, match="NNNN_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
         load_migrations(tmp_path)

@@ -11,10 +11,16 @@ from ccpbx.sandbox.asterisk import AsteriskSettings, Phone
 
 
 def values(**overrides: object) -> dict[str, object]:
-    settings = AsteriskSettings(ami_port=15038, sip_port=15060, agi_port=14573, carrier_port=15070,
-                                phones=[Phone("agent1001", "pw-1001", "Agent 1001")])
-    base = settings.template_values({k: f"/run/{k}" for k in
-                                     ("etc", "modules", "varlib", "db", "data", "spool", "run", "log")})
+    settings = AsteriskSettings(
+        ami_port=15038,
+        sip_port=15060,
+        agi_port=14573,
+        carrier_port=15070,
+        phones=[Phone("agent1001", "pw-1001", "Agent 1001")],
+    )
+    base = settings.template_values(
+        {k: f"/run/{k}" for k in ("etc", "modules", "varlib", "db", "data", "spool", "run", "log")}
+    )
     base.update(overrides)
     return base
 

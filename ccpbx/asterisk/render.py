@@ -108,10 +108,14 @@ class RenderedFile:
     sections: tuple[str, ...]
 
 
-def render_file(env: SandboxedEnvironment, template_path: Path, values: Mapping[str, Any]) -> RenderedFile:
+def render_file(
+    env: SandboxedEnvironment, template_path: Path, values: Mapping[str, Any]
+) -> RenderedFile:
     source = template_path.read_text(encoding="utf-8")
     output_name = template_path.name.removesuffix(".j2")
-    literal = {m.group(1).strip() for line in source.splitlines() if (m := _LITERAL_HEADER.match(line))}
+    literal = {
+        m.group(1).strip() for line in source.splitlines() if (m := _LITERAL_HEADER.match(line))
+    }
     recorder = _SectionRecorder(template_path.name)
     try:
         text = env.from_string(source).render({**values, "section": recorder})
@@ -138,7 +142,10 @@ def render_all(values: Mapping[str, Any], conf_dir: Path | None = None) -> dict[
     check_values(dict(values))
     directory = conf_dir or default_conf_dir()
     env = SandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True,
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
         keep_trailing_newline=True,
     )
     templates = sorted(directory.glob("*.j2"))

@@ -11,8 +11,12 @@ from ccpbx.http.middleware import auth_middleware, error_middleware
 from ccpbx.metrics import MetricsRegistry
 
 
-def make_app(health: HealthRegistry, metrics: MetricsRegistry, verify_token: TokenVerifier) -> web.Application:
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=1024 * 1024)
+def make_app(
+    health: HealthRegistry, metrics: MetricsRegistry, verify_token: TokenVerifier
+) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware], client_max_size=1024 * 1024
+    )
     app[HEALTH] = health
     app[METRICS] = metrics
     app[VERIFY_TOKEN] = verify_token

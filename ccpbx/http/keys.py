@@ -14,6 +14,6 @@ TokenVerifier = Callable[[str], Awaitable[ApiToken]]
 
 HEALTH = web.AppKey("health", HealthRegistry)
 METRICS = web.AppKey("metrics", MetricsRegistry)
-VERIFY_TOKEN = web.AppKey("verify_token", TokenVerifier)
+VERIFY_TOKEN: web.AppKey[TokenVerifier] = web.AppKey("verify_token")
 # Set on each authenticated request.
 REQUEST_TOKEN = web.RequestKey("token", ApiToken)

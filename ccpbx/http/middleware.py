@@ -40,12 +40,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except CcpbxError as exc:
-        headers = {"WWW-Authenticate": 'Bearer realm="ccpbx"'} if isinstance(exc, Unauthorized) else None
+        headers = (
+            {"WWW-Authenticate": 'Bearer realm="ccpbx"'} if isinstance(exc, Unauthorized) else None
+        )
         return web.json_response(error_body(exc), status=exc.http_status, headers=headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        body = {"error_id": exc.reason.lower().replace(" ", "_"), "message": exc.reason, "details": {}}
+        body = {
+            "error_id": exc.reason.lower().replace(" ", "_"),
+            "message": exc.reason,
+            "details": {},
+        }
         return web.json_response(body, status=exc.status)
     except Exception:
         log.exception("http_handler_failed", path=request.path, method=request.method)
@@ -68,6 +74,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     # A route that does not say which role it needs is for admins only.
     needed = getattr(request.match_info.handler, "ccpbx_role", "admin")
     if _ROLE_RANK[api_token.role] < _ROLE_RANK[needed]:
-        raise Forbidden(f"this needs the {needed} role; the token has {api_token.role}",
-                        needed=needed, role=api_token.role)
+        raise Forbidden(
+            f"this needs the {needed} role; the token has {api_token.role}",
+            needed=needed,
+            role=api_token.role,
+        )
     return await handler(request)

@@ -20,15 +20,19 @@ async def health(request: web.Request) -> web.Response:
 @routes.get("/status")
 async def status(request: web.Request) -> web.Response:
     snapshot = request.app[HEALTH].snapshot()
-    return web.json_response({**snapshot, "version": __version__},
-                             status=200 if snapshot["status"] == "ok" else 503)
+    return web.json_response(
+        {**snapshot, "version": __version__}, status=200 if snapshot["status"] == "ok" else 503
+    )
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    return web.Response(text=request.app[METRICS].render(),
-                        content_type="text/plain", charset="utf-8",
-                        headers={"X-Prometheus-Format": "0.0.4"})
+    return web.Response(
+        text=request.app[METRICS].render(),
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Prometheus-Format": "0.0.4"},
+    )
 
 
 @routes.get("/api/whoami")

@@ -65,8 +65,12 @@ class AsteriskSettings:
     def template_values(self, dirs: dict[str, str]) -> dict[str, Any]:
         return {
             "dirs": dirs,
-            "ami": {"bind": "127.0.0.1", "port": self.ami_port, "username": self.ami_username,
-                    "secret": self.ami_secret},
+            "ami": {
+                "bind": "127.0.0.1",
+                "port": self.ami_port,
+                "username": self.ami_username,
+                "secret": self.ami_secret,
+            },
             "sip": {"bind": "127.0.0.1", "port": self.sip_port},
             "rtp": {"start": self.rtp_start, "end": self.rtp_start + 198},
             "agi": {"host": self.agi_host, "port": self.agi_port},
@@ -75,8 +79,12 @@ class AsteriskSettings:
                 {"name": p.name, "password": p.password, "label": p.label or p.name}
                 for p in self.phones
             ],
-            "fallback": {"prompt": self.fallback_prompt, "context": "ccpbx-fallback-hangup",
-                         "exten": "s", "describe": "hang up"},
+            "fallback": {
+                "prompt": self.fallback_prompt,
+                "context": "ccpbx-fallback-hangup",
+                "exten": "s",
+                "describe": "hang up",
+            },
             "tones": {"country": "us"},
         }
 
@@ -84,15 +92,19 @@ class AsteriskSettings:
 class AsteriskInstance:
     """A running (or startable) sandbox Asterisk."""
 
-    def __init__(self, runtime: Runtime, name: str, settings: AsteriskSettings,
-                 conf_dir: Path | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, name: str, settings: AsteriskSettings, conf_dir: Path | None = None
+    ) -> None:
         self.runtime = runtime
         self.name = name
         self.settings = settings
         self.conf_dir = conf_dir
         # The path Asterisk sees (inside the root when there is one).
-        base = "/var/tmp/ccpbx-runs" if runtime.root is not None else str(
-            Path(os.environ.get("TMPDIR", "/tmp")) / "ccpbx-runs")
+        base = (
+            "/var/tmp/ccpbx-runs"
+            if runtime.root is not None
+            else str(Path(os.environ.get("TMPDIR", "/tmp")) / "ccpbx-runs")
+        )
         self.inside = f"{base}/{name}"
         self.run_dir = runtime.host_path(self.inside)
         self.process: subprocess.Popen[bytes] | None = None
@@ -121,7 +133,16 @@ class AsteriskInstance:
     def render(self) -> None:
         values = self.settings.template_values(self.dirs())
         files = render_all(values, self.conf_dir)
-        for sub in ("etc", "lib", "spool", "run", "log", "spool/monitor", "spool/recording", "lib/keys"):
+        for sub in (
+            "etc",
+            "lib",
+            "spool",
+            "run",
+            "log",
+            "spool/monitor",
+            "spool/recording",
+            "lib/keys",
+        ):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         write_all(files, self.run_dir / "etc")
 
@@ -133,13 +154,21 @@ class AsteriskInstance:
         console = (self.log_dir / "console.log").open("ab")
         argv = self.runtime.command(["asterisk", "-f", "-n", "-C", self.conf_file])
         self.process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         console.close()
         self._wait_booted(timeout)
-        log.info("sandbox_asterisk_started", name=self.name, pid=self.process.pid,
-                 ami_port=self.settings.ami_port, sip_port=self.settings.sip_port)
+        log.info(
+            "sandbox_asterisk_started",
+            name=self.name,
+            pid=self.process.pid,
+            ami_port=self.settings.ami_port,
+            sip_port=self.settings.sip_port,
+        )
 
     def _wait_booted(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -151,7 +180,9 @@ class AsteriskInstance:
                     f"{self.log_dir}/console.log:\n{self.console_tail()}"
                 )
             if ctl.exists():
-                result = self.cli_result("core waitfullybooted", timeout=max(1.0, deadline - time.monotonic()))
+                result = self.cli_result(
+                    "core waitfullybooted", timeout=max(1.0, deadline - time.monotonic())
+                )
                 if result.returncode == 0 and "fully booted" in result.stdout.lower():
                     return
             time.sleep(0.05)

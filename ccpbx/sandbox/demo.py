@@ -69,14 +69,17 @@ async def run(hold: float) -> int:
                 await daemon.ami.wait_ready(10)
                 say("a customer calls DID 18005550100 (SIPp); ccpbx answers over FastAGI")
                 result = await asyncio.to_thread(
-                    run_sipp, asterisk, caller_scenario("15550123", "Demo Caller"),
-                    service="18005550100", timeout_s=30,
+                    run_sipp,
+                    asterisk,
+                    caller_scenario("15550123", "Demo Caller"),
+                    service="18005550100",
+                    timeout_s=30,
                 )
                 print("call " + ("completed" if result.ok else f"FAILED:\n{result.errors[-2000:]}"))
                 say(f"GET http://127.0.0.1:{http_port}/status")
-                async with aiohttp.ClientSession() as http:
-                    async with http.get(f"http://127.0.0.1:{http_port}/status") as resp:
-                        body = await resp.json()
+                url = f"http://127.0.0.1:{http_port}/status"
+                async with aiohttp.ClientSession() as http, http.get(url) as resp:
+                    body = await resp.json()
                 print(json.dumps(body, indent=2, default=str))
                 green = resp.status == 200 and body["status"] == "ok" and result.ok
                 if hold > 0:
@@ -93,7 +96,9 @@ async def run(hold: float) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--hold", type=float, default=0.0, help="keep everything up this many seconds")
+    parser.add_argument(
+        "--hold", type=float, default=0.0, help="keep everything up this many seconds"
+    )
     args = parser.parse_args()
     logs.configure("info", "console")
     return asyncio.run(run(args.hold))

@@ -117,8 +117,17 @@ def throwaway_cluster() -> Iterator[ThrowawayCluster]:
     opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={directory}"
     subprocess.run(
         _as_postgres_user(
-            [_pg_binary("pg_ctl"), "-D", str(data), "-o", opts, "-l", str(directory / "log"),
-             "-w", "start"]
+            [
+                _pg_binary("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                opts,
+                "-l",
+                str(directory / "log"),
+                "-w",
+                "start",
+            ]
         ),
         check=True,
         capture_output=True,

@@ -54,8 +54,10 @@ def root_dir() -> Path:
     return cache_dir() / f"asterisk-{SUITE}-{digest}"
 
 
-def debian_mirror(sources_dir: Path = Path("/etc/apt/sources.list.d"),
-                  sources_list: Path = Path("/etc/apt/sources.list")) -> str:
+def debian_mirror(
+    sources_dir: Path = Path("/etc/apt/sources.list.d"),
+    sources_list: Path = Path("/etc/apt/sources.list"),
+) -> str:
     """The Debian archive this machine's apt uses (not its security archive)."""
     candidates: list[str] = []
     for path in sorted(sources_dir.glob("*.sources")):
@@ -113,8 +115,11 @@ def _ensure_mmdebstrap() -> str:
         raise SandboxError("mmdebstrap is not installed; install it (apt-get install mmdebstrap)")
     log.info("sandbox_installing_mmdebstrap")
     subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "mmdebstrap"], check=True,
-                   env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "mmdebstrap"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
     found = shutil.which("mmdebstrap")
     if not found:
         raise SandboxError("mmdebstrap could not be installed")
@@ -144,8 +149,13 @@ def build_root(root: Path) -> None:
     staging = root.with_name(root.name + f".building-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     argv = [
-        mmdebstrap, "--variant=minbase", "--aptopt=Acquire::Check-Valid-Until \"false\"",
-        "--include=" + ",".join(PACKAGES), SUITE, str(staging), debian_mirror(),
+        mmdebstrap,
+        "--variant=minbase",
+        '--aptopt=Acquire::Check-Valid-Until "false"',
+        "--include=" + ",".join(PACKAGES),
+        SUITE,
+        str(staging),
+        debian_mirror(),
     ]
     if os.geteuid() != 0:
         argv.insert(1, "--mode=unshare")
@@ -174,7 +184,11 @@ def _lock(path: Path) -> Iterator[None]:
 
 def ensure_runtime() -> Runtime:
     """A runtime with Asterisk 22 and SIPp, building the cached root if needed."""
-    if os.environ.get("CCPBX_SANDBOX_ROOT") != "always" and shutil.which("asterisk") and shutil.which("sipp"):
+    if (
+        os.environ.get("CCPBX_SANDBOX_ROOT") != "always"
+        and shutil.which("asterisk")
+        and shutil.which("sipp")
+    ):
         return Runtime(None)
     root = root_dir()
     with _lock(cache_dir() / ".lock"):

@@ -101,19 +101,25 @@ class Step:
         return steps
 
 
-def caller_scenario(caller: str = "15550100", name: str = "Test Caller",
-                    steps: Sequence[Step] = (), wait_bye_ms: int = 10_000) -> str:
+def caller_scenario(
+    caller: str = "15550100",
+    name: str = "Test Caller",
+    steps: Sequence[Step] = (),
+    wait_bye_ms: int = 10_000,
+) -> str:
     """A customer: INVITE, wait for answer, do ``steps``, then wait for the PBX to
     hang up for up to ``wait_bye_ms`` before hanging up itself."""
     body = [
         '<?xml version="1.0" encoding="ISO-8859-1" ?>',
         '<scenario name="ccpbx caller">',
-        f'  <send retrans="500"><![CDATA[{_INVITE.format(caller=escape(caller), name=escape(name))}]]></send>',
+        '  <send retrans="500"><![CDATA['
+        + _INVITE.format(caller=escape(caller), name=escape(name))
+        + "]]></send>",
         '  <recv response="100" optional="true"/>',
         '  <recv response="180" optional="true"/>',
         '  <recv response="183" optional="true"/>',
         '  <recv response="200" rtd="true"/>',
-        f'  <send><![CDATA[{_ACK.format(caller=escape(caller))}]]></send>',
+        f"  <send><![CDATA[{_ACK.format(caller=escape(caller))}]]></send>",
     ]
     for step in steps:
         if step.kind == "pause":
@@ -122,19 +128,21 @@ def caller_scenario(caller: str = "15550100", name: str = "Test Caller",
             pcap = f"{PCAP_DIR}/dtmf_2833_{_DTMF_NAMES[str(step.value)]}.pcap"
             body.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>')
         elif step.kind == "audio":
-            body.append(f'  <nop><action><exec play_pcap_audio="{escape(str(step.value))}"/></action></nop>')
+            body.append(
+                f'  <nop><action><exec play_pcap_audio="{escape(str(step.value))}"/></action></nop>'
+            )
         else:
             raise ValueError(f"unknown step kind {step.kind!r}")
     body += [
         f'  <recv request="BYE" timeout="{int(wait_bye_ms)}" ontimeout="hangup"/>',
-        f'  <send><![CDATA[{_OK_TO_BYE}]]></send>',
+        f"  <send><![CDATA[{_OK_TO_BYE}]]></send>",
         '  <nop next="done"/>',
         '  <label id="hangup"/>',
         f'  <send retrans="500"><![CDATA[{_BYE.format(caller=escape(caller))}]]></send>',
         '  <recv response="200"/>',
         '  <label id="done"/>',
         '  <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500, 1000"/>',
-        '</scenario>',
+        "</scenario>",
     ]
     return "\n".join(body) + "\n"
 
@@ -151,9 +159,17 @@ class SippResult:
         return self.returncode == 0
 
 
-def run_sipp(asterisk: AsteriskInstance, scenario_xml: str, *, service: str,
-             calls: int = 1, rate: float = 1.0, limit: int | None = None,
-             timeout_s: float = 60.0, extra: Sequence[str] = ()) -> SippResult:
+def run_sipp(
+    asterisk: AsteriskInstance,
+    scenario_xml: str,
+    *,
+    service: str,
+    calls: int = 1,
+    rate: float = 1.0,
+    limit: int | None = None,
+    timeout_s: float = 60.0,
+    extra: Sequence[str] = (),
+) -> SippResult:
     """Run one SIPp UAC scenario against the sandbox Asterisk; wait for it to end."""
     name = f"sipp-{next(_counter)}"
     workdir_inside = f"{asterisk.inside}/sipp"
@@ -162,17 +178,39 @@ def run_sipp(asterisk: AsteriskInstance, scenario_xml: str, *, service: str,
     (workdir / f"{name}.xml").write_text(scenario_xml)
     media = free_udp_port()
     argv = [
-        "sipp", f"127.0.0.1:{asterisk.settings.sip_port}",
-        "-sf", f"{workdir_inside}/{name}.xml", "-s", service,
-        "-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(media),
-        "-m", str(calls), "-r", str(rate), "-l", str(limit or calls),
-        "-timeout", f"{int(timeout_s)}s", "-timeout_error", "-nostdin",
-        "-trace_err", "-error_file", f"{workdir_inside}/{name}.errors.log",
+        "sipp",
+        f"127.0.0.1:{asterisk.settings.sip_port}",
+        "-sf",
+        f"{workdir_inside}/{name}.xml",
+        "-s",
+        service,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(free_udp_port()),
+        "-mp",
+        str(media),
+        "-m",
+        str(calls),
+        "-r",
+        str(rate),
+        "-l",
+        str(limit or calls),
+        "-timeout",
+        f"{int(timeout_s)}s",
+        "-timeout_error",
+        "-nostdin",
+        "-trace_err",
+        "-error_file",
+        f"{workdir_inside}/{name}.errors.log",
         *extra,
     ]
     proc = subprocess.run(
         asterisk.runtime.command(["sh", "-c", f'cd {workdir_inside} && exec "$@"', "sipp", *argv]),
-        capture_output=True, text=True, timeout=timeout_s + 30, check=False,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s + 30,
+        check=False,
     )
     errors_path = workdir / f"{name}.errors.log"
     errors = errors_path.read_text(errors="replace") if errors_path.exists() else ""

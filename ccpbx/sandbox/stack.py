@@ -6,13 +6,22 @@ from ccpbx.config import AgiConfig, AmiConfig, Config, DatabaseConfig, HttpConfi
 from ccpbx.sandbox.asterisk import AsteriskInstance
 
 
-def daemon_config(asterisk: AsteriskInstance, database_url: str, http_port: int = 0,
-                  log_format: str = "console") -> Config:
+def daemon_config(
+    asterisk: AsteriskInstance, database_url: str, http_port: int = 0, log_format: str = "console"
+) -> Config:
     """A config that points the daemon at ``asterisk`` with short, test-friendly timers."""
     s = asterisk.settings
     return Config(
-        ami=AmiConfig(host="127.0.0.1", port=s.ami_port, username=s.ami_username, secret=s.ami_secret,
-                      ping_interval=2.0, ping_timeout=2.0, reconnect_min=0.2, reconnect_max=2.0),
+        ami=AmiConfig(
+            host="127.0.0.1",
+            port=s.ami_port,
+            username=s.ami_username,
+            secret=s.ami_secret,
+            ping_interval=2.0,
+            ping_timeout=2.0,
+            reconnect_min=0.2,
+            reconnect_max=2.0,
+        ),
         agi=AgiConfig(host="127.0.0.1", port=s.agi_port),
         http=HttpConfig(host="127.0.0.1", port=http_port),
         database=DatabaseConfig(url=database_url, pool_min=1, pool_max=4),

@@ -32,26 +32,40 @@ def hash_token(token: str) -> bytes:
 
 
 def _row(row: asyncpg.Record) -> ApiToken:
-    return ApiToken(row["id"], row["name"], row["role"], row["subject"], row["created_at"],
-                    row["expires_at"], row["revoked_at"])
+    return ApiToken(
+        row["id"],
+        row["name"],
+        row["role"],
+        row["subject"],
+        row["created_at"],
+        row["expires_at"],
+        row["revoked_at"],
+    )
 
 
 class TokenRepository:
     def __init__(self, pool: asyncpg.Pool | asyncpg.Connection) -> None:
         self._db = pool
 
-    async def create(self, role: str, name: str, subject: str | None = None,
-                     expires_at: datetime | None = None) -> tuple[str, ApiToken]:
+    async def create(
+        self, role: str, name: str, subject: str | None = None, expires_at: datetime | None = None
+    ) -> tuple[str, ApiToken]:
         """Issue a token; the clear text is returned once and never stored."""
         if role not in ROLES:
-            raise InvalidInput(f"role must be one of {', '.join(ROLES)}, got {role!r}", field="role")
+            raise InvalidInput(
+                f"role must be one of {', '.join(ROLES)}, got {role!r}", field="role"
+            )
         if not name or len(name) > 200:
             raise InvalidInput("token name must be 1 to 200 characters", field="name")
         token = _PREFIX + secrets.token_urlsafe(32)
         row = await self._db.fetchrow(
             """INSERT INTO api_tokens (name, role, subject, token_hash, expires_at)
                VALUES ($1, $2, $3, $4, $5) RETURNING *""",
-            name, role, subject, hash_token(token), expires_at,
+            name,
+            role,
+            subject,
+            hash_token(token),
+            expires_at,
         )
         assert row is not None
         return token, _row(row)
@@ -73,7 +87,8 @@ class TokenRepository:
 
     async def revoke(self, token_id: int) -> bool:
         status = await self._db.execute(
-            "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", token_id
+            "UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+            token_id,
         )
         return status.endswith(" 1")
 

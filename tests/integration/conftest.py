@@ -90,8 +90,10 @@ async def start_daemon(asterisk: AsteriskInstance, database_url: str) -> AsyncIt
         await daemon.stop()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with its last value after ``timeout``."""
+async def eventually(
+    check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
+) -> Any:
+    """Poll ``check`` until it is truthy; fail with its last value after ``timeout``."""
     deadline = time.monotonic() + timeout
     value: Any = None
     while time.monotonic() < deadline:

@@ -15,8 +15,14 @@ from .conftest import StartDaemon, asterisk_channels, eventually
 
 async def park_call(daemon: Daemon) -> None:
     """Originate a pair of Local channels that stay up (answer, wait)."""
-    await daemon.ami.action("Originate", Channel="Local/s@ccpbx-park", Application="Wait",
-                            Data="600", Async="true", timeout=10)
+    await daemon.ami.action(
+        "Originate",
+        Channel="Local/s@ccpbx-park",
+        Application="Wait",
+        Data="600",
+        Async="true",
+        timeout=10,
+    )
 
 
 def view_names(daemon: Daemon) -> set[tuple[str, str]]:
@@ -24,9 +30,9 @@ def view_names(daemon: Daemon) -> set[tuple[str, str]]:
 
 
 async def status(daemon: Daemon) -> tuple[int, dict]:  # type: ignore[type-arg]
-    async with aiohttp.ClientSession() as http:
-        async with http.get(f"http://127.0.0.1:{daemon.http_port}/status") as resp:
-            return resp.status, await resp.json()
+    url = f"http://127.0.0.1:{daemon.http_port}/status"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return resp.status, await resp.json()
 
 
 @pytest.mark.parametrize("how", ["core stop now", "kill -9"])
@@ -42,7 +48,8 @@ async def test_daemon_recovers_when_asterisk_goes_away(
     assert before == asterisk_channels(asterisk)
 
     code, body = await status(daemon)
-    assert code == 200 and body["components"]["ami"]["state"] == "connected"
+    assert code == 200
+    assert body["components"]["ami"]["state"] == "connected"
 
     if how == "kill -9":
         asterisk.kill()

@@ -13,11 +13,18 @@ from ccpbx.sandbox.sipp import caller_scenario, run_sipp
 from .conftest import StartDaemon, eventually
 
 
-async def place_call(asterisk: AsteriskInstance, did: str = "18005550100", caller: str = "15550123",
-                     wait_bye_ms: int = 10_000) -> Any:
+async def place_call(
+    asterisk: AsteriskInstance,
+    did: str = "18005550100",
+    caller: str = "15550123",
+    wait_bye_ms: int = 10_000,
+) -> Any:
     return await asyncio.to_thread(
-        run_sipp, asterisk, caller_scenario(caller, "Test Caller", wait_bye_ms=wait_bye_ms),
-        service=did, timeout_s=40,
+        run_sipp,
+        asterisk,
+        caller_scenario(caller, "Test Caller", wait_bye_ms=wait_bye_ms),
+        service=did,
+        timeout_s=40,
     )
 
 
@@ -55,7 +62,9 @@ async def test_call_reaches_handler_and_events_arrive_in_order(
     call = [e for e in events if e.get("Uniqueid") == uniqueid]
     apps = [e.get("Application") for e in call if e.name == "Newexten"]
     assert apps[:4] == ["NoOp", "Set", "Set", "AGI"], apps
-    answered = next(i for i, e in enumerate(call) if e.name == "Newstate" and e.get("ChannelStateDesc") == "Up")
+    answered = next(
+        i for i, e in enumerate(call) if e.name == "Newstate" and e.get("ChannelStateDesc") == "Up"
+    )
     agi_step = next(i for i, e in enumerate(call) if e.get("Application") == "AGI")
     # The handler answered the call, so the channel went Up after the dialplan reached AGI().
     assert agi_step < answered < len(call) - 1
@@ -86,7 +95,8 @@ async def test_ccpbx_down_sends_call_to_fallback(asterisk: AsteriskInstance) -> 
     result = await place_call(asterisk)
     assert result.ok, result.errors
     log = (asterisk.log_dir / "messages.log").read_text(errors="replace")
-    assert "ccpbx fallback for" in log and "AGISTATUS=FAILURE" in log
+    assert "ccpbx fallback for" in log
+    assert "AGISTATUS=FAILURE" in log
 
 
 async def test_caller_data_cannot_inject_agi_commands(

@@ -15,8 +15,9 @@ from pathlib import Path
 from ccpbx.sandbox.asterisk import AsteriskInstance, free_tcp_port
 
 
-def write_config(path: Path, asterisk: AsteriskInstance, database_url: str, http_port: int,
-                 level: str = "info") -> None:
+def write_config(
+    path: Path, asterisk: AsteriskInstance, database_url: str, http_port: int, level: str = "info"
+) -> None:
     s = asterisk.settings
     path.write_text(
         f"""[ami]
@@ -38,8 +39,14 @@ format = "json"
 
 
 def ccpbx(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ccpbx", *args], capture_output=True, text=True,
-                          timeout=60, check=False, **kwargs)  # type: ignore[call-overload]
+    return subprocess.run(
+        [sys.executable, "-m", "ccpbx", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        **kwargs,
+    )  # type: ignore[call-overload]
 
 
 def get_json(url: str) -> tuple[int, dict]:  # type: ignore[type-arg]
@@ -63,8 +70,13 @@ def test_serve_notifies_systemd_and_stops_on_sigterm(
     notify.bind(str(notify_path))
     notify.settimeout(20)
     env = {**os.environ, "NOTIFY_SOCKET": str(notify_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "ccpbx", "--config", str(config), "serve"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ccpbx", "--config", str(config), "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert notify.recv(4096).decode().startswith("READY=1")
         deadline = time.monotonic() + 20
@@ -103,7 +115,8 @@ def test_migrate_and_token_commands(database_url: str, tmp_path: Path) -> None:
     created = ccpbx("token", "create", "--role", "supervisor", "--name", "floor lead", env=env)
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
-    assert token.startswith("ccpbx_") and len(token) > 40
+    assert token.startswith("ccpbx_")
+    assert len(token) > 40
     listed = ccpbx("token", "list", env=env)
     assert "supervisor\tactive\tfloor lead" in listed.stdout
     assert token not in listed.stdout
