@@ -17,12 +17,13 @@ import datetime as dt
 import heapq
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import asyncpg
 import structlog
@@ -53,44 +54,42 @@ class ImportResult:
 
 
 class _Rejects:
-    """Rejected records, streamed to a temporary file in line order."""
+    """Rejected records, kept in line order in anonymous temporary files (a killed
+    import leaves no file behind); the reject file appears after the commit."""
 
     def __init__(self, final: Path, header: list[str]) -> None:
         self.final = final
         self.header = header
         self.count = 0
-        fd, name = tempfile.mkstemp(prefix=".rejects-", suffix=".csv", dir=final.parent)
-        self.part = Path(name)
-        self._out = os.fdopen(fd, "w", encoding="utf-8", newline="")
-        self._writer = csv.writer(self._out)
-        self._ready: Path | None = None
+        # Closed by publish or discard.
+        self._part: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
+        self._writer = csv.writer(self._part)
+        self._ready: IO[str] | None = None
 
     def add(self, line: int, reason: str, cells: list[str]) -> None:
         self.count += 1
         self._writer.writerow([line, reason, *cells])
 
     def _read_part(self) -> Iterator[tuple[int, str, list[str]]]:
-        with self.part.open(encoding="utf-8", newline="") as src:
-            for row in csv.reader(src):
-                yield int(row[0]), row[1], row[2:]
+        self._part.seek(0)
+        for row in csv.reader(self._part):
+            yield int(row[0]), row[1], row[2:]
 
     def publish(self, more: Iterator[tuple[int, str, list[str]]]) -> None:
-        """Merge in the rejects found in SQL into a finished, not yet visible, reject file."""
-        self._out.close()
+        """Merge in the rejects found in SQL: the finished, not yet visible, reject file."""
         merged = heapq.merge(self._read_part(), more, key=lambda r: r[0])
-        fd, name = tempfile.mkstemp(prefix=".rejects-", suffix=".csv", dir=self.final.parent)
-        self._ready = Path(name)
+        ready: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
+        writer = safe_writer(ready)
+        writer.writerow(["line", "reason", *(neutralise(h) for h in self.header)])
         total = 0
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            writer = safe_writer(out)
-            writer.writerow(["line", "reason", *(neutralise(h) for h in self.header)])
-            for line, reason, cells in merged:
-                total += 1
-                writer.writerow([line, neutralise(reason), *(neutralise(c) for c in cells)])
-        self.part.unlink(missing_ok=True)
-        if total == 0:
-            self._ready.unlink()
-            self._ready = None
+        for line, reason, cells in merged:
+            total += 1
+            writer.writerow([line, neutralise(reason), *(neutralise(c) for c in cells)])
+        self._part.close()
+        if total:
+            self._ready = ready
+        else:
+            ready.close()
 
     def reveal(self) -> Path | None:
         """After the commit: put the reject file in place (None if nothing was rejected)."""
@@ -98,15 +97,19 @@ class _Rejects:
             # A reject file left by an earlier import of this file would mislead.
             self.final.unlink(missing_ok=True)
             return None
-        os.replace(self._ready, self.final)
+        fd, name = tempfile.mkstemp(prefix=".rejects-", suffix=".csv", dir=self.final.parent)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+            self._ready.seek(0)
+            shutil.copyfileobj(self._ready, out)
+        self._ready.close()
+        os.replace(name, self.final)
         return self.final
 
     def discard(self) -> None:
-        with contextlib.suppress(OSError):
-            self._out.close()
-        self.part.unlink(missing_ok=True)
-        if self._ready is not None:
-            self._ready.unlink(missing_ok=True)
+        for f in (self._part, self._ready):
+            if f is not None:
+                with contextlib.suppress(OSError):
+                    f.close()
 
 
 def default_reject_path(path: Path) -> Path:
@@ -454,7 +457,8 @@ async def import_dnc(
                     status = await conn.execute(
                         """INSERT INTO dnc_entries (e164, campaign_id, source, expires_at,
                                                     created_at)
-                           SELECT DISTINCT e164, $1::bigint, $2, $3::timestamptz, $4
+                           SELECT DISTINCT e164, $1::bigint, $2::text, $3::timestamptz,
+                                  $4::timestamptz
                            FROM dnc_staging
                            ON CONFLICT (e164, campaign_id) DO UPDATE
                              SET source = EXCLUDED.source, expires_at = EXCLUDED.expires_at""",
