@@ -31,7 +31,7 @@ demo: sandbox
 	$(PY) -m ccpbx.sandbox.demo
 
 bench: sandbox
-	$(PY) -m bench.run_all
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 bench-dialer: $(STAMP)
 	$(PY) bench/dialer_table.py

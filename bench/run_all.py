@@ -1,0 +1,63 @@
+"""``make bench``: every benchmark in turn, figures printed, nothing asserted.
+
+Each runs as its own process so one's memory and event loop do not colour another's.
+Pass ``--quick`` for a short pass (smaller data sets) when checking that they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RECORDING = HERE / "data" / "asterisk22-calls.ami"
+
+
+def benches(quick: bool) -> list[tuple[str, list[str]]]:
+    ami = ["ami_ingest.py"] + (["--file", str(RECORDING)] if RECORDING.exists() else [])
+    return [
+        ("AMI ingestion (recorded Asterisk 22 stream)", ami),
+        (
+            "AMI ingestion (generated 19-header events)",
+            ["ami_ingest.py"] + (["--events", "30000"] if quick else []),
+        ),
+        (
+            "FastAGI sessions",
+            ["agi_bench.py"] + (["--seconds", "2", "--idle", "200"] if quick else []),
+        ),
+        (
+            "Contact import and lead leasing",
+            ["store_bench.py"] + (["--rows", "50000", "--lease-seconds", "3"] if quick else []),
+        ),
+        ("Dialer pacing simulation", ["dialer_table.py"] + (["--days", "1"] if quick else [])),
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="", help="run only benchmarks whose title contains this")
+    args = parser.parse_args()
+    failed = []
+    for title, argv in benches(args.quick):
+        if args.only and args.only.lower() not in title.lower():
+            continue
+        print(f"\n===== {title}: {' '.join(argv)}", flush=True)
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, str(HERE / argv[0]), *argv[1:]], check=False)
+        print(
+            f"===== {title}: exit {result.returncode} in {time.monotonic() - started:.0f} s",
+            flush=True,
+        )
+        if result.returncode != 0:
+            failed.append(title)
+    if failed:
+        print(f"\nbenchmarks that failed to run: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
