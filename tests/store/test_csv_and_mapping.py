@@ -117,7 +117,7 @@ def test_default_mapping_recognises_common_headers() -> None:
 
 def test_mapping_to_a_missing_column_refuses_the_import() -> None:
     """--map naming a column the file does not have is an error listing the real columns."""
-    with pytest.raises(InvalidInput, match="'Telephone'.*does not have"):
+    with pytest.raises(InvalidInput, match=r"'Telephone'.*does not have"):
         plan(["phone", "name"], {"Telephone": "phone"})
 
 
