@@ -122,7 +122,7 @@ class ChannelView:
         return True
 
     def _record(self, msg: AmiMessage, created: float | None = None) -> Channel:
-        g = msg.get
+        g = msg._first.get  # exact header names as Asterisk sends them (fast path)
         return Channel(
             uniqueid=g("Uniqueid") or "",
             channel=g("Channel") or "",
@@ -229,7 +229,7 @@ class ChannelView:
     async def wait_resync(
         self,
         after: int,
-        timeout: float | None = None,  # noqa: ASYNC109 (a deadline per call, like the client's)
+        timeout: float | None = None,
     ) -> int:
         """Wait until more than ``after`` resyncs have been installed; return the count.
 
@@ -245,7 +245,7 @@ class ChannelView:
         self,
         client: AmiClient,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 (deadline of the CoreShowChannels action)
+        timeout: float | None = None,
     ) -> int:
         """Replace the view from ``CoreShowChannels``; return the number of channels."""
         result = await client.action("CoreShowChannels", timeout=timeout)

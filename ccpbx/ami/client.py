@@ -147,7 +147,7 @@ class AmiClient:
     ) -> None:
         await self.close()
 
-    async def wait_ready(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 (API: a deadline per call)
+    async def wait_ready(self, timeout: float | None = None) -> None:
         """Wait until logged in; ``AmiNotConnected`` (with the last error) after ``timeout``."""
         try:
             async with asyncio.timeout(timeout):
@@ -208,7 +208,7 @@ class AmiClient:
         headers: Mapping[str, HeaderInput] | None = None,
         /,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 (API: every action has its own deadline)
+        timeout: float | None = None,
         check: bool = True,
         **more_headers: HeaderInput,
     ) -> AmiResult:
@@ -237,7 +237,7 @@ class AmiClient:
         self,
         cli: str,
         *,
-        timeout: float | None = None,  # noqa: ASYNC109 (API: every action has its own deadline)
+        timeout: float | None = None,
     ) -> list[str]:
         """Run an Asterisk CLI command through the ``Command`` action; return its output lines."""
         result = await self.action("Command", {"Command": cli}, timeout=timeout)

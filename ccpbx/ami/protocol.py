@@ -11,6 +11,7 @@ the framer resynchronises at the next blank line, so memory stays bounded.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ DEFAULT_MAX_MESSAGE_BYTES: Final = 1 << 20
 _END_COMMAND: Final = b"--END COMMAND--"
 _FOLLOWS: Final = b"Response: Follows"
 _SUCCESS_RESPONSES: Final = frozenset({"Success", "Follows", "Goodbye"})
+_split = str.split
+_SEP: Final = itertools.repeat(": ")
+_ONCE: Final = itertools.repeat(1)
 
 HeaderValue = str | int | bool
 HeaderInput = HeaderValue | Sequence[HeaderValue]
@@ -207,7 +211,7 @@ class AmiFramer:
                 # Fast path: every line is "Key: value" and no header repeats.
                 lines = part.decode("utf-8", "replace").split("\n")
                 try:
-                    first = dict([line.split(": ", 1) for line in lines])
+                    first = dict(map(_split, lines, _SEP, _ONCE))
                 except ValueError:
                     msg = self._parse_lines(lines)
                 else:
