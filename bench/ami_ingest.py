@@ -8,7 +8,7 @@ A separate process plays a minimal AMI server on 127.0.0.1. When the client send
 
 The figure is (events in the stream) / (time from sending UserEvent to the end
 marker being handled). Run:  .venv/bin/python bench/ami_ingest.py [--events N]
-[--rounds R] [--file RECORDED_RAW_AMI_STREAM]
+[--rounds R] [--file RECORDED_RAW_AMI_STREAM [--repeat K]]
 """
 
 from __future__ import annotations
@@ -324,11 +324,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=150_000, help="events per run (generated)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per client (median kept)")
     parser.add_argument("--file", type=Path, help="replay this recorded raw AMI byte stream")
+    parser.add_argument("--repeat", type=int, default=1, help="replay --file this many times")
     args = parser.parse_args()
 
     if args.file:
         stream, n_events = load_stream(args.file)
-        source = str(args.file)
+        stream, n_events = stream * args.repeat, n_events * args.repeat
+        source = f"{args.file} x{args.repeat}"
     else:
         stream, n_events = build_stream(args.events)
         source = "generated"
