@@ -16,7 +16,8 @@ abandon risk. Calls are placed one by one while the risk stays under a threshold
 
 The threshold comes from a feedback loop on measured abandons: the day's unspent
 abandon allowance ``slack = goal * (answered + a0) - abandoned`` (goal = target -
-margin; the same over the rolling 30 days) sets ``theta = theta0 * exp((slack -
+margin, the margin shrinking as the daily volume grows; the same over the rolling
+30 days) sets ``theta = theta0 * exp((slack -
 cushion) / kappa)``, and ``theta0`` itself drifts slowly so that the slack sits at the
 cushion. A day running hot therefore tightens within minutes, and the daily rate stays
 under the target with the margin to spare.
@@ -25,9 +26,13 @@ under the target with the margin to spare.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 from ccpbx.dialer.pacing.estimate import Estimator, Prior, normal_tail
 from ccpbx.dialer.pacing.model import BasePacer, PacingSnapshot
+
+PREDICTIVE_OPTIONS = ("margin", "margin_k", "theta0", "kappa", "cushion", "a0", "integral_s")
 
 
 class PredictivePacer(BasePacer):
@@ -41,8 +46,9 @@ class PredictivePacer(BasePacer):
     def __init__(
         self,
         *,
-        margin: float = 0.004,
-        theta0: float = 0.05,
+        margin: float = 0.0,
+        margin_k: float = 1.0,
+        theta0: float = 0.01,
         kappa: float = 3.0,
         cushion: float = 1.0,
         a0: float = 50.0,
@@ -53,6 +59,7 @@ class PredictivePacer(BasePacer):
         if not 0 <= margin < 0.5 or kappa <= 0 or not 0 < theta0 < 1 or integral_s <= 0:
             raise ValueError("invalid predictive pacer parameters")
         self.margin = margin
+        self.margin_k = margin_k
         self.kappa = kappa
         self.cushion = cushion
         self.a0 = a0
@@ -61,6 +68,18 @@ class PredictivePacer(BasePacer):
         self.est = Estimator(horizons=horizons, prior=prior)
         self._last_now: float | None = None
         self.theta = theta0
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, float]) -> PredictivePacer:
+        """Build from numeric options (names as in ``__init__``; ``horizons`` an integer)."""
+        opts = dict(options)
+        horizons = int(opts.pop("horizons", 4))
+        floats: dict[str, Any] = {
+            k: float(opts.pop(k)) for k in list(opts) if k in PREDICTIVE_OPTIONS
+        }
+        if opts:
+            raise ValueError(f"predictive: unknown options {sorted(opts)}")
+        return cls(horizons=horizons, **floats)
 
     # -- hooks ----------------------------------------------------------------------------
     def observe_outcome(self, ring_s: float, live: bool) -> None:
@@ -76,13 +95,28 @@ class PredictivePacer(BasePacer):
         self.est.wrap(wrap_s)
 
     # -- control --------------------------------------------------------------------------
+    def margin_for(self, snapshot: PacingSnapshot) -> float:
+        """Safety margin under the target for the day's rate.
+
+        A fixed ``margin`` if one was given; otherwise ``margin_k * sqrt(target / A)``
+        where A is the number of live answers in a day (read from the rolling 24 h
+        window, which holds about one shift): the day's rate wanders by about that
+        much under feedback, so big campaigns can run closer to the target.
+        """
+        if self.margin > 0:
+            return self.margin
+        target = snapshot.abandon_target
+        daily = max(snapshot.last_24h.answered, snapshot.today.answered, 200)
+        return min(0.3 * target, max(0.03 * target, self.margin_k * math.sqrt(target / daily)))
+
     def slack(self, snapshot: PacingSnapshot) -> float:
         """Unspent abandon allowance (in calls) of the tighter of today and 30 days."""
-        goal = snapshot.abandon_target - self.margin
+        margin = self.margin_for(snapshot)
+        goal = snapshot.abandon_target - margin
         today = snapshot.today
         s_day = goal * (today.answered + self.a0) - today.abandoned
         month = snapshot.last_30d
-        goal30 = snapshot.abandon_target - self.margin / 2
+        goal30 = snapshot.abandon_target - margin / 2
         s_month = goal30 * (month.answered + self.a0) - month.abandoned
         return min(s_day, s_month)
 
@@ -130,7 +164,9 @@ class PredictivePacer(BasePacer):
         k = est.k
         new = est.new_call
         cap = 3 * snapshot.logged_in + 10
-        placed = 0
+        # Calls that fit within the ready agents cannot be abandoned (every one of them
+        # finds an agent whatever happens), so never place fewer than progressive would.
+        placed = max(0, snapshot.ready - snapshot.in_flight - len(snapshot.waiting_s))
         while placed < cap:
             risk = 0.0
             for i in range(k):

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from ccpbx.dialer.pacing.basic import ProgressivePacer, ReadyRatioPacer
 from ccpbx.dialer.pacing.model import Pacer
-from ccpbx.dialer.pacing.predictive import PredictivePacer
+from ccpbx.dialer.pacing.predictive import PREDICTIVE_OPTIONS, PredictivePacer
 from ccpbx.dialer.pacing.vicidial import VicidialAdaptivePacer, VicidialRatioPacer
 
 PACER_NAMES = (
@@ -20,7 +20,7 @@ PACER_NAMES = (
 )
 
 _FLOAT_PARAMS = {
-    "predictive": {"margin", "theta0", "kappa", "cushion", "a0", "integral_s", "horizons"},
+    "predictive": {"horizons", *PREDICTIVE_OPTIONS},
     "vicidial": {"max_level", "start_level", "drop_target", "adapt_s"},
 }
 
@@ -66,11 +66,7 @@ def make_pacer(name: str, params: Mapping[str, float] | None = None) -> Pacer:
         return ProgressivePacer()
     if base == "predictive":
         _check(options, _FLOAT_PARAMS["predictive"], base)
-        horizons = int(options.pop("horizons", 4))
-        return PredictivePacer(
-            horizons=horizons,
-            **{k: float(v) for k, v in options.items()},  # type: ignore[arg-type]
-        )
+        return PredictivePacer.from_options(options)
     if base.startswith("vicidial_"):
         mode = base.removeprefix("vicidial_")
         _check(options, _FLOAT_PARAMS["vicidial"], base)
