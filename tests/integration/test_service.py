@@ -60,8 +60,8 @@ def get_json(url: str) -> tuple[int, dict]:  # type: ignore[type-arg]
 def test_serve_notifies_systemd_and_stops_on_sigterm(
     asterisk: AsteriskInstance, database_url: str, tmp_path: Path
 ) -> None:
-    """`ccpbx serve` sends READY=1 once up, serves /status green, reloads on SIGHUP,
-    and on SIGTERM sends STOPPING=1 and exits 0 within the shutdown limit."""
+    """`ccpbx serve` sends READY=1 once up, then watchdog pings, serves /status green,
+    reloads on SIGHUP, and on SIGTERM sends STOPPING=1 and exits 0 within the limit."""
     http_port = free_tcp_port()
     config = tmp_path / "ccpbx.toml"
     write_config(config, asterisk, database_url, http_port)
@@ -69,7 +69,7 @@ def test_serve_notifies_systemd_and_stops_on_sigterm(
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(str(notify_path))
     notify.settimeout(20)
-    env = {**os.environ, "NOTIFY_SOCKET": str(notify_path)}
+    env = {**os.environ, "NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "400000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ccpbx", "--config", str(config), "serve"],
         env=env,
@@ -78,7 +78,9 @@ def test_serve_notifies_systemd_and_stops_on_sigterm(
         text=True,
     )
     try:
-        assert notify.recv(4096).decode().startswith("READY=1")
+        messages = [notify.recv(4096).decode() for _ in range(3)]
+        assert messages[0].startswith("READY=1"), messages
+        assert messages[1:] == ["WATCHDOG=1", "WATCHDOG=1"], messages  # pinged every 0.2 s
         deadline = time.monotonic() + 20
         code, body = 0, {}
         while time.monotonic() < deadline:
@@ -93,7 +95,9 @@ def test_serve_notifies_systemd_and_stops_on_sigterm(
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
-        assert notify.recv(4096).decode().startswith("STOPPING=1")
+        while (message := notify.recv(4096).decode()) == "WATCHDOG=1":
+            pass
+        assert message.startswith("STOPPING=1"), message
         assert proc.wait(timeout=25) == 0
     finally:
         if proc.poll() is None:
