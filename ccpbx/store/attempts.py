@@ -118,9 +118,9 @@ async def mark_progress(
         if row["state"] not in OPEN_STATES or _ORDER[row["state"]] >= _ORDER[state]:
             return attempt_from_row(row)
         row = await conn.fetchrow(
-            f"""UPDATE call_attempts a SET state = $2, {state}_at = $3,
+            f"""UPDATE call_attempts a SET state = $2, {state}_at = $3::timestamptz,
                    uniqueid = coalesce($4, a.uniqueid),
-                   lease_expires_at = $3 + make_interval(secs => c.lease_ttl_s)
+                   lease_expires_at = $3::timestamptz + make_interval(secs => c.lease_ttl_s)
                 FROM campaigns c WHERE a.id = $1 AND c.id = a.campaign_id
                 RETURNING a.*""",
             attempt_id,

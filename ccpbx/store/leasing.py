@@ -156,7 +156,8 @@ async def lease(
 async def renew_leases(db: Executor, attempt_ids: Sequence[uuid.UUID], now: dt.datetime) -> int:
     """A live dialer still owns these attempts: push their lease expiry forward."""
     status = await db.execute(
-        """UPDATE call_attempts a SET lease_expires_at = $2 + make_interval(secs => c.lease_ttl_s)
+        """UPDATE call_attempts a
+           SET lease_expires_at = $2::timestamptz + make_interval(secs => c.lease_ttl_s)
            FROM campaigns c
            WHERE a.id = ANY($1::uuid[]) AND c.id = a.campaign_id
              AND a.state IN ('leased', 'dialing', 'ringing', 'answered')""",
