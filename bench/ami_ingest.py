@@ -8,13 +8,14 @@ A separate process plays a minimal AMI server on 127.0.0.1. When the client send
 
 The figure is (events in the stream) / (time from sending UserEvent to the end
 marker being handled). Run:  .venv/bin/python bench/ami_ingest.py [--events N]
-[--rounds R] [--file RECORDED_RAW_AMI_STREAM [--repeat K]]
+[--rounds R] [--file RECORDED_RAW_AMI_STREAM[.gz] [--repeat K]]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import multiprocessing
 import random
 import socket
@@ -199,7 +200,7 @@ def build_stream(n_events: int) -> tuple[bytes, int]:
 
 def load_stream(path: Path) -> tuple[bytes, int]:
     """A recorded raw AMI byte stream; counts the events in it with our framer."""
-    data = path.read_bytes()
+    data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
     if data.startswith(b"Asterisk Call Manager/"):
         data = data.split(b"\n", 1)[1] if b"\n" in data else b""
     if not data.endswith((b"\r\n\r\n", b"\n\n")):
@@ -324,13 +325,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=150_000, help="events per run (generated)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per client (median kept)")
     parser.add_argument("--file", type=Path, help="replay this recorded raw AMI byte stream")
-    parser.add_argument("--repeat", type=int, default=1, help="replay --file this many times")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        help="replay --file this many times (default: enough to reach --events events)",
+    )
     args = parser.parse_args()
 
     if args.file:
         stream, n_events = load_stream(args.file)
-        stream, n_events = stream * args.repeat, n_events * args.repeat
-        source = f"{args.file} x{args.repeat}"
+        repeat = args.repeat or max(1, -(-args.events // max(1, n_events)))
+        stream, n_events = stream * repeat, n_events * repeat
+        source = f"{args.file} x{repeat}"
     else:
         stream, n_events = build_stream(args.events)
         source = "generated"
