@@ -176,7 +176,7 @@ class AmiClient:
             failed_attempts=self._failed_attempts,
             events_received=d.received,
             events_dropped=d.dropped,
-            event_queue_depth=d.queue.qsize(),
+            event_queue_depth=d.depth,
             handler_failures=d.handler_failures,
             pending_actions=len(link.pending) if link is not None else 0,
             ami_version=self._ami_version,
