@@ -1,15 +1,25 @@
 """AMI layer: pure protocol, supervised client (panoramisk behind a wall), channel view.
 
-Public API::
+Usage::
 
     from ccpbx.ami import AmiClient, AmiSettings, ChannelView
 
     settings = AmiSettings(host="127.0.0.1", port=5038, username="ccpbx", secret="...")
-    async with AmiClient(settings) as client:
-        view = ChannelView()
-        view.attach(client)
-        await client.wait_ready(timeout=5)
+    view = ChannelView()
+    async with AmiClient(settings) as client:       # start(): supervisor + consumer tasks
+        view.attach(client)                          # events + resync after every (re)connect
+        await client.wait_ready(timeout=5)           # AmiNotConnected (with last error) if not
         result = await client.action("CoreStatus", timeout=2)
+        result.response["CoreCurrentCalls"]
+        chans = await client.action("CoreShowChannels")   # list action: .response, .events
+        client.on_event("Hangup", handler)           # sync or async; "*" for every event
+        client.health().as_dict()                    # state, since, last_error, counters
+        view.snapshot()                              # plain data of live channels
+
+Modules: ``protocol`` (pure framer/parser and action encoder), ``link`` (the
+asyncio protocol under panoramisk's ``Manager``), ``events`` (bounded intake and
+ordered consumer), ``client`` (supervision, actions, health), ``channels``
+(``ChannelView``), ``settings``, ``backoff``, ``errors``.
 """
 
 from ccpbx.ami.channels import Channel, ChannelView
