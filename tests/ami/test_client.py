@@ -51,9 +51,9 @@ async def test_failed_login_is_a_clear_error_and_is_retried(fake: FakeAmi, logs:
 async def test_wrong_secret_keeps_retrying_and_wait_ready_explains(fake: FakeAmi) -> None:
     """With a wrong secret wait_ready fails with the login error; the client keeps trying."""
     async with AmiClient(fast_settings(fake.port, secret="wrong")) as client:
+        await fake.until(lambda: len(fake.named("Login")) >= 2)
         with pytest.raises(AmiNotConnected, match="refused AMI login"):
-            await client.wait_ready(timeout=0.3)
-        assert len(fake.named("Login")) >= 2
+            await client.wait_ready(timeout=0.05)
         assert client.health().state in ("connecting", "disconnected")
         assert "refused AMI login" in (client.health().last_error or "")
 
