@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register_store(sub)
+    from ccpbx.ivr.cli import register as register_ivr
+
+    register_ivr(sub)
     return parser
 
 

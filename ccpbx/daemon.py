@@ -52,8 +52,14 @@ def ami_settings(config: Config) -> AmiSettings:
     )
 
 
-def default_handlers() -> dict[str, AgiHandler]:
-    return {"inbound": welcome}
+def default_handlers(database: Database | None = None) -> dict[str, AgiHandler]:
+    """`inbound` runs the IVR flow active for the DID dialed; a DID with no flow (or no
+    database to look flows up in) gets the welcome greeting."""
+    if database is None:
+        return {"inbound": welcome}
+    from ccpbx.ivr.runner import IvrRuntime
+
+    return {"inbound": IvrRuntime(lambda: database.pool, fallback=welcome).handle}
 
 
 class Daemon:
@@ -65,10 +71,10 @@ class Daemon:
     ) -> None:
         self.config = config
         self.config_path = config_path
-        self.handlers = dict(handlers if handlers is not None else default_handlers())
+        self.database = Database(config.database)
+        self.handlers = dict(handlers if handlers is not None else default_handlers(self.database))
         self.health = HealthRegistry()
         self.metrics = MetricsRegistry()
-        self.database = Database(config.database)
         self.channels = ChannelView()
         self.ami = AmiClient(ami_settings(config))
         self.agi = FastAgiServer(

@@ -1,0 +1,403 @@
+"""IVR repository: flow versions, activation and rollback, call paths, contact
+lookups and callback requests (PostgreSQL, tables from sql/0007_ivr.sql).
+
+The contact store has no lookup by phone number or account yet, so the two queries
+the IVR needs live here, against the existing `contacts` and `phone_numbers` tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from ccpbx.errors import Conflict, InvalidInput, NotFound
+from ccpbx.ivr.engine import FlowRun
+from ccpbx.ivr.model import Flow
+from ccpbx.store.db import Executor, translate_errors
+
+
+@dataclass(frozen=True, slots=True)
+class FlowVersion:
+    id: int
+    flow: str
+    version: int
+    checksum: str
+    source_path: str
+    dids: tuple[str, ...]
+    created_at: dt.datetime
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class Activation:
+    id: int
+    flow: str
+    version_id: int
+    version: int
+    action: str
+    activated_at: dt.datetime
+    activated_by: str
+    active: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveFlow:
+    version_id: int
+    flow: str
+    version: int
+    source: str
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _version(row: asyncpg.Record) -> FlowVersion:
+    return FlowVersion(
+        row["id"],
+        row["flow"],
+        row["version"],
+        row["checksum"],
+        row["source_path"],
+        tuple(row["dids"]),
+        row["created_at"],
+        row["created_by"],
+    )
+
+
+async def save_version(
+    conn: asyncpg.Connection, flow: Flow, text: str, source_path: str = "", by: str = ""
+) -> FlowVersion:
+    """Store `text` as the flow's next version; the same text again gives the same version."""
+    digest = checksum(text)
+    with translate_errors("save flow version", flow=flow.name):
+        row = await conn.fetchrow(
+            "SELECT * FROM ivr_flow_versions WHERE flow = $1 AND checksum = $2", flow.name, digest
+        )
+        if row is None:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('ivr_flow:' || $1))", flow.name
+            )
+            row = await conn.fetchrow(
+                """INSERT INTO ivr_flow_versions (flow, version, source, checksum, source_path,
+                                                  dids, created_by)
+                   SELECT $1, coalesce(max(version), 0) + 1, $2, $3, $4, $5, $6
+                   FROM ivr_flow_versions WHERE flow = $1
+                   RETURNING *""",
+                flow.name,
+                text,
+                digest,
+                source_path,
+                list(flow.dids),
+                by,
+            )
+    assert row is not None
+    return _version(row)
+
+
+async def _point(
+    conn: asyncpg.Connection,
+    flow: str,
+    version_id: int,
+    dids: Sequence[str],
+    action: str,
+    previous_id: int | None,
+    by: str,
+) -> int:
+    taken = await conn.fetch(
+        "SELECT did, flow FROM ivr_dids WHERE did = ANY($1::text[]) AND flow <> $2",
+        list(dids),
+        flow,
+    )
+    if taken:
+        used = ", ".join(f"{r['did']} (flow {r['flow']})" for r in taken)
+        raise Conflict(f"DID already served by another active flow: {used}", flow=flow)
+    activation_id: int = await conn.fetchval(
+        """INSERT INTO ivr_activations (flow, version_id, action, previous_id, activated_by)
+           VALUES ($1, $2, $3, $4, $5) RETURNING id""",
+        flow,
+        version_id,
+        action,
+        previous_id,
+        by,
+    )
+    await conn.execute(
+        """INSERT INTO ivr_active_flows (flow, version_id, activation_id) VALUES ($1, $2, $3)
+           ON CONFLICT (flow) DO UPDATE SET version_id = $2, activation_id = $3""",
+        flow,
+        version_id,
+        activation_id,
+    )
+    await conn.execute("DELETE FROM ivr_dids WHERE flow = $1", flow)
+    await conn.executemany(
+        "INSERT INTO ivr_dids (did, flow) VALUES ($1, $2)", [(d, flow) for d in dids]
+    )
+    return activation_id
+
+
+async def activate(
+    conn: asyncpg.Connection, flow: Flow, text: str, source_path: str = "", by: str = ""
+) -> FlowVersion:
+    """Store the (already validated) flow as a version and make it the active one."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ivr_activate'))")
+        version = await save_version(conn, flow, text, source_path, by)
+        current = await conn.fetchrow(
+            "SELECT version_id, activation_id FROM ivr_active_flows WHERE flow = $1", flow.name
+        )
+        if current is not None and current["version_id"] == version.id:
+            return version  # already active: nothing to record
+        previous = current["activation_id"] if current is not None else None
+        with translate_errors("activate flow", flow=flow.name):
+            await _point(conn, flow.name, version.id, flow.dids, "activate", previous, by)
+    return version
+
+
+async def rollback(conn: asyncpg.Connection, flow: str, by: str = "") -> FlowVersion:
+    """Make the version active before the current activation active again."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ivr_activate'))")
+        current = await conn.fetchrow(
+            """SELECT a.previous_id FROM ivr_active_flows f
+               JOIN ivr_activations a ON a.id = f.activation_id WHERE f.flow = $1""",
+            flow,
+        )
+        if current is None:
+            raise NotFound(f"flow {flow!r} is not active", flow=flow)
+        if current["previous_id"] is None:
+            raise Conflict(f"flow {flow!r} has no earlier version to roll back to", flow=flow)
+        target = await conn.fetchrow(
+            """SELECT a.previous_id, v.* FROM ivr_activations a
+               JOIN ivr_flow_versions v ON v.id = a.version_id WHERE a.id = $1""",
+            current["previous_id"],
+        )
+        assert target is not None
+        await _point(
+            conn, flow, target["id"], target["dids"], "rollback", target["previous_id"], by
+        )
+    return _version(target)
+
+
+async def active_for_did(db: Executor, did: str) -> ActiveFlow | None:
+    """The flow version that answers calls to `did`, None if no flow is mapped."""
+    row = await db.fetchrow(
+        """SELECT v.id, v.flow, v.version, v.source FROM ivr_dids d
+           JOIN ivr_active_flows f ON f.flow = d.flow
+           JOIN ivr_flow_versions v ON v.id = f.version_id
+           WHERE d.did = $1""",
+        did,
+    )
+    if row is None:
+        return None
+    return ActiveFlow(row["id"], row["flow"], row["version"], row["source"])
+
+
+async def versions(db: Executor, flow: str) -> list[FlowVersion]:
+    rows = await db.fetch("SELECT * FROM ivr_flow_versions WHERE flow = $1 ORDER BY version", flow)
+    return [_version(r) for r in rows]
+
+
+async def history(db: Executor, flow: str) -> list[Activation]:
+    """Activations and rollbacks of `flow`, oldest first; the active one flagged."""
+    rows = await db.fetch(
+        """SELECT a.*, v.version, (f.activation_id = a.id) AS active FROM ivr_activations a
+           JOIN ivr_flow_versions v ON v.id = a.version_id
+           LEFT JOIN ivr_active_flows f ON f.flow = a.flow
+           WHERE a.flow = $1 ORDER BY a.id""",
+        flow,
+    )
+    return [
+        Activation(
+            r["id"],
+            r["flow"],
+            r["version_id"],
+            r["version"],
+            r["action"],
+            r["activated_at"],
+            r["activated_by"],
+            bool(r["active"]),
+        )
+        for r in rows
+    ]
+
+
+async def active_flows(db: Executor) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """SELECT f.flow, v.version, v.source_path, a.activated_at, a.action,
+                  coalesce(array_agg(d.did ORDER BY d.did) FILTER (WHERE d.did IS NOT NULL),
+                           '{}') AS dids
+           FROM ivr_active_flows f JOIN ivr_flow_versions v ON v.id = f.version_id
+           JOIN ivr_activations a ON a.id = f.activation_id
+           LEFT JOIN ivr_dids d ON d.flow = f.flow
+           GROUP BY f.flow, v.version, v.source_path, a.activated_at, a.action ORDER BY f.flow"""
+    )
+
+
+# -- calls ----------------------------------------------------------------------------
+async def start_call(
+    db: Executor, *, uniqueid: str, did: str, caller: str, active: ActiveFlow, now: dt.datetime
+) -> uuid.UUID:
+    call_id: uuid.UUID = await db.fetchval(
+        """INSERT INTO ivr_calls (uniqueid, did, caller, flow, version_id, started_at)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
+        uniqueid,
+        did,
+        caller,
+        active.flow,
+        active.version_id,
+        now,
+    )
+    return call_id
+
+
+async def finish_call(
+    pool: asyncpg.Pool, call_id: uuid.UUID, run: FlowRun, now: dt.datetime
+) -> None:
+    """Write the call's path and outcome in one transaction."""
+    steps = [
+        (
+            call_id,
+            i,
+            s.node,
+            s.kind,
+            s.entered_at,
+            s.left_at,
+            s.digits,
+            s.result,
+            s.next,
+            json.dumps(s.detail, default=str),
+        )
+        for i, s in enumerate(run.path)
+    ]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(
+            """INSERT INTO ivr_call_steps (call_id, seq, node, kind, entered_at, left_at, digits,
+                                           result, next_node, detail)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)""",
+            steps,
+        )
+        await conn.execute(
+            """UPDATE ivr_calls SET ended_at = $2, outcome = $3, end_node = $4, language = $5,
+                                    variables = $6::jsonb WHERE id = $1""",
+            call_id,
+            now,
+            run.outcome or "failed",
+            run.end_node,
+            run.language,
+            json.dumps(run.variables),
+        )
+
+
+async def call_path(db: Executor, call_id: uuid.UUID) -> list[dict[str, Any]]:
+    rows = await db.fetch("SELECT * FROM ivr_call_steps WHERE call_id = $1 ORDER BY seq", call_id)
+    return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+
+# -- contacts and callbacks -------------------------------------------------------------
+def e164_candidates(number: str) -> list[str]:
+    """E.164 forms a caller number may stand for (`+...`, `00...`, bare digits)."""
+    raw = number.strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    if not digits:
+        return []
+    if raw.startswith("+"):
+        return ["+" + digits]
+    if digits.startswith("00"):
+        return ["+" + digits[2:], "+" + digits]
+    return ["+" + digits]
+
+
+async def find_contact(
+    db: Executor, by: str, value: str, field: str = "external_id"
+) -> dict[str, str] | None:
+    """The contact with phone `value` (by="caller") or with `field` = `value`, or None."""
+    if not value:
+        return None
+    if by == "caller":
+        row = await db.fetchrow(
+            """SELECT c.*, p.e164 FROM phone_numbers p JOIN contacts c ON c.id = p.contact_id
+               WHERE p.e164 = ANY($1::text[]) ORDER BY p.rank, c.id LIMIT 1""",
+            e164_candidates(value),
+        )
+    elif field == "external_id":
+        row = await db.fetchrow(
+            "SELECT c.*, NULL AS e164 FROM contacts c WHERE external_id = $1 ORDER BY id LIMIT 1",
+            value,
+        )
+    else:
+        row = await db.fetchrow(
+            """SELECT c.*, NULL AS e164 FROM contacts c WHERE fields ->> $1 = $2
+               ORDER BY id LIMIT 1""",
+            field,
+            value,
+        )
+    if row is None:
+        return None
+    fields = json.loads(row["fields"]) if isinstance(row["fields"], str) else dict(row["fields"])
+    out = {k: str(v) for k, v in fields.items()}
+    out.update(id=str(row["id"]), name=row["name"], external_id=row["external_id"] or "")
+    if row["e164"]:
+        out["phone"] = row["e164"]
+    return out
+
+
+async def record_callback(
+    pool: asyncpg.Pool,
+    *,
+    call_id: uuid.UUID | None,
+    number: str,
+    due_at: dt.datetime,
+    campaign: str | None,
+    note: str,
+) -> int:
+    """Record a caller's callback request; schedule it in `callbacks` when possible.
+
+    A request for a known contact in a named campaign also becomes (or moves) that
+    contact's pending callback, which the dialer already serves.
+    """
+    candidates = e164_candidates(number)
+    if not candidates:
+        raise InvalidInput("callback request without a caller number")
+    async with pool.acquire() as conn, conn.transaction():
+        contact = await conn.fetchrow(
+            """SELECT p.contact_id, p.id AS phone_id FROM phone_numbers p
+               WHERE p.e164 = ANY($1::text[]) ORDER BY p.rank LIMIT 1""",
+            candidates,
+        )
+        campaign_id = None
+        if campaign is not None:
+            campaign_id = await conn.fetchval("SELECT id FROM campaigns WHERE name = $1", campaign)
+        callback_id = None
+        if contact is not None and campaign_id is not None:
+            callback_id = await conn.fetchval(
+                """INSERT INTO callbacks (campaign_id, contact_id, phone_id, due_at, note)
+                   VALUES ($1, $2, $3, $4, $5)
+                   ON CONFLICT (campaign_id, contact_id) WHERE status = 'pending'
+                   DO UPDATE SET due_at = EXCLUDED.due_at, phone_id = EXCLUDED.phone_id
+                   RETURNING id""",
+                campaign_id,
+                contact["contact_id"],
+                contact["phone_id"],
+                due_at,
+                note or "requested in the IVR",
+            )
+        ident: int = await conn.fetchval(
+            """INSERT INTO ivr_callback_requests (call_id, e164, due_at, contact_id, campaign_id,
+                                                  callback_id, note)
+               VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id""",
+            call_id,
+            candidates[0],
+            due_at,
+            contact["contact_id"] if contact else None,
+            campaign_id,
+            callback_id,
+            note,
+        )
+    return ident
