@@ -1,0 +1,273 @@
+"""Live ACD statistics per queue and agent, fed by the state's events.
+
+Counts are kept in total and per interval (15 minutes by default, keyed by the
+interval's start time on the event clock). Definitions:
+
+- offered: calls entering the queue (new or overflowed in; a requeue after a ring with
+  no answer is not a new offer);
+- abandoned: callers who left after waiting at least the queue's ``short_abandon_s``;
+  shorter ones are counted apart as short abandons and left out of the service level;
+- service level: answered within ``service_level_s`` / (answered + abandoned);
+- ASA: mean wait of answered calls; AHT: (talk + wrap-up time) / calls ended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ccpbx.acd.model import AcdEvent, EventKind, QueueConfig
+from ccpbx.acd.state import AcdState
+
+INTERVAL_S = 900.0
+
+
+@dataclass(slots=True)
+class QueueCounts:
+    offered: int = 0
+    answered: int = 0
+    answered_in_sl: int = 0
+    abandoned: int = 0
+    short_abandoned: int = 0
+    overflowed: int = 0
+    no_answer: int = 0
+    handled: int = 0
+    wait_answered_s: float = 0.0
+    talk_s: float = 0.0
+    wrapup_s: float = 0.0
+
+    @property
+    def service_level(self) -> float | None:
+        """Share answered within the threshold (None before any answer or abandon)."""
+        base = self.answered + self.abandoned
+        return self.answered_in_sl / base if base else None
+
+    @property
+    def asa_s(self) -> float | None:
+        return self.wait_answered_s / self.answered if self.answered else None
+
+    @property
+    def aht_s(self) -> float | None:
+        return (self.talk_s + self.wrapup_s) / self.handled if self.handled else None
+
+
+@dataclass(slots=True)
+class AgentCounts:
+    offered: int = 0
+    answered: int = 0
+    no_answer: int = 0
+    handled: int = 0
+    talk_s: float = 0.0
+    wrapup_s: float = 0.0
+
+    @property
+    def aht_s(self) -> float | None:
+        return (self.talk_s + self.wrapup_s) / self.handled if self.handled else None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """One queue at ``at``: totals, the current interval, and live figures."""
+
+    queue: str
+    at: float
+    total: QueueCounts
+    interval_start: float
+    interval: QueueCounts
+    waiting: int
+    longest_wait_s: float
+    agents: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStats:
+    agent_id: str
+    at: float
+    state: str
+    since: float
+    total: AgentCounts
+    interval_start: float
+    interval: AgentCounts
+
+
+@dataclass(slots=True)
+class _Series:
+    total: QueueCounts = field(default_factory=QueueCounts)
+    intervals: dict[float, QueueCounts] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _AgentSeries:
+    total: AgentCounts = field(default_factory=AgentCounts)
+    intervals: dict[float, AgentCounts] = field(default_factory=dict)
+
+
+class AcdStats:
+    """Counters updated by :meth:`apply`; ``config_of`` gives a queue's thresholds."""
+
+    def __init__(
+        self, config_of: Callable[[str], QueueConfig], *, interval_s: float = INTERVAL_S
+    ) -> None:
+        if interval_s <= 0:
+            raise ValueError("interval_s must be > 0")
+        self._config_of = config_of
+        self.interval_s = interval_s
+        self._queues: dict[str, _Series] = {}
+        self._agents: dict[str, _AgentSeries] = {}
+
+    def interval_of(self, at: float) -> float:
+        return math.floor(at / self.interval_s) * self.interval_s
+
+    def apply(self, event: AcdEvent) -> None:
+        start = self.interval_of(event.at)
+        if event.queue is not None:
+            self._apply_queue(event, start)
+        if event.agent_id is not None:
+            self._apply_agent(event, start)
+
+    def apply_all(self, events: Iterable[AcdEvent]) -> None:
+        for event in events:
+            self.apply(event)
+
+    def queue_counts(self, queue: str) -> QueueCounts:
+        series = self._queues.get(queue)
+        return series.total if series else QueueCounts()
+
+    def queue_intervals(self, queue: str) -> dict[float, QueueCounts]:
+        series = self._queues.get(queue)
+        return dict(series.intervals) if series else {}
+
+    def agent_counts(self, agent_id: str) -> AgentCounts:
+        series = self._agents.get(agent_id)
+        return series.total if series else AgentCounts()
+
+    def agent_intervals(self, agent_id: str) -> dict[float, AgentCounts]:
+        series = self._agents.get(agent_id)
+        return dict(series.intervals) if series else {}
+
+    def queue_stats(self, state: AcdState, queue: str, now: float) -> QueueStats:
+        """Totals, current interval and live figures (waiting, longest wait, agents)."""
+        start = self.interval_of(now)
+        series = self._queues.get(queue) or _Series()
+        return QueueStats(
+            queue=queue,
+            at=now,
+            total=series.total,
+            interval_start=start,
+            interval=series.intervals.get(start) or QueueCounts(),
+            waiting=state.waiting_count(queue),
+            longest_wait_s=state.longest_wait(queue, now),
+            agents={s.value: n for s, n in state.agents_by_state(queue).items()},
+        )
+
+    def agent_stats(self, state: AcdState, agent_id: str, now: float) -> AgentStats:
+        agent = state.agent(agent_id)
+        start = self.interval_of(now)
+        series = self._agents.get(agent_id) or _AgentSeries()
+        return AgentStats(
+            agent_id=agent_id,
+            at=now,
+            state=agent.state.value,
+            since=agent.since,
+            total=series.total,
+            interval_start=start,
+            interval=series.intervals.get(start) or AgentCounts(),
+        )
+
+    def pop_closed_intervals(
+        self, now: float
+    ) -> tuple[list[tuple[str, float, QueueCounts]], list[tuple[str, float, AgentCounts]]]:
+        """Take out (for storage) every interval that ended before ``now``'s interval."""
+        current = self.interval_of(now)
+        queues = []
+        for name, series in self._queues.items():
+            for start in sorted(s for s in series.intervals if s < current):
+                queues.append((name, start, series.intervals.pop(start)))
+        agents = []
+        for agent_id, aseries in self._agents.items():
+            for start in sorted(s for s in aseries.intervals if s < current):
+                agents.append((agent_id, start, aseries.intervals.pop(start)))
+        return queues, agents
+
+    def _apply_queue(self, event: AcdEvent, start: float) -> None:
+        assert event.queue is not None
+        kind = event.kind
+        if kind not in _QUEUE_KINDS:
+            return
+        series = self._queues.get(event.queue)
+        if series is None:
+            series = self._queues[event.queue] = _Series()
+        interval = series.intervals.get(start)
+        if interval is None:
+            interval = series.intervals[start] = QueueCounts()
+        config = self._config_of(event.queue)
+        for counts in (series.total, interval):
+            if kind is EventKind.CALL_ENQUEUED:
+                counts.offered += 1
+            elif kind is EventKind.CALL_ANSWERED:
+                wait = event.wait_s or 0.0
+                counts.answered += 1
+                counts.wait_answered_s += wait
+                if wait <= config.service_level_s:
+                    counts.answered_in_sl += 1
+            elif kind is EventKind.CALL_ABANDONED:
+                if (event.wait_s or 0.0) < config.short_abandon_s:
+                    counts.short_abandoned += 1
+                else:
+                    counts.abandoned += 1
+            elif kind is EventKind.CALL_OVERFLOWED:
+                counts.overflowed += 1
+            elif kind is EventKind.RING_NO_ANSWER:
+                counts.no_answer += 1
+            elif kind is EventKind.CALL_ENDED:
+                counts.handled += 1
+                counts.talk_s += event.duration_s or 0.0
+            elif kind is EventKind.WRAPUP_ENDED:
+                counts.wrapup_s += event.duration_s or 0.0
+
+    def _apply_agent(self, event: AcdEvent, start: float) -> None:
+        assert event.agent_id is not None
+        kind = event.kind
+        if kind not in _AGENT_KINDS:
+            return
+        series = self._agents.get(event.agent_id)
+        if series is None:
+            series = self._agents[event.agent_id] = _AgentSeries()
+        interval = series.intervals.get(start)
+        if interval is None:
+            interval = series.intervals[start] = AgentCounts()
+        for counts in (series.total, interval):
+            if kind is EventKind.CALL_OFFERED:
+                counts.offered += 1
+            elif kind is EventKind.CALL_ANSWERED:
+                counts.answered += 1
+            elif kind is EventKind.RING_NO_ANSWER:
+                counts.no_answer += 1
+            elif kind is EventKind.CALL_ENDED:
+                counts.handled += 1
+                counts.talk_s += event.duration_s or 0.0
+            elif kind is EventKind.WRAPUP_ENDED:
+                counts.wrapup_s += event.duration_s or 0.0
+
+
+_QUEUE_KINDS = frozenset(
+    {
+        EventKind.CALL_ENQUEUED,
+        EventKind.CALL_ANSWERED,
+        EventKind.CALL_ABANDONED,
+        EventKind.CALL_OVERFLOWED,
+        EventKind.RING_NO_ANSWER,
+        EventKind.CALL_ENDED,
+        EventKind.WRAPUP_ENDED,
+    }
+)
+_AGENT_KINDS = frozenset(
+    {
+        EventKind.CALL_OFFERED,
+        EventKind.CALL_ANSWERED,
+        EventKind.RING_NO_ANSWER,
+        EventKind.CALL_ENDED,
+        EventKind.WRAPUP_ENDED,
+    }
+)
