@@ -337,3 +337,28 @@ async def test_close_fails_pending_and_leaves_no_task(fake: FakeAmi) -> None:
     assert leftovers == []
     with pytest.raises(AmiNotConnected):
         await client.action("Ping")
+
+
+async def test_command_output_old_and_new_style(client: AmiClient, fake: FakeAmi) -> None:
+    """command() returns output lines from Output: headers and from a Follows body."""
+
+    def new_style(conn: FakeConnection, action: AmiMessage) -> None:
+        conn.respond(
+            action,
+            "Success",
+            ("Message", "Command output follows"),
+            ("Output", "Asterisk 22.10.1"),
+            ("Output", "built by debian"),
+        )
+
+    fake.handlers["Command"] = new_style
+    assert await client.command("core show version") == ["Asterisk 22.10.1", "built by debian"]
+
+    def old_style(conn: FakeConnection, action: AmiMessage) -> None:
+        conn.write(
+            f"Response: Follows\r\nPrivilege: Command\r\nActionID: {action.action_id}\r\n"
+            "Channel   State\n\nPJSIP/1   Up\n--END COMMAND--\r\n\r\n".encode()
+        )
+
+    fake.handlers["Command"] = old_style
+    assert await client.command("core show channels") == ["Channel   State", "", "PJSIP/1   Up"]

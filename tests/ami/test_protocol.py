@@ -221,3 +221,23 @@ def test_server_side_framer_types_actions() -> None:
     msg = AmiFramer(actions=True).feed(b"Action: Ping\r\nActionID: 9\r\n\r\n")[0]
     assert (msg.kind, msg.name, msg.action_id) == ("action", "Ping", "9")
     assert AmiFramer().feed(b"Action: Ping\r\n\r\n") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.binary(max_size=300).map(
+            lambda b: b.replace(b"Z", b"\r\n").replace(b"Y", b": ").replace(b"X", b"Event")
+        ),
+        max_size=20,
+    )
+)
+def test_arbitrary_bytes_never_raise_nor_overflow(chunks: list[bytes]) -> None:
+    """Property: any byte soup is consumed without error and buffering stays under the cap."""
+    framer = AmiFramer(max_message_bytes=256)
+    for chunk in chunks:
+        for msg in framer.feed(chunk):
+            assert msg.kind in ("event", "response")
+        assert framer.buffered <= 256
+    tail = framer.feed(b"\r\n\r\nEvent: Last\r\n\r\n")
+    assert tail[-1].name == "Last"
