@@ -3,14 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import asyncpg
 import pytest
 
 from ccpbx.sandbox import postgres
 from ccpbx.store.migrate import migrate
+
+
+@pytest.fixture(autouse=True)
+async def _no_unhandled_loop_errors() -> AsyncIterator[None]:
+    """Fail a test that leaves an exception nobody handled in its event loop
+    (a task that died unobserved, a callback that raised)."""
+    loop = asyncio.get_running_loop()
+    errors: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+    yield
+    await asyncio.sleep(0)
+    gc.collect()  # "Task exception was never retrieved" is reported when the task is freed
+    loop.set_exception_handler(None)
+    if errors:
+        first = errors[0]
+        pytest.fail(
+            f"unhandled exception in the event loop: {first.get('message')}"
+            f" {first.get('exception')!r} ({len(errors)} in all)"
+        )
 
 
 def _run(coro):  # type: ignore[no-untyped-def]
