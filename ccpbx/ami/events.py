@@ -20,6 +20,8 @@ import structlog
 
 from ccpbx.ami.protocol import AmiMessage
 
+_BURST = 512  # events applied before the consumer yields to the loop
+
 EventHandler = Callable[[AmiMessage], object]
 """A handler returns None (sync) or an awaitable (async); other return values are ignored."""
 
@@ -100,10 +102,18 @@ class EventDispatcher:
         items = self._items
         resolved = self._resolved
         loop = asyncio.get_running_loop()
+        burst = 0
         while True:
-            while not items:
-                self._wakeup = wakeup = loop.create_future()
-                await wakeup
+            if not items:
+                burst = 0
+                while not items:
+                    self._wakeup = wakeup = loop.create_future()
+                    await wakeup
+            elif burst >= _BURST:
+                # Long run of sync handlers: let the reader and action waiters run too.
+                burst = 0
+                await asyncio.sleep(0)
+            burst += 1
             msg = items.popleft()
             handlers = resolved.get(msg.name)
             if handlers is None:
