@@ -1,0 +1,300 @@
+"""IVR flows on the real Asterisk: SIPp callers press RFC 2833 keys through menus."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import struct
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from ccpbx.ami.protocol import AmiMessage
+from ccpbx.daemon import Daemon
+from ccpbx.ivr import store
+from ccpbx.ivr.engine import Clock
+from ccpbx.ivr.model import Flow
+from ccpbx.ivr.prompts import build, generated_name, spoken_prompts
+from ccpbx.ivr.runner import IvrRuntime
+from ccpbx.ivr.validate import check_text
+from ccpbx.sandbox.asterisk import AsteriskInstance
+from ccpbx.sandbox.sipp import SippResult, Step, caller_scenario, run_sipp
+from ccpbx.store.contacts import add_contact, create_list
+from ccpbx.store.phones import Phone
+from ccpbx.welcome import welcome
+
+from .conftest import StartDaemon, eventually
+
+SOUNDS_DIR = "/usr/share/asterisk/sounds"  # inside the sandbox root
+
+MENU_FLOW = """
+flow: dtmf_test
+dids: ["18005550101"]
+languages: [en]
+sound_languages: [en]
+start: main
+prompts:
+  beep: beep
+  again: please-try-again
+  bye: vm-goodbye
+nodes:
+  main:
+    kind: menu
+    prompt: beep
+    choices: {"1": sub, "2": bye}
+    timeout_ms: 3000
+    retries: 2
+    invalid_prompt: again
+    timeout_prompt: again
+    fallback: bye
+  sub:
+    kind: menu
+    prompt: beep
+    choices: {"1": bye, "2": account}
+    timeout_ms: 2000
+    retries: 2
+    invalid_prompt: again
+    timeout_prompt: again
+    fallback: bye
+  account:
+    kind: input
+    prompt: beep
+    variable: account
+    max_digits: 8
+    min_digits: 6
+    terminator: "#"
+    pattern: "[0-9]{6}"
+    timeout_ms: 3000
+    retries: 1
+    next: find
+    fallback: bye
+  find:
+    kind: lookup
+    by: variable
+    variable: account
+    found: vip
+    not_found: bye
+  vip:
+    kind: queue
+    queue: accounts
+    priority: 10
+    skills: [billing, dutch]
+    target: "ccpbx-fallback-hangup,s,1"
+  bye:
+    kind: hangup
+    prompt: bye
+"""
+
+
+class Keypad:
+    """RFC 2833 key presses as pcaps SIPp plays, with RTP sequence numbers and
+    timestamps that only grow from one press to the next.
+
+    SIPp's own `dtmf_2833_*.pcap` files come from one recording: each digit carries a
+    fixed RTP timestamp (1 < 0 < 2 < ... < 9 < * < #), and Asterisk drops an event whose
+    timestamp is not newer than the last one it saw. Pressing 7 then 1 with them loses
+    the 1, and a key pressed twice is heard once, so these are generated per press.
+    """
+
+    EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+
+    def __init__(self, asterisk: AsteriskInstance) -> None:
+        self.inside = f"{asterisk.inside}/sipp/dtmf"
+        self.host_path = asterisk.runtime.host_path
+        self.host_path(self.inside).mkdir(parents=True, exist_ok=True)
+        self.count = 0
+
+    def press(self, digits: str, gap_ms: int = 500, last: bool = False) -> list[Step]:
+        """Steps pressing `digits`, `gap_ms` apart; `last`: no pause after the final key
+        (the PBX may hang up at once, and SIPp counts a BYE during a pause as an error)."""
+        steps: list[Step] = []
+        for digit in digits:
+            self.count += 1
+            name = f"{self.inside}/press-{self.count}-{self.EVENTS[digit]}.pcap"
+            self.host_path(name).write_bytes(_rfc2833_pcap(self.EVENTS[digit], self.count))
+            steps += [Step("audio", name), Step.pause(gap_ms)]
+        return steps[:-1] if last else steps
+
+
+def _rfc2833_pcap(event: int, index: int) -> bytes:
+    """One key press (160 ms, then three end packets) as a pcap of RTP over UDP/IPv4."""
+    ts = 8000 * 4 * index  # a fresh RTP timestamp per press
+    seq = 1000 + 20 * index
+    frames = []
+    for i in range(8 + 3):
+        end = i >= 8
+        duration = 160 * (min(i, 8) + 1)
+        rtp = struct.pack(
+            "!BBHII", 0x80, (0x80 if i == 0 else 0) | 101, seq + min(i, 8), ts, 0x0CC9B0C0
+        ) + struct.pack("!BBH", event, (0x80 if end else 0) | 10, duration)
+        udp = struct.pack("!HHHH", 10000, 10002, 8 + len(rtp), 0) + rtp
+        ip = (
+            struct.pack(
+                "!BBHHHBBH4s4s",
+                0x45,
+                0,
+                20 + len(udp),
+                index,
+                0,
+                64,
+                17,
+                0,
+                bytes([127, 0, 0, 1]),
+                bytes([127, 0, 0, 1]),
+            )
+            + udp
+        )
+        frame = b"\x00" * 12 + b"\x08\x00" + ip
+        usec = 20_000 * min(i, 8) + (i - 8 if end else 0) * 100
+        frames.append(struct.pack("<IIII", 1, usec, len(frame), len(frame)) + frame)
+    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"".join(frames)
+
+
+def check(text: str) -> Flow:
+    result = check_text(text)
+    assert result.ok, [str(p) for p in result.problems]
+    assert result.flow is not None
+    return result.flow
+
+
+async def activate(database_url: str, text: str) -> store.FlowVersion:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await store.activate(conn, check(text), text, "test", "pytest")
+    finally:
+        await conn.close()
+
+
+def build_prompts(asterisk: AsteriskInstance, flow: Flow) -> None:
+    """Speak the flow's texts into the sandbox's sound folders (cached by hash)."""
+
+    def run(argv: Any) -> None:
+        subprocess.run(asterisk.runtime.command(list(argv)), check=True, capture_output=True)
+
+    build(spoken_prompts(flow), SOUNDS_DIR, run=run, host_path=asterisk.runtime.host_path)
+
+
+async def start_ivr(
+    start_daemon: StartDaemon, clock: Clock | None = None, **hooks: Any
+) -> tuple[Daemon, IvrRuntime]:
+    holder: list[Daemon] = []
+    runtime = IvrRuntime(lambda: holder[0].database.pool, fallback=welcome)
+    if clock is not None:
+        runtime.clock = clock
+    daemon = await start_daemon({"inbound": runtime.handle}, **hooks)
+    holder.append(daemon)
+    return daemon, runtime
+
+
+async def call(
+    asterisk: AsteriskInstance,
+    did: str,
+    steps: list[Step],
+    caller: str = "15550123",
+    wait_bye_ms: int = 15_000,
+    timeout_s: float = 60,
+) -> SippResult:
+    scenario = caller_scenario(caller, "IVR Caller", steps=steps, wait_bye_ms=wait_bye_ms)
+    return await asyncio.to_thread(run_sipp, asterisk, scenario, service=did, timeout_s=timeout_s)
+
+
+async def finished_calls(database_url: str, count: int = 1) -> list[dict[str, Any]]:
+    """The IVR calls recorded so far (waits until `count` have ended), with their steps."""
+    conn = await asyncpg.connect(database_url)
+    try:
+
+        async def ended() -> list[asyncpg.Record]:
+            rows = await conn.fetch(
+                "SELECT * FROM ivr_calls WHERE outcome IS NOT NULL ORDER BY started_at"
+            )
+            return rows if len(rows) >= count else []
+
+        rows = await eventually(ended, timeout=20)
+        out = []
+        for row in rows:
+            out.append({**dict(row), "steps": await store.call_path(conn, row["id"])})
+        return out
+    finally:
+        await conn.close()
+
+
+def at(text: str) -> Callable[[], dt.datetime]:
+    moment = dt.datetime.fromisoformat(text)
+    return lambda: moment
+
+
+async def test_dtmf_through_two_menus_invalid_key_timeout_and_account(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """Keys 7 (invalid), 1, nothing (timeout), 2, then 123456#: the caller reaches the
+    queue node for the contact with that account, and the recorded path says so."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        lst = await create_list(conn, "ivr")
+        now = dt.datetime.now(dt.UTC)
+        phone = Phone("+31201234567", ("Europe/Amsterdam",))
+        await add_contact(conn, lst.id, [phone], name="Ada Lovelace", external_id="123456", now=now)
+    finally:
+        await conn.close()
+    version = await activate(database_url, MENU_FLOW)
+    events: list[AmiMessage] = []
+    await start_ivr(start_daemon, events={"Newexten": events.append})
+    keys = Keypad(asterisk)
+    steps = [
+        Step.pause(1500),
+        *keys.press("7"),  # invalid in the main menu
+        Step.pause(2100),
+        *keys.press("1"),  # to the sub-menu; then no key: timeout
+        Step.pause(4600),
+        *keys.press("2"),  # to the account input
+        Step.pause(1000),
+        *keys.press("123456#", last=True),
+    ]
+    result = await call(asterisk, "18005550101", steps)
+    assert result.ok, result.errors
+    (record,) = await finished_calls(database_url)
+    assert record["version_id"] == version.id
+    assert (record["outcome"], record["end_node"]) == ("queued", "vip")
+    path = record["steps"]
+    assert [s["node"] for s in path] == ["main", "sub", "account", "find", "vip"]
+    assert path[0]["detail"]["attempts"] == [
+        {"digits": "7", "verdict": "invalid"},
+        {"digits": "1", "verdict": "ok"},
+    ]
+    assert path[1]["detail"]["attempts"] == [
+        {"digits": "", "verdict": "timeout"},
+        {"digits": "2", "verdict": "ok"},
+    ]
+    assert (path[2]["digits"], path[2]["result"]) == ("123456", "accepted")
+    assert path[3]["result"] == "found"
+    assert [s["result"] for s in path[:2]] == ["choice 1", "choice 2"]
+    assert all(s["left_at"] >= s["entered_at"] for s in path)
+    variables = record["variables"]
+    assert '"contact.name": "Ada Lovelace"' in variables
+    # The caller went on to the queue's dialplan target.
+    contexts = [e.get("Context") for e in events]
+    assert "ccpbx-fallback-hangup" in contexts
+
+
+@pytest.mark.parametrize("did", ["18005550199"])
+async def test_did_without_flow_gets_the_welcome_greeting(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str, did: str
+) -> None:
+    """A DID no active flow serves is answered by the welcome handler, not by silence."""
+    await activate(database_url, MENU_FLOW)
+    await start_ivr(start_daemon)
+    result = await call(asterisk, did, [])
+    assert result.ok, result.errors
+    log = (asterisk.log_dir / "messages.log").read_text(errors="replace")
+    assert "hello-world" in log
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM ivr_calls") == 0
+    finally:
+        await conn.close()
+
+
+_ = generated_name  # used by the language tests below
