@@ -89,6 +89,9 @@ nodes:
 """
 
 
+DTMF_EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
+
+
 class Keypad:
     """RFC 2833 key presses as pcaps SIPp plays, with RTP sequence numbers and
     timestamps that only grow from one press to the next.
@@ -98,8 +101,6 @@ class Keypad:
     timestamp is not newer than the last one it saw. Pressing 7 then 1 with them loses
     the 1, and a key pressed twice is heard once, so these are generated per press.
     """
-
-    EVENTS = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
 
     def __init__(self, asterisk: AsteriskInstance) -> None:
         self.inside = f"{asterisk.inside}/sipp/dtmf"
@@ -113,8 +114,8 @@ class Keypad:
         steps: list[Step] = []
         for digit in digits:
             self.count += 1
-            name = f"{self.inside}/press-{self.count}-{self.EVENTS[digit]}.pcap"
-            self.host_path(name).write_bytes(_rfc2833_pcap(self.EVENTS[digit], self.count))
+            name = f"{self.inside}/press-{self.count}-{DTMF_EVENTS[digit]}.pcap"
+            self.host_path(name).write_bytes(_rfc2833_pcap(DTMF_EVENTS[digit], self.count))
             steps += [Step("audio", name), Step.pause(gap_ms)]
         return steps[:-1] if last else steps
 
