@@ -28,7 +28,7 @@ ADAPTIVE = ("vicidial_hard_limit", "vicidial_average", "vicidial_tapered")
 
 def best_ratio(sc: Scenario, seeds: int, days: int, steps: int) -> Aggregate:
     """Highest VICIdial RATIO level (bisection) whose 30-day rate is under target."""
-    lo, hi = 1.0, 3.0
+    lo, hi = 1.0, 2.5
     best = run_seeds(sc, "ratio:1", seeds=seeds, days=days)
     for _ in range(steps):
         mid = round((lo + hi) / 2, 4)
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--days", type=int, default=3, help="days per run (default 3)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per pacer (default 1)")
     parser.add_argument("--only", default="", help="only scenarios whose name contains this")
-    parser.add_argument("--ratio-steps", type=int, default=6, help="bisection steps for ratio")
+    parser.add_argument("--ratio-steps", type=int, default=7, help="bisection steps for ratio")
     parser.add_argument(
         "--scenarios", default=str(ROOT / "bench" / "scenarios"), help="scenario folder"
     )

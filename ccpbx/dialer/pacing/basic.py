@@ -14,7 +14,7 @@ class ProgressivePacer(BasePacer):
 
     def decide(self, snapshot: PacingSnapshot) -> int:
         """Top up calls in flight (and waiting) to the number of ready agents."""
-        return max(0, snapshot.ready - snapshot.in_flight - len(snapshot.waiting_s))
+        return max(0, snapshot.ready - snapshot.in_flight - snapshot.waiting)
 
 
 class ReadyRatioPacer(BasePacer):
@@ -36,4 +36,4 @@ class ReadyRatioPacer(BasePacer):
     def decide(self, snapshot: PacingSnapshot) -> int:
         """Top up calls in flight to ``round(level * ready)``."""
         target = round(self.level * snapshot.ready)
-        return max(0, target - snapshot.in_flight - len(snapshot.waiting_s))
+        return max(0, target - snapshot.in_flight - snapshot.waiting)

@@ -28,19 +28,20 @@ class AbandonWindow:
 class PacingSnapshot:
     """State of one campaign at ``now``, as ccpbx can know it live.
 
-    Elapsed times are in seconds. ``talking_s`` and ``wrapping_s`` hold one entry per
-    agent in that state (time since the state began); ``ringing_s`` one entry per call
-    placed and not yet resolved; ``waiting_s`` one entry per live-answered call waiting
-    for an agent (it is abandoned once it has waited ``grace_s``).
+    Times are seconds on one monotonic clock. ``*_since`` hold, per agent or call, when
+    its current state began: agents ready (idle since), talking, in wrap-up; calls
+    placed and not resolved yet (ringing); live-answered calls waiting for an agent
+    (abandoned once they have waited ``grace_s``). The ``*_s`` properties give the
+    elapsed times. Agents logged in but paused or on break are in none of the lists.
     """
 
     now: float
     logged_in: int
-    ready_idle_s: tuple[float, ...]
-    talking_s: tuple[float, ...]
-    wrapping_s: tuple[float, ...]
-    ringing_s: tuple[float, ...]
-    waiting_s: tuple[float, ...]
+    ready_since: tuple[float, ...]
+    talking_since: tuple[float, ...]
+    wrapping_since: tuple[float, ...]
+    ringing_since: tuple[float, ...]
+    waiting_since: tuple[float, ...]
     today: AbandonWindow
     last_24h: AbandonWindow
     last_30d: AbandonWindow
@@ -52,17 +53,47 @@ class PacingSnapshot:
     @property
     def ready(self) -> int:
         """Agents ready for a call now."""
-        return len(self.ready_idle_s)
+        return len(self.ready_since)
 
     @property
     def busy(self) -> int:
         """Agents talking or in wrap-up."""
-        return len(self.talking_s) + len(self.wrapping_s)
+        return len(self.talking_since) + len(self.wrapping_since)
 
     @property
     def in_flight(self) -> int:
         """Calls placed and neither answered nor failed yet."""
-        return len(self.ringing_s)
+        return len(self.ringing_since)
+
+    @property
+    def waiting(self) -> int:
+        """Live-answered calls waiting for an agent."""
+        return len(self.waiting_since)
+
+    @property
+    def ready_idle_s(self) -> tuple[float, ...]:
+        """Idle time of each ready agent."""
+        return tuple(map(self.now.__sub__, self.ready_since))
+
+    @property
+    def talking_s(self) -> tuple[float, ...]:
+        """Elapsed talk time of each talking agent."""
+        return tuple(map(self.now.__sub__, self.talking_since))
+
+    @property
+    def wrapping_s(self) -> tuple[float, ...]:
+        """Elapsed wrap-up time of each agent in wrap-up."""
+        return tuple(map(self.now.__sub__, self.wrapping_since))
+
+    @property
+    def ringing_s(self) -> tuple[float, ...]:
+        """Elapsed ring time of each call in flight."""
+        return tuple(map(self.now.__sub__, self.ringing_since))
+
+    @property
+    def waiting_s(self) -> tuple[float, ...]:
+        """Elapsed wait of each answered call waiting for an agent."""
+        return tuple(map(self.now.__sub__, self.waiting_since))
 
 
 @runtime_checkable

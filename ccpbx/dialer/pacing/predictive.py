@@ -49,10 +49,10 @@ class PredictivePacer(BasePacer):
         margin: float = 0.0,
         margin_k: float = 1.0,
         theta0: float = 0.01,
-        kappa: float = 3.0,
+        kappa: float = 5.0,
         cushion: float = 1.0,
         a0: float = 50.0,
-        integral_s: float = 7200.0,
+        integral_s: float = 3600.0,
         horizons: int = 4,
         prior: Prior | None = None,
     ) -> None:
@@ -138,16 +138,17 @@ class PredictivePacer(BasePacer):
         """Mean and variance of (supply - demand) at each horizon, before new calls."""
         est = self.est
         k = est.k
-        acc = [float(snapshot.ready - len(snapshot.waiting_s))] * k + [0.0] * k
-        for elapsed, cols, step, sign in (
-            (snapshot.talking_s, est.talk_cols, est.talk_step, 1.0),
-            (snapshot.wrapping_s, est.wrap_cols, est.wrap_step, 1.0),
-            (snapshot.ringing_s, est.ring_cols, est.ring_step, -1.0),
+        acc = [float(snapshot.ready - snapshot.waiting)] * k + [0.0] * k
+        now = snapshot.now
+        for since, cols, step, sign in (
+            (snapshot.talking_since, est.talk_cols, est.talk_step, 1.0),
+            (snapshot.wrapping_since, est.wrap_cols, est.wrap_step, 1.0),
+            (snapshot.ringing_since, est.ring_cols, est.ring_step, -1.0),
         ):
-            if not elapsed:
+            if not since:
                 continue
             last, inv = len(cols[0]) - 1, 1.0 / step
-            idx = [i if i < last else last for i in [int(e * inv) for e in elapsed]]
+            idx = [i if i < last else last for i in [int((now - t) * inv) for t in since]]
             for j in range(k):
                 acc[j] += sign * sum(map(cols[j].__getitem__, idx))
                 acc[k + j] += sum(map(cols[k + j].__getitem__, idx))
@@ -166,7 +167,7 @@ class PredictivePacer(BasePacer):
         cap = 3 * snapshot.logged_in + 10
         # Calls that fit within the ready agents cannot be abandoned (every one of them
         # finds an agent whatever happens), so never place fewer than progressive would.
-        placed = max(0, snapshot.ready - snapshot.in_flight - len(snapshot.waiting_s))
+        placed = max(0, snapshot.ready - snapshot.in_flight - snapshot.waiting)
         while placed < cap:
             risk = 0.0
             for i in range(k):

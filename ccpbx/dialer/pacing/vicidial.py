@@ -30,9 +30,9 @@ MODES = ("hard_limit", "average", "tapered")
 
 def vicidial_need(level: float, snapshot: PacingSnapshot) -> int:
     """Calls VICIdial places now at dial ``level``."""
-    talking = len(snapshot.talking_s)
+    talking = len(snapshot.talking_since)
     active_agents = snapshot.ready + talking
-    lines = talking + snapshot.in_flight + len(snapshot.waiting_s)
+    lines = talking + snapshot.in_flight + snapshot.waiting
     return max(0, round(level * active_agents) - lines)
 
 
@@ -46,6 +46,7 @@ class VicidialRatioPacer(BasePacer):
 
     tick_s = 2.5
     on_events = True
+    event_gap_s = 0.25
 
     def __init__(self, level: float) -> None:
         if not 1.0 <= level <= 20.0:
@@ -56,10 +57,10 @@ class VicidialRatioPacer(BasePacer):
 
     def decide(self, snapshot: PacingSnapshot) -> int:
         """Top up active lines to ``level * (ready + talking)``, dithered."""
-        talking = len(snapshot.talking_s)
+        talking = len(snapshot.talking_since)
         goal = self.level * (snapshot.ready + talking)
         phase = (int(snapshot.now // self.dither_s) * 0.6180339887498949) % 1.0
-        lines = talking + snapshot.in_flight + len(snapshot.waiting_s)
+        lines = talking + snapshot.in_flight + snapshot.waiting
         return max(0, int(goal + phase) - lines)
 
 
@@ -99,7 +100,7 @@ class VicidialAdaptivePacer(BasePacer):
         """Sample the averages, adapt the level when due, and place the needed calls."""
         now = snapshot.now
         self._sum_ready += snapshot.ready
-        self._sum_waiting += len(snapshot.waiting_s)
+        self._sum_waiting += snapshot.waiting
         self._sum_agents += snapshot.logged_in
         self._samples += 1
         self._history.append((now, snapshot.today.answered, snapshot.today.abandoned))
