@@ -18,10 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from ccpbx.ami.errors import AmiActionTimeout
 from ccpbx.ami.protocol import AmiMessage
 
 if TYPE_CHECKING:
     from ccpbx.ami.client import AmiClient
+
+_RESYNC_ATTEMPTS = 3
 
 CHANNEL_EVENTS = (
     "Newchannel",
@@ -260,7 +263,16 @@ class ChannelView:
             client.on_event(name, self.apply)
 
         async def resync() -> None:
-            await self.resync(client)
+            # A list that timed out on a live link is asked again: a stale view shows
+            # ghost channels. When the link is gone, the next connect resyncs anyway.
+            for attempt in range(1, _RESYNC_ATTEMPTS + 1):
+                try:
+                    await self.resync(client)
+                    return
+                except AmiActionTimeout:
+                    self._log.warning("ami_channels_resync_timeout", attempt=attempt)
+                    if attempt == _RESYNC_ATTEMPTS:
+                        raise
 
         resync.__qualname__ = "ChannelView.resync"
         client.on_connected(resync)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ccpbx.ami import AmiClient, ChannelView
 from ccpbx.ami.protocol import AmiFramer, AmiMessage
 
-from .fake_peer import FakeAmi, eventually, fast_settings
+from .fake_peer import FakeAmi, FakeConnection, eventually, fast_settings
 
 
 def ev(name: str, seq: int = 0, **headers: str) -> AmiMessage:
@@ -135,3 +135,25 @@ async def test_view_resyncs_from_client_after_each_connect(fake: FakeAmi) -> Non
         assert await view.wait_resync(before, timeout=2) == before + 1
         assert [c["uniqueid"] for c in view.snapshot()] == ["3.1"]
         assert view.snapshot()[0]["state"] == "Ring"
+
+
+async def test_resync_that_times_out_is_asked_again(fake: FakeAmi) -> None:
+    """A CoreShowChannels left unanswered on a live link is retried; the view gets loaded."""
+    fake.channels = [list(chan("1.1", "PJSIP/carrier-1", "Up", "6").items())]
+    asked: list[str] = []
+    answer = fake._answer
+
+    async def first_ignored(conn: FakeConnection, action: AmiMessage) -> None:
+        asked.append(action.action_id or "")
+        if len(asked) > 1:
+            fake.handlers.pop("CoreShowChannels")
+            await answer(conn, action)
+
+    fake.handlers["CoreShowChannels"] = first_ignored
+    view = ChannelView()
+    async with AmiClient(fast_settings(fake.port, action_timeout=0.1)) as client:
+        view.attach(client)
+        assert await view.wait_resync(0, timeout=2) == 1
+        assert "1.1" in view
+        assert len(asked) == 2
+        assert len(fake.connections) == 1
