@@ -7,8 +7,9 @@ waiting callers. Measured, with ``time.perf_counter_ns``:
 - decision: an agent on a call hangs up and ends wrap-up (it becomes free), then
   ``next_assignments`` decides; this is the common event. The offer it makes is then
   reserved and answered, and a new caller arrives, so the load stays the same;
-- full pass: ``next_assignments`` after every routing memo is dropped (what a restart
-  or a configuration reload costs), and the first pass that fills the empty center;
+- full pass: ``next_assignments`` on a periodic tick with nothing changed, and after a
+  burst of agents becomes free at once (a team back from a break), with the routing
+  memos warm or dropped (what a restart or a configuration reload costs);
 - transitions: the state changes around a decision, for scale.
 
 Run: ``.venv/bin/python bench/acd_bench.py`` (``--decisions`` to change the sample).
@@ -113,7 +114,8 @@ def main() -> int:
     parser.add_argument("--queues", type=int, default=50)
     parser.add_argument("--waiting", type=int, default=2000)
     parser.add_argument("--decisions", type=int, default=5000)
-    parser.add_argument("--passes", type=int, default=200)
+    parser.add_argument("--passes", type=int, default=100)
+    parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -144,6 +146,7 @@ def main() -> int:
     print(f"largest fill pass (500 new callers onto free agents): {first_pass_ns / 1e3:.0f} us")
 
     decision_ns: list[int] = []
+    decision_cpu_ns: list[int] = []
     free_ns: list[int] = []
     apply_ns: list[int] = []
     offers = 0
@@ -156,9 +159,11 @@ def main() -> int:
         state.hangup(call_id, now)
         if state.agent(agent_id).state is AgentState.WRAP_UP:
             state.wrapup_done(agent_id, now)
+        c1 = time.thread_time_ns()
         t1 = time.perf_counter_ns()
         found = next_assignments(state, now)
         t2 = time.perf_counter_ns()
+        decision_cpu_ns.append(time.thread_time_ns() - c1)
         apply(state, found, now)
         t3 = time.perf_counter_ns()
         free_ns.append(t1 - t0)
@@ -174,21 +179,55 @@ def main() -> int:
     waiting = sum(state.waiting_count(q) for q in state.queues)
     print(f"decisions: {args.decisions}, offers made: {offers}, waiting at the end: {waiting}")
     show("decision (agent becomes free -> offers)", decision_ns)
+    show("  same, CPU time of this thread", decision_cpu_ns)
     show("  hangup + wrapup_done (agent freed)", free_ns)
     show("  reserve + answered (offers applied)", apply_ns)
 
-    warm_ns, cold_ns = [], []
+    tick_ns = []
     for _ in range(args.passes):
         t0 = time.perf_counter_ns()
         next_assignments(state, now)
-        warm_ns.append(time.perf_counter_ns() - t0)
-        for qi in state._queues.values():
-            qi.forget_memos()
+        tick_ns.append(time.perf_counter_ns() - t0)
+    show("full pass, nothing changed (periodic tick)", tick_ns)
+
+    # Rebalancing: a burst of agents becomes free at once (a team back from a break),
+    # then one pass assigns them all; every other pass starts with the memos dropped.
+    burst: dict[bool, tuple[list[int], list[int], list[int]]] = {
+        False: ([], [], []),
+        True: ([], [], []),
+    }
+    for k in range(args.passes):
+        now += 1.0
+        freed = rng.sample(on_call, args.burst)
+        for agent_id in freed:
+            call_id = state.agent(agent_id).call_id
+            assert call_id is not None
+            state.hangup(call_id, now)
+            if state.agent(agent_id).state is AgentState.WRAP_UP:
+                state.wrapup_done(agent_id, now)
+        cold = k % 2 == 1
+        if cold:
+            for qi in state._queues.values():
+                qi.forget_memos()
+        c0 = time.thread_time_ns()
         t0 = time.perf_counter_ns()
-        next_assignments(state, now)
-        cold_ns.append(time.perf_counter_ns() - t0)
-    show("full pass, memos warm (periodic tick)", warm_ns)
-    show("full pass, memos dropped (reload/restart)", cold_ns)
+        found = next_assignments(state, now)
+        wall, cpu, sizes = burst[cold]
+        wall.append(time.perf_counter_ns() - t0)
+        cpu.append(time.thread_time_ns() - c0)
+        sizes.append(len(found))
+        apply(state, found, now)
+        freed_set = set(freed)
+        on_call = [a for a in on_call if a not in freed_set]
+        on_call.extend(a.agent_ids[0] for a in found)
+        for _ in range(len(found)):
+            seq += 1
+            new_call(rng, state, seq, now, args.queues)
+    for cold, title in ((False, "memos warm"), (True, "memos dropped")):
+        wall, cpu, sizes = burst[cold]
+        show(f"full pass, {args.burst} agents freed at once, {title}", wall)
+        show("  same, CPU time of this thread", cpu)
+        print(f"  offers per pass: mean {statistics.fmean(sizes):.0f}")
     print(f"total run: {time.perf_counter() - started:.1f} s")
     return 0
 

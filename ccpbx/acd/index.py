@@ -156,6 +156,10 @@ class QueueAgents:
         return self.log[version - self.log_base :]
 
 
+Head = tuple[int, float, int, BucketKey]
+"""(-priority, arrived_at, seq, bucket key): a bucket head's place in routing order."""
+
+
 @dataclass(slots=True)
 class QueueCalls:
     """Waiting calls of one queue, bucketed by (priority, asked requirement)."""
@@ -164,15 +168,23 @@ class QueueCalls:
     count: int = 0
     version: int = 0
     """Bumped whenever a call is added (removals never make a queue more servable)."""
+    added_at: dict[BucketKey, int] = field(default_factory=dict)
+    """Bucket -> ``version`` right after its latest addition."""
+    _heads: list[Head] | None = None
 
     def add(self, call: WaitingCall) -> None:
         key = (call.priority, requirement_of(call.required))
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = self.buckets[key] = []
-        bisect.insort(bucket, (call.arrived_at, call.seq, call.call_id))
+        entry = (call.arrived_at, call.seq, call.call_id)
+        i = bisect.bisect_right(bucket, entry)
+        bucket.insert(i, entry)
         self.count += 1
         self.version += 1
+        self.added_at[key] = self.version
+        if i == 0:
+            self._heads = None
 
     def remove(self, call: WaitingCall) -> None:
         key = (call.priority, requirement_of(call.required))
@@ -184,7 +196,19 @@ class QueueCalls:
         del bucket[i]
         if not bucket:
             del self.buckets[key]
+            del self.added_at[key]
         self.count -= 1
+        if i == 0:
+            self._heads = None
+
+    def heads(self) -> list[Head]:
+        """Every bucket's head, in routing order (cached until a head changes)."""
+        heads = self._heads
+        if heads is None:
+            heads = self._heads = sorted(
+                (-key[0], bucket[0][0], bucket[0][1], key) for key, bucket in self.buckets.items()
+            )
+        return heads
 
 
 @dataclass(slots=True)
@@ -197,9 +221,10 @@ class QueueIndex:
     calls: QueueCalls = field(default_factory=QueueCalls)
     dead: dict[Requirement, int] = field(default_factory=dict)
     """Requirement -> agent-log version at which no available agent met it."""
-    quiet: tuple[int, int, float] | None = None
-    """(agent version, call version, until): nothing routable in this queue before
-    agents or calls are added or ``until`` passes (the next relaxation step)."""
+    quiet: tuple[int, int, float, tuple[str, ...]] | None = None
+    """(agent version, call version, until, blockers): nothing was routable in this
+    queue, but to the agents promised in that pass (``blockers``), before agents or
+    calls are added or ``until`` passes (the next relaxation step)."""
 
     @classmethod
     def new(cls, config: QueueConfig) -> QueueIndex:

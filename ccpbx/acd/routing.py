@@ -21,11 +21,13 @@ through :meth:`AcdState.reserve`. The memos it updates change no outcome.
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 import math
 import random
+from collections.abc import Callable
 
-from ccpbx.acd.index import AgentKey, QueueIndex, Requirement, meets
+from ccpbx.acd.index import AgentKey, BucketKey, Head, QueueIndex, Requirement, meets
 from ccpbx.acd.model import AcdEvent, AgentMode, Assignment, Strategy
 from ccpbx.acd.state import AcdState
 
@@ -54,55 +56,121 @@ def next_assignments(
     """
     run = _Pass(state, state.rng if rng is None else rng)
     queues = state._queues
-    heap: list[tuple[int, float, int, str, tuple[int, Requirement], int]] = []
+    heap: list[_Entry] = []
     relax_at: dict[str, float] = {}
+    cursors: dict[str, _Cursor] = {}
     for name, qi in queues.items():
-        if not qi.agents.key_of or not qi.calls.count:
+        qa, calls = qi.agents, qi.calls
+        if not qa.key_of or not calls.count:
             continue
         quiet = qi.quiet
-        if (
-            quiet is not None
-            and quiet[0] == qi.agents.version
-            and quiet[1] == qi.calls.version
-            and now < quiet[2]
-        ):
-            continue
+        if quiet is not None and now < quiet[2] and not any(b in qa.key_of for b in quiet[3]):
+            # Every head here was unservable when last looked at; only agents added
+            # since, or buckets that got a call since, can change that.
+            agent_v, call_v, until, _ = quiet
+            if agent_v == qa.version and call_v == calls.version:
+                continue
+            new = qa.added_since(agent_v)
+            if new is not None:
+                fresh = [a for a in dict.fromkeys(new) if a in qa.key_of]
+                renewed = (
+                    [k for k, v in calls.added_at.items() if v > call_v]
+                    if call_v != calls.version
+                    else []
+                )
+                if not fresh and not renewed:
+                    qi.quiet = (qa.version, calls.version, until, ())
+                    continue
+                relax_at[name] = until
+                for key in renewed:
+                    arrived, seq, _ = calls.buckets[key][0]
+                    heap.append((-key[0], arrived, seq, name, key, 0, -1))
+                if fresh:
+                    cursors[name] = _Cursor(calls.heads(), fresh, set(renewed))
+                    _advance(run, qi, cursors[name], 0, now, heap.append)
+                continue
         relax_at[name] = math.inf
-        for bkey, bucket in qi.calls.buckets.items():
+        for key, bucket in calls.buckets.items():
             arrived, seq, _ = bucket[0]
-            heap.append((-bkey[0], arrived, seq, name, bkey, 0))
-    if not heap:
-        return []
+            heap.append((-key[0], arrived, seq, name, key, 0, -1))
     heapq.heapify(heap)
     out: list[Assignment] = []
-    touched: set[str] = set()
+    free = {name: len(queues[name].agents.key_of) for name in relax_at}
+    agents = state._agents
     while heap:
-        _, _, _, name, bkey, i = heapq.heappop(heap)
+        _, _, _, name, bkey, i, cursor = heapq.heappop(heap)
         qi = queues[name]
         bucket = qi.calls.buckets[bkey]
         arrived, _, call_id = bucket[i]
         stage = qi.relaxer.stage(arrived, now)
-        found = _find(run, qi, qi.relaxer.effective(bkey[1], stage))
-        if found is None:
-            # Nobody can take this bucket's head, so nobody behind it either.
+        found = _find(run, qi, qi.relaxer.effective(bkey[1], stage)) if free[name] else []
+        if not found:
+            # Nobody (None) or only agents promised in this pass ([]) can take this
+            # bucket's head, so the same holds for every call behind it.
             change = qi.relaxer.next_change(arrived, stage)
             if change is not None and change < relax_at[name]:
                 relax_at[name] = change
-            continue
-        touched.add(name)
-        if not found:
-            continue
-        run.taken.update(found)
-        wait = now - state._calls[call_id].enqueued_at
-        out.append(Assignment(call_id, name, tuple(found), wait))
-        if i + 1 < len(bucket):
-            arrived, seq, _ = bucket[i + 1]
-            heapq.heappush(heap, (-bkey[0], arrived, seq, name, bkey, i + 1))
+        else:
+            run.taken.update(found)
+            for agent_id in found:
+                for queue in agents[agent_id].queues:
+                    if queue in free:
+                        free[queue] -= 1
+            wait = now - state._calls[call_id].enqueued_at
+            out.append(Assignment(call_id, name, tuple(found), wait))
+            if i + 1 < len(bucket):
+                arrived, seq, _ = bucket[i + 1]
+                heapq.heappush(heap, (-bkey[0], arrived, seq, name, bkey, i + 1, -1))
+        if cursor >= 0 and free[name]:
+            push = functools.partial(heapq.heappush, heap)
+            _advance(run, qi, cursors[name], cursor + 1, now, push)
     for name, until in relax_at.items():
-        if name not in touched:
-            qi = queues[name]
-            qi.quiet = (qi.agents.version, qi.calls.version, until)
+        qi = queues[name]
+        # Valid once the promised agents are reserved (checked before it is trusted).
+        blockers = tuple(a for a in run.taken if a in qi.agents.key_of)
+        qi.quiet = (qi.agents.version, qi.calls.version, until, blockers)
     return out
+
+
+_Entry = tuple[int, float, int, str, BucketKey, int, int]
+"""(-priority, arrived_at, seq, queue, bucket, index in bucket, cursor position or -1)."""
+
+
+class _Cursor:
+    """Walks a quiet queue's bucket heads for the ones an agent added since can take."""
+
+    __slots__ = ("fresh", "heads", "skip")
+
+    def __init__(self, heads: list[Head], fresh: list[str], skip: set[BucketKey]) -> None:
+        self.heads = heads
+        self.fresh = fresh
+        self.skip = skip
+
+
+def _advance(
+    run: _Pass,
+    qi: QueueIndex,
+    cur: _Cursor,
+    start: int,
+    now: float,
+    push: Callable[[_Entry], None],
+) -> None:
+    """Queue the next head from ``start`` that a fresh, unpromised agent can take."""
+    agents = run.state._agents
+    skills = [agents[a].skills for a in cur.fresh if a not in run.taken]
+    if not skills:
+        return
+    relaxer = qi.relaxer
+    heads = cur.heads
+    for c in range(start, len(heads)):
+        neg_priority, arrived, seq, key = heads[c]
+        if key in cur.skip:
+            continue
+        req = relaxer.effective(key[1], relaxer.stage(arrived, now))
+        for have in skills:
+            if meets(have, req):
+                push((neg_priority, arrived, seq, qi.config.name, key, 0, c))
+                return
 
 
 def assign(
