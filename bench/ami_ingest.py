@@ -322,7 +322,7 @@ async def run_panoramisk(port: int) -> tuple[float, dict[str, object]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=150_000, help="events per run (generated)")
+    parser.add_argument("--events", type=int, default=100_000, help="events per run (generated)")
     parser.add_argument("--rounds", type=int, default=3, help="runs per client (median kept)")
     parser.add_argument("--file", type=Path, help="replay this recorded raw AMI byte stream")
     parser.add_argument(
