@@ -140,9 +140,18 @@ class ChannelView:
             priority=g("Priority") or "",
             linkedid=g("Linkedid") or "",
             bridge_id=g("BridgeId") or None,
-            created=self._clock() if created is None else created,
+            created=self._created(g("Timestamp")) if created is None else created,
             application=g("Application") or "",
         )
+
+    def _created(self, timestamp: str | None) -> float:
+        """Asterisk's event time (``timestampevents = yes``) if sent, else our clock."""
+        if timestamp:
+            try:
+                return float(timestamp)
+            except ValueError:
+                pass
+        return self._clock()
 
     def _on_newchannel(self, msg: AmiMessage) -> None:
         uniqueid = msg.get("Uniqueid")

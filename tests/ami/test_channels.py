@@ -157,3 +157,12 @@ async def test_resync_that_times_out_is_asked_again(fake: FakeAmi) -> None:
         assert "1.1" in view
         assert len(asked) == 2
         assert len(fake.connections) == 1
+
+
+def test_created_time_comes_from_asterisk_timestamp_when_sent() -> None:
+    """With timestampevents=yes the channel's created time is the Newchannel Timestamp."""
+    view = ChannelView(clock=lambda: 5.0)
+    view.apply(ev("Newchannel", Timestamp="1795456606.765926", **chan("1.1", "PJSIP/a-1")))
+    view.apply(ev("Newchannel", **chan("1.2", "PJSIP/b-2")))
+    created = {c["uniqueid"]: c["created"] for c in view.snapshot()}
+    assert created == {"1.1": 1795456606.765926, "1.2": 5.0}
