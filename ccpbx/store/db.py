@@ -49,12 +49,16 @@ def translate_errors(what: str, **details: Any) -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def connection(db: Executor) -> AsyncIterator[asyncpg.Connection]:
-    """A connection from a pool for the duration of the block, or the given one."""
-    if isinstance(db, asyncpg.Pool):
-        async with db.acquire() as conn:
-            yield conn
-    else:
-        yield db
+    """A connection from a pool for the duration of the block, or the given one.
+
+    Database errors escaping the block become domain errors.
+    """
+    with translate_errors("database operation"):
+        if isinstance(db, asyncpg.Pool):
+            async with db.acquire() as conn:
+                yield conn
+        else:
+            yield db
 
 
 @contextlib.asynccontextmanager

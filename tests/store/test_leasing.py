@@ -8,7 +8,7 @@ import uuid
 import asyncpg
 import pytest
 
-from ccpbx.errors import Conflict, InvalidInput, NotFound
+from ccpbx.errors import Conflict, InvalidInput, NotFound, Unavailable
 from ccpbx.store import attempts, campaigns, contacts, dnc, leasing
 from ccpbx.store.attempts import Attempt
 from ccpbx.store.campaigns import Campaign
@@ -340,3 +340,13 @@ async def test_campaign_settings_are_checked(conn: asyncpg.Connection) -> None:
     with pytest.raises(Conflict):
         await campaigns.create_campaign(conn, camp.name, camp.settings)
     assert await campaigns.get_campaign(conn, camp.name) == camp
+
+
+async def test_lost_database_is_reported_as_unavailable(database_url: str) -> None:
+    """A dead connection surfaces as the domain error Unavailable, not an asyncpg error."""
+    dead = await asyncpg.connect(database_url)
+    await dead.close()
+    with pytest.raises(Unavailable):
+        await leasing.lease(dead, 1, 5, T0, dialer_id="d")
+    with pytest.raises(Unavailable):
+        await attempts.record_outcome(dead, uuid.uuid4(), "busy", T0)
