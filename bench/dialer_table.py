@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from multiprocessing import Pool
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +29,7 @@ ADAPTIVE = ("vicidial_hard_limit", "vicidial_average", "vicidial_tapered")
 
 def best_ratio(sc: Scenario, seeds: int, days: int, steps: int) -> Aggregate:
     """Highest VICIdial RATIO level (bisection) whose 30-day rate is under target."""
-    lo, hi = 1.0, 2.5
+    lo, hi = 1.0, 2.2
     best = run_seeds(sc, "ratio:1", seeds=seeds, days=days)
     for _ in range(steps):
         mid = round((lo + hi) / 2, 4)
@@ -55,13 +56,39 @@ def row(sc: Scenario, agg: Aggregate, prog: float, label: str | None = None) -> 
     )
 
 
+def scenario_rows(item: tuple[Path, str, int, int, int]) -> str:
+    """All rows of one scenario (empty when filtered out)."""
+    path, only, d, k, steps = item
+    sc = load_scenario(path)
+    if only not in sc.name:
+        return ""
+    out = []
+    prog = run_seeds(sc, "progressive", seeds=k, days=d)
+    p0 = prog.busy_occupancy
+    out.append(row(sc, prog, p0))
+    ratio = best_ratio(sc, k, d, steps)
+    out.append(row(sc, ratio, p0, f"best {ratio.pacer}"))
+    for name in ADAPTIVE:
+        out.append(row(sc, run_seeds(sc, name, seeds=k, days=d), p0))
+    out.append(row(sc, run_seeds(sc, "predictive", seeds=k, days=d), p0))
+    ref = sc.reference
+    if ref:
+        out.append(
+            f"| {sc.name} | *reference (Markov, exponential)* | {ref.get('optimum', 0):.3f} "
+            f"optimum | | | 0.03 | | | | | progressive {ref.get('progressive', 0):.3f}, "
+            f"best ratio {ref.get('best_ratio', 0):.3f} | |"
+        )
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str]) -> int:
     """Run the table; returns 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3, help="days per run (default 3)")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per pacer (default 1)")
     parser.add_argument("--only", default="", help="only scenarios whose name contains this")
-    parser.add_argument("--ratio-steps", type=int, default=7, help="bisection steps for ratio")
+    parser.add_argument("--ratio-steps", type=int, default=5, help="bisection steps for ratio")
+    parser.add_argument("--jobs", type=int, default=1, help="scenarios run in parallel")
     parser.add_argument(
         "--scenarios", default=str(ROOT / "bench" / "scenarios"), help="scenario folder"
     )
@@ -75,27 +102,14 @@ def main(argv: list[str]) -> int:
     )
     print("|" + "---|" * 12)
     start = time.perf_counter()
-    for f in files:
-        sc = load_scenario(f)
-        if args.only not in sc.name:
-            continue
-        d, k = args.days, args.seeds
-        prog = run_seeds(sc, "progressive", seeds=k, days=d)
-        p0 = prog.busy_occupancy
-        print(row(sc, prog, p0))
-        ratio = best_ratio(sc, k, d, args.ratio_steps)
-        print(row(sc, ratio, p0, f"best {ratio.pacer}"))
-        for name in ADAPTIVE:
-            print(row(sc, run_seeds(sc, name, seeds=k, days=d), p0))
-        print(row(sc, run_seeds(sc, "predictive", seeds=k, days=d), p0))
-        ref = sc.reference
-        if ref:
-            print(
-                f"| {sc.name} | *reference (Markov, exponential)* | {ref.get('optimum', 0):.3f} "
-                f"optimum | | | 0.03 | | | | | progressive {ref.get('progressive', 0):.3f}, "
-                f"best ratio {ref.get('best_ratio', 0):.3f} | |"
-            )
-        sys.stdout.flush()
+    todo = [(f, args.only, args.days, args.seeds, args.ratio_steps) for f in files]
+    if args.jobs > 1:
+        with Pool(args.jobs) as pool:
+            for block in pool.imap(scenario_rows, todo):
+                print(block, end="", flush=True)
+    else:
+        for item in todo:
+            print(scenario_rows(item), end="", flush=True)
     print(f"\nelapsed {time.perf_counter() - start:.0f} s")
     return 0
 
