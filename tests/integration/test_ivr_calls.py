@@ -17,7 +17,7 @@ from ccpbx.daemon import Daemon
 from ccpbx.ivr import store
 from ccpbx.ivr.engine import Clock
 from ccpbx.ivr.model import Flow
-from ccpbx.ivr.prompts import build, generated_name, spoken_prompts
+from ccpbx.ivr.prompts import build, spoken_prompts
 from ccpbx.ivr.runner import IvrRuntime
 from ccpbx.ivr.validate import check_text
 from ccpbx.sandbox.asterisk import AsteriskInstance
@@ -152,6 +152,18 @@ def _rfc2833_pcap(event: int, index: int) -> bytes:
         usec = 20_000 * min(i, 8) + (i - 8 if end else 0) * 100
         frames.append(struct.pack("<IIII", 1, usec, len(frame), len(frame)) + frame)
     return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"".join(frames)
+
+
+SHORT_FLOW = """
+flow: short
+dids: ["18005550106"]
+languages: [en]
+sound_languages: [en]
+start: bye
+prompts: {bye: vm-goodbye}
+nodes:
+  bye: {kind: hangup, prompt: bye}
+"""
 
 
 def check(text: str) -> Flow:
@@ -298,4 +310,23 @@ async def test_did_without_flow_gets_the_welcome_greeting(
         await conn.close()
 
 
-_ = generated_name  # used by the language tests below
+async def test_daemon_default_handlers_run_the_active_flow(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """`ccpbx serve` (default handlers) answers a mapped DID with its active flow and
+    records which version the call ran; after a rollback the next call runs the old one."""
+    first = await activate(database_url, SHORT_FLOW)
+    second = await activate(database_url, SHORT_FLOW.replace("bye: vm-goodbye", "bye: beep"))
+    await start_daemon()  # handlers=None: the daemon's own
+    result = await call(asterisk, "18005550106", [])
+    assert result.ok, result.errors
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert (await store.rollback(conn, "short")).id == first.id
+    finally:
+        await conn.close()
+    result = await call(asterisk, "18005550106", [])
+    assert result.ok, result.errors
+    records = await finished_calls(database_url, count=2)
+    assert [r["version_id"] for r in records] == [second.id, first.id]
+    assert {(r["outcome"], r["end_node"]) for r in records} == {("completed", "bye")}
