@@ -122,7 +122,7 @@ class EventDispatcher:
             for handler in handlers:
                 try:
                     ret = handler(msg)
-                    if ret is not None and inspect.isawaitable(ret):
+                    if ret is not None and ret.__class__ is not bool and inspect.isawaitable(ret):
                         await ret
                 except asyncio.CancelledError:
                     raise

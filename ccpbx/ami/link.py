@@ -123,7 +123,10 @@ class AmiLinkProtocol(AMIProtocol):
             self.log.exception("ami_framer_failed", node=self.factory.settings.node)
             return
         pending = self.pending
-        dispatch = self.factory.dispatch
+        factory = self.factory
+        # The usual case (one catch-all that only enqueues) skips the pattern loop.
+        sink = factory._sink
+        dispatch = factory.dispatch
         seq = self._seq
         for msg in messages:
             msg.seq = next(seq)
@@ -136,7 +139,10 @@ class AmiLinkProtocol(AMIProtocol):
                             del pending[action_id]
                         continue
                 if msg.kind == EVENT:
-                    dispatch(msg)
+                    if sink is not None:
+                        sink(factory, msg)
+                    else:
+                        dispatch(msg)
                 else:
                     self.late_responses += 1
             except Exception:  # a raising callback must never drop the link
