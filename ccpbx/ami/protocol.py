@@ -189,6 +189,10 @@ class AmiFramer:
         while i < n:
             part = parts[i]
             i += 1
+            if part[:1] == b"\n":  # extra blank lines between messages
+                part = part.lstrip(b"\n")
+                if not part:
+                    continue
             if len(part) > cap:
                 self.stats.oversized_dropped += 1
                 continue

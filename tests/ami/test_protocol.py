@@ -241,3 +241,14 @@ def test_arbitrary_bytes_never_raise_nor_overflow(chunks: list[bytes]) -> None:
         assert framer.buffered <= 256
     tail = framer.feed(b"\r\n\r\nEvent: Last\r\n\r\n")
     assert tail[-1].name == "Last"
+
+
+def test_extra_blank_lines_between_messages_are_ignored() -> None:
+    """Several blank lines between messages neither create messages nor hide a Follows body."""
+    framer = AmiFramer()
+    msgs = framer.feed(
+        b"Event: A\r\n\r\n\r\n\r\n\r\nResponse: Follows\r\nActionID: 1\r\nout\n--END COMMAND--\r\n\r\n"
+    )
+    assert [m.name for m in msgs] == ["A", "Follows"]
+    assert msgs[1].output == ("out",)
+    assert framer.stats.garbage_lines == 0
