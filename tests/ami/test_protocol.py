@@ -247,7 +247,8 @@ def test_extra_blank_lines_between_messages_are_ignored() -> None:
     """Several blank lines between messages neither create messages nor hide a Follows body."""
     framer = AmiFramer()
     msgs = framer.feed(
-        b"Event: A\r\n\r\n\r\n\r\n\r\nResponse: Follows\r\nActionID: 1\r\nout\n--END COMMAND--\r\n\r\n"
+        b"Event: A\r\n\r\n\r\n\r\n\r\n"
+        b"Response: Follows\r\nActionID: 1\r\nout\n--END COMMAND--\r\n\r\n"
     )
     assert [m.name for m in msgs] == ["A", "Follows"]
     assert msgs[1].output == ("out",)
