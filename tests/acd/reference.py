@@ -1,0 +1,108 @@
+"""The routing rule written the slow, obvious way, to check the indexed router against.
+
+It reads only the public view of the state (agents, calls, queue configs) and keeps
+its own round-robin memory, so it shares no index, memo or cache with the router.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+
+from ccpbx.acd import (
+    AcdState,
+    Agent,
+    AgentMode,
+    AgentState,
+    Assignment,
+    CallStatus,
+    QueueConfig,
+    Strategy,
+    WaitingCall,
+)
+
+
+def requirement_at(config: QueueConfig, call: WaitingCall, now: float) -> dict[str, int]:
+    """The call's required skills after the queue's relaxation steps due at ``now``."""
+    req = dict(call.required)
+    for step in config.relaxation:
+        if call.arrived_at + step.after_s > now:
+            continue
+        for skill in [step.skill] if step.skill is not None else list(req):
+            if skill not in req:
+                continue
+            if step.optional:
+                del req[skill]
+            elif step.min_level is not None:
+                req[skill] = min(req[skill], step.min_level)
+    return req
+
+
+def qualifies(agent: Agent, req: Mapping[str, int]) -> bool:
+    return all(skill in agent.skills and agent.skills[skill] >= lvl for skill, lvl in req.items())
+
+
+def reference_assignments(
+    state: AcdState,
+    now: float,
+    rng: random.Random,
+    rr_last: Mapping[str, tuple[int, str]],
+) -> list[Assignment]:
+    """``rr_last``: queue -> (position, agent id) of the agent last given a call there,
+    as it was then (round-robin memory)."""
+    waiting = sorted(
+        (c for c in state.calls.values() if c.status is CallStatus.WAITING),
+        key=lambda c: (-c.priority, c.arrived_at, c.seq),
+    )
+    taken: set[str] = set()
+    memory = dict(rr_last)
+    out = []
+    for call in waiting:
+        queue = call.queue
+        config = state.queue(queue)
+        req = requirement_at(config, call, now)
+        eligible = [
+            a
+            for a in state.agents.values()
+            if a.state is AgentState.AVAILABLE
+            and queue in a.queues
+            and a.id not in taken
+            and qualifies(a, req)
+        ]
+        if not eligible:
+            continue
+        low = min(a.queues[queue].penalty for a in eligible)
+        tier = [a for a in eligible if a.queues[queue].penalty == low]
+        chosen = _pick(config.strategy, tier, queue, rng, memory)
+        taken.update(chosen)
+        out.append(Assignment(call.call_id, queue, tuple(chosen), now - call.enqueued_at))
+    return out
+
+
+def _pick(
+    strategy: Strategy,
+    tier: list[Agent],
+    queue: str,
+    rng: random.Random,
+    memory: dict[str, tuple[int, str]],
+) -> list[str]:
+    if strategy is Strategy.LONGEST_IDLE:
+        return [min(tier, key=lambda a: (a.idle_since, a.id)).id]
+    if strategy is Strategy.FEWEST_CALLS:
+        return [min(tier, key=lambda a: (a.calls_taken, a.idle_since, a.id)).id]
+    if strategy is Strategy.LINEAR:
+        return [min(tier, key=lambda a: (a.queues[queue].position, a.id)).id]
+    if strategy is Strategy.ROUND_ROBIN:
+        order = sorted((a.queues[queue].position, a.id) for a in tier)
+        mark = memory.get(queue)
+        after = [key for key in order if mark is None or key > mark]
+        chosen = after[0] if after else order[0]
+        memory[queue] = chosen
+        return [chosen[1]]
+    if strategy is Strategy.RANDOM:
+        ids = sorted(a.id for a in tier)
+        return [ids[rng.randrange(len(ids))]]
+    ringing = sorted(a.id for a in tier if a.mode is AgentMode.RING)
+    if ringing:
+        return ringing
+    return [min(tier, key=lambda a: (a.idle_since, a.id)).id]

@@ -1,0 +1,309 @@
+"""Random sequences of ACD operations against invariants and the brute-force reference."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from ccpbx.acd import (
+    AcdState,
+    AgentMode,
+    AgentProfile,
+    AgentState,
+    CallStatus,
+    IllegalTransition,
+    Membership,
+    OverflowKind,
+    OverflowTarget,
+    QueueConfig,
+    RelaxationStep,
+    Strategy,
+    next_assignments,
+)
+from .reference import qualifies, reference_assignments, requirement_at
+
+QUEUES = ("q0", "q1", "q2")
+SKILLS = ("a", "b", "c")
+AGENTS = tuple(f"ag{i}" for i in range(7))
+
+skill_maps = st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 3), max_size=3)
+memberships = st.dictionaries(
+    st.sampled_from(QUEUES),
+    st.builds(Membership, penalty=st.integers(0, 1), position=st.integers(0, 2)),
+    min_size=1,
+    max_size=3,
+)
+relaxations = st.sampled_from(
+    [
+        (),
+        (RelaxationStep(20.0, min_level=1),),
+        (RelaxationStep(15.0, skill="a", optional=True), RelaxationStep(40.0, optional=True)),
+        (RelaxationStep(10.0, min_level=2), RelaxationStep(30.0, skill="b", optional=True)),
+    ]
+)
+
+
+class AcdMachine(RuleBasedStateMachine):
+    """Drives one AcdState; checks it after every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.state = AcdState(rng=random.Random(0))
+        self.now = 1000.0
+        self.in_acd: set[str] = set()
+        self.rr_last: dict[str, tuple[int, str]] = {}
+        self.serial = 0
+
+    @initialize(
+        strategies=st.lists(st.sampled_from(list(Strategy)), min_size=3, max_size=3),
+        relax=st.lists(relaxations, min_size=3, max_size=3),
+        seed=st.integers(0, 2**16),
+    )
+    def setup(self, strategies: list[Strategy], relax: list[tuple], seed: int) -> None:  # type: ignore[type-arg]
+        self.state = AcdState(rng=random.Random(seed))
+        overflows = [
+            dict(max_wait_s=60.0, overflow=OverflowTarget(OverflowKind.QUEUE, "q1")),
+            dict(max_wait_s=90.0, overflow=OverflowTarget(OverflowKind.VOICEMAIL, "vm")),
+            {},
+        ]
+        for name, strategy, steps, extra in zip(QUEUES, strategies, relax, overflows, strict=True):
+            self.state.configure_queue(
+                QueueConfig(name, strategy=strategy, relaxation=steps, wrapup_s=5.0, **extra)
+            )
+
+    # ----- agents --------------------------------------------------------------
+
+    @rule(
+        agent_id=st.sampled_from(AGENTS),
+        skills=skill_maps,
+        queues=memberships,
+        persistent=st.booleans(),
+        paused=st.booleans(),
+    )
+    def login(
+        self, agent_id: str, skills: dict, queues: dict, persistent: bool, paused: bool
+    ) -> None:  # type: ignore[type-arg]
+        known = self.state.agents.get(agent_id)
+        mode = AgentMode.PERSISTENT if persistent else AgentMode.RING
+        profile = AgentProfile(agent_id, agent_id, skills, mode, queues)
+        if known is not None and known.state is not AgentState.LOGGED_OUT:
+            self._refused(lambda: self.state.login(profile, self.now))
+            return
+        self.state.login(profile, self.now, paused="break" if paused else None)
+
+    @rule(agent_id=st.sampled_from(AGENTS))
+    def logout(self, agent_id: str) -> None:
+        agent = self.state.agents.get(agent_id)
+        if agent is None:
+            return
+        if agent.state in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.LOGGED_OUT):
+            self._refused(lambda: self.state.logout(agent_id, self.now))
+        else:
+            self.state.logout(agent_id, self.now)
+
+    @rule(agent_id=st.sampled_from(AGENTS))
+    def pause_or_unpause(self, agent_id: str) -> None:
+        agent = self.state.agents.get(agent_id)
+        if agent is None or agent.state is AgentState.LOGGED_OUT:
+            return
+        if agent.state is AgentState.PAUSED:
+            self.state.unpause(agent_id, self.now)
+        else:
+            self.state.pause(agent_id, "lunch", self.now)
+
+    @rule(data=st.data())
+    def wrapup_done(self, data: st.DataObject) -> None:
+        wrapping = sorted(a.id for a in self.state.agents.values() if a.state is AgentState.WRAP_UP)
+        if wrapping:
+            self.state.wrapup_done(data.draw(st.sampled_from(wrapping)), self.now)
+
+    # ----- calls ---------------------------------------------------------------
+
+    @rule(
+        queue=st.sampled_from(QUEUES),
+        priority=st.integers(0, 2),
+        required=st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 3), max_size=2),
+    )
+    def enqueue(self, queue: str, priority: int, required: dict) -> None:  # type: ignore[type-arg]
+        self.serial += 1
+        call_id = f"call{self.serial}"
+        self.state.enqueue(call_id, queue, self.now, priority=priority, required=required)
+        self.in_acd.add(call_id)
+
+    @precondition(lambda self: self.in_acd)
+    @rule(data=st.data())
+    def abandon(self, data: st.DataObject) -> None:
+        call_id = data.draw(st.sampled_from(sorted(self.in_acd)))
+        if self.state.call(call_id).status is CallStatus.CONNECTED:
+            self._refused(lambda: self.state.abandon(call_id, self.now))
+            return
+        self.state.abandon(call_id, self.now)
+        self.in_acd.discard(call_id)
+
+    @rule(data=st.data())
+    def answer(self, data: st.DataObject) -> None:
+        offered = sorted(
+            (c.call_id, a)
+            for c in self.state.calls.values()
+            if c.status is CallStatus.OFFERED
+            for a in c.ringing
+        )
+        if offered:
+            call_id, agent_id = data.draw(st.sampled_from(offered))
+            self.state.answered(call_id, agent_id, self.now)
+
+    @rule(data=st.data())
+    def ring_no_answer(self, data: st.DataObject) -> None:
+        reserved = sorted(
+            a.id for a in self.state.agents.values() if a.state is AgentState.RESERVED
+        )
+        if reserved:
+            agent_id = data.draw(st.sampled_from(reserved))
+            self.state.ring_no_answer(agent_id, self.now)
+            assert self.state.agent(agent_id).pause_reason == "no answer"
+
+    @rule(data=st.data())
+    def hangup(self, data: st.DataObject) -> None:
+        connected = sorted(
+            c.call_id for c in self.state.calls.values() if c.status is CallStatus.CONNECTED
+        )
+        if connected:
+            call_id = data.draw(st.sampled_from(connected))
+            self.state.hangup(call_id, self.now)
+            self.in_acd.discard(call_id)
+
+    @rule(seconds=st.sampled_from([0.5, 3.0, 7.0, 12.0, 25.0, 45.0]))
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    @rule()
+    def timers(self) -> None:
+        due = self.state.timers(self.now)
+        for call_id, _agent_id in due.ring_timeouts:
+            if self.state.calls.get(call_id) and self.state.call(call_id).ringing:
+                self.state.ring_timeout(call_id, self.now)
+        for agent_id in due.wrapups_done:
+            self.state.wrapup_done(agent_id, self.now)
+        for call_id in due.overflows:
+            events = self.state.overflow(call_id, self.now)
+            if call_id not in self.state.calls:
+                self.in_acd.discard(call_id)
+            assert events[0].kind == "call_overflowed"
+
+    @rule(queue=st.sampled_from(QUEUES), strategy=st.sampled_from(list(Strategy)))
+    def reconfigure(self, queue: str, strategy: Strategy) -> None:
+        old = self.state.queue(queue)
+        if old.strategy is not strategy:
+            self.rr_last.pop(queue, None)
+        fields = {f: getattr(old, f) for f in old.__dataclass_fields__}
+        self.state.configure_queue(QueueConfig(**{**fields, "strategy": strategy}))
+
+    # ----- routing -------------------------------------------------------------
+
+    @rule(apply=st.integers(0, 4))
+    def route(self, apply: int) -> None:
+        """Route, compare with the reference, and apply the first ``apply`` offers."""
+        ref_rng = random.Random()
+        ref_rng.setstate(self.state.rng.getstate())
+        expected = reference_assignments(self.state, self.now, ref_rng, self.rr_last)
+        got = next_assignments(self.state, self.now)
+        assert got == expected
+        assert self.state.rng.getstate() == ref_rng.getstate()
+        for assignment in got[:apply]:
+            call = self.state.call(assignment.call_id)
+            req = requirement_at(self.state.queue(call.queue), call, self.now)
+            for agent_id in assignment.agent_ids:
+                assert qualifies(self.state.agent(agent_id), req)
+            self.state.reserve(assignment.call_id, assignment.agent_ids, self.now)
+            if self.state.queue(call.queue).strategy is Strategy.ROUND_ROBIN:
+                agent = self.state.agent(assignment.agent_ids[0])
+                self.rr_last[call.queue] = (agent.queues[call.queue].position, agent.id)
+
+    def _refused(self, action) -> None:  # type: ignore[no-untyped-def]
+        before = {a.id: (a.state, a.call_id) for a in self.state.agents.values()}
+        try:
+            action()
+        except IllegalTransition:
+            pass
+        else:
+            raise AssertionError("an illegal transition was accepted")
+        assert before == {a.id: (a.state, a.call_id) for a in self.state.agents.values()}
+
+    # ----- invariants ----------------------------------------------------------
+
+    @invariant()
+    def one_call_per_agent(self) -> None:
+        holders: Counter[str] = Counter()
+        for call in self.state.calls.values():
+            if call.status is CallStatus.OFFERED:
+                assert call.ringing
+                holders.update(call.ringing)
+                for agent_id in call.ringing:
+                    agent = self.state.agent(agent_id)
+                    assert agent.state is AgentState.RESERVED and agent.call_id == call.call_id
+            elif call.status is CallStatus.CONNECTED:
+                assert call.agent_id is not None and not call.ringing
+                holders[call.agent_id] += 1
+                agent = self.state.agent(call.agent_id)
+                assert agent.state is AgentState.ON_CALL and agent.call_id == call.call_id
+        assert all(n == 1 for n in holders.values())
+        for agent in self.state.agents.values():
+            busy = agent.state in (AgentState.RESERVED, AgentState.ON_CALL)
+            assert busy == (agent.call_id is not None) == (agent.id in holders)
+
+    @invariant()
+    def no_call_lost_or_duplicated(self) -> None:
+        assert set(self.state.calls) == self.in_acd
+        waiting = [c.call_id for q in QUEUES for c in self.state.waiting(q)]
+        assert len(waiting) == len(set(waiting))
+        expected = {c.call_id for c in self.state.calls.values() if c.status is CallStatus.WAITING}
+        assert set(waiting) == expected
+        for q in QUEUES:
+            assert self.state.waiting_count(q) == len(self.state.waiting(q))
+
+    @invariant()
+    def indexes_match_brute_force(self) -> None:
+        for q in QUEUES:
+            strategy = self.state.queue(q).strategy
+            available = [
+                a
+                for a in self.state.agents.values()
+                if a.state is AgentState.AVAILABLE and q in a.queues
+            ]
+
+            def order(a, q=q, strategy=strategy):  # type: ignore[no-untyped-def]
+                m = a.queues[q]
+                if strategy is Strategy.LONGEST_IDLE:
+                    key = (a.idle_since, a.id)
+                elif strategy is Strategy.FEWEST_CALLS:
+                    key = (a.calls_taken, a.idle_since, a.id)
+                elif strategy in (Strategy.ROUND_ROBIN, Strategy.LINEAR):
+                    key = (m.position, a.id)
+                else:
+                    key = (a.id,)
+                return (m.penalty, key)
+
+            assert self.state.available_agents(q) == [a.id for a in sorted(available, key=order)]
+            counts = Counter(
+                a.state
+                for a in self.state.agents.values()
+                if q in a.queues and a.state is not AgentState.LOGGED_OUT
+            )
+            assert self.state.agents_by_state(q) == dict(counts)
+
+
+AcdMachine.TestCase.settings = settings(
+    max_examples=150,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestAcdProperties = AcdMachine.TestCase
+TestAcdProperties.__doc__ = (
+    "Random operation sequences: one call per agent, skills respected after relaxation, "
+    "no call lost or duplicated, and the indexed router equal to the brute-force rule."
+)
