@@ -32,7 +32,16 @@ from typing import Any
 from ccpbx.dialer.pacing.estimate import Estimator, Prior, normal_tail
 from ccpbx.dialer.pacing.model import BasePacer, PacingSnapshot
 
-PREDICTIVE_OPTIONS = ("margin", "margin_k", "theta0", "kappa", "cushion", "a0", "integral_s")
+PREDICTIVE_OPTIONS = (
+    "margin",
+    "margin_k",
+    "theta0",
+    "kappa",
+    "cushion",
+    "a0",
+    "integral_s",
+    "p_halflife",
+)
 
 
 class PredictivePacer(BasePacer):
@@ -55,6 +64,7 @@ class PredictivePacer(BasePacer):
         integral_s: float = 3600.0,
         horizons: int = 4,
         prior: Prior | None = None,
+        p_halflife: float = 1500.0,
     ) -> None:
         if not 0 <= margin < 0.5 or kappa <= 0 or not 0 < theta0 < 1 or integral_s <= 0:
             raise ValueError("invalid predictive pacer parameters")
@@ -65,7 +75,7 @@ class PredictivePacer(BasePacer):
         self.a0 = a0
         self.integral_s = integral_s
         self.log_theta0 = math.log(theta0)
-        self.est = Estimator(horizons=horizons, prior=prior)
+        self.est = Estimator(horizons=horizons, prior=prior, p_halflife=p_halflife)
         self._last_now: float | None = None
         self.theta = theta0
 
