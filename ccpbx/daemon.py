@@ -88,6 +88,7 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._stop = asyncio.Event()
+        self._stopped = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.started_at = time.time()
         self.http_port = config.http.port
@@ -208,6 +209,10 @@ class Daemon:
         log.info("config_reloaded", applied=["log"], needs_restart=needs_restart)
 
     async def stop(self) -> None:
+        """Stop everything in reverse order; a second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         systemd.notify("STOPPING=1")
         log.info("daemon_stopping")
         timeout = self.config.daemon.shutdown_timeout

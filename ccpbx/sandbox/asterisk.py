@@ -45,6 +45,8 @@ class Phone:
     name: str
     password: str
     label: str = ""
+    # Keep the contact the phone registers (a test phone answers on another port).
+    rewrite_contact: bool = True
 
 
 @dataclass
@@ -76,7 +78,12 @@ class AsteriskSettings:
             "agi": {"host": self.agi_host, "port": self.agi_port},
             "carrier": {"host": "127.0.0.1", "port": self.carrier_port, "match": "127.0.0.1"},
             "phones": [
-                {"name": p.name, "password": p.password, "label": p.label or p.name}
+                {
+                    "name": p.name,
+                    "password": p.password,
+                    "label": p.label or p.name,
+                    "rewrite_contact": p.rewrite_contact,
+                }
                 for p in self.phones
             ],
             "fallback": {

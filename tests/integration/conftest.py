@@ -35,7 +35,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def sandbox_asterisk() -> Iterator[AsteriskInstance]:
     """The session's Asterisk 22 (cached sid root or the PATH); a failure to start fails tests."""
     runtime = ensure_runtime()
-    settings = AsteriskSettings(phones=[Phone(f"agent{n}", f"pw-{n}-secret") for n in (1001, 1002)])
+    phones = [Phone(f"agent{n}", f"pw-{n}-secret") for n in (1001, 1002)]
+    # Test desk phones (SIPp) answer on the contact they register: keep it as registered.
+    phones += [Phone(str(n), f"pw-{n}-secret", rewrite_contact=False) for n in (1001, 1002)]
+    settings = AsteriskSettings(phones=phones)
     instance = AsteriskInstance(runtime, f"test-{os.getpid()}", settings)
     instance.start()
     yield instance

@@ -1,0 +1,1 @@
+"""Call-control primitives over AMI that the contact-center services build on."""

@@ -1,0 +1,205 @@
+"""SIPp playing an agent's SIP desk phone: REGISTER with digest auth, then answer calls.
+
+SIPp cannot take a new incoming call inside a client scenario, so a phone is two
+SIPp processes: a registrar client that registers the phone's contact (with
+digest authentication) and a server that answers every INVITE on that contact
+and stays in the call until the PBX hangs up. The server logs one line per
+INVITE, so a test can count how many times the phone rang.
+"""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ccpbx.sandbox.asterisk import AsteriskInstance, Phone, free_udp_port
+
+_counter = itertools.count(1)
+
+_REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="ccpbx phone registration">
+  <send retrans="500"><![CDATA[
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]>;tag=[pid]reg[call_number]
+      To: <sip:{user}@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:{user}@127.0.0.1:{contact_port}>
+      Expires: {expires}
+      Max-Forwards: 70
+      User-Agent: ccpbx-test-phone
+      Content-Length: 0
+  ]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]>;tag=[pid]reg[call_number]
+      To: <sip:{user}@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:{user}@127.0.0.1:{contact_port}>
+      Expires: {expires}
+      [authentication username={user} password={password}]
+      Max-Forwards: 70
+      User-Agent: ccpbx-test-phone
+      Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+</scenario>
+"""
+
+_ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="ccpbx phone answering">
+  <recv request="INVITE" crlf="true"/>
+  <nop><action><log message="INVITE [call_id]"/></action></nop>
+  <send><![CDATA[
+      SIP/2.0 180 Ringing
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]ph[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+  ]]></send>
+  <pause milliseconds="{answer_after_ms}"/>
+  <send retrans="500"><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]ph[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=phone 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=sendrecv
+  ]]></send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+  ]]></send>
+</scenario>
+"""
+
+
+@dataclass
+class SippPhone:
+    """A registered test phone; ``stop()`` ends it."""
+
+    asterisk: AsteriskInstance
+    phone: Phone
+    answer_after_ms: int = 200
+    port: int = field(default_factory=free_udp_port)
+    process: subprocess.Popen[bytes] | None = None
+    name: str = field(default_factory=lambda: f"phone-{next(_counter)}")
+
+    @property
+    def _workdir_inside(self) -> str:
+        return f"{self.asterisk.inside}/sipp"
+
+    @property
+    def _workdir(self) -> Path:
+        return self.asterisk.runtime.host_path(self._workdir_inside)
+
+    def _sipp(self, *argv: str) -> list[str]:
+        inside = self._workdir_inside
+        cmd = ["sh", "-c", f'cd {inside} && exec "$@"', "sipp", "sipp", *argv]
+        return self.asterisk.runtime.command(cmd)
+
+    def start(self, timeout_s: float = 20.0) -> None:
+        """Start answering on the phone's contact, then register it."""
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        user, password = self.phone.name, self.phone.password
+        answer = self._workdir / f"{self.name}-answer.xml"
+        answer.write_text(_ANSWER.format(user=user, answer_after_ms=self.answer_after_ms))
+        register = self._workdir / f"{self.name}-register.xml"
+        register.write_text(
+            _REGISTER.format(user=user, password=password, contact_port=self.port, expires=3600)
+        )
+        self.process = subprocess.Popen(
+            self._sipp(
+                "-sf",
+                f"{self._workdir_inside}/{answer.name}",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-mp",
+                str(free_udp_port()),
+                "-nostdin",
+                "-trace_logs",
+                "-log_file",
+                f"{self._workdir_inside}/{self.name}.log",
+                "-trace_err",
+                "-error_file",
+                f"{self._workdir_inside}/{self.name}.errors.log",
+            ),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        result = subprocess.run(
+            self._sipp(
+                f"127.0.0.1:{self.asterisk.settings.sip_port}",
+                "-sf",
+                f"{self._workdir_inside}/{register.name}",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_port()),
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                f"{int(timeout_s)}s",
+                "-timeout_error",
+            ),
+            capture_output=True,
+            text=True,
+            timeout=timeout_s + 10,
+            check=False,
+        )
+        if result.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"phone {user} failed to register:\n{result.stdout[-2000:]}")
+
+    def invites(self) -> int:
+        """How many INVITEs (calls offered) this phone received."""
+        log = self._workdir / f"{self.name}.log"
+        if not log.exists():
+            return 0
+        return sum(1 for line in log.read_text(errors="replace").splitlines() if "INVITE " in line)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        time.sleep(0)
