@@ -32,6 +32,10 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
             "Contact import and lead leasing",
             ["store_bench.py"] + (["--rows", "50000", "--lease-seconds", "3"] if quick else []),
         ),
+        (
+            "Persistent agent connect time (real Asterisk)",
+            ["agent_connect_bench.py"] + (["--calls", "30"] if quick else []),
+        ),
         ("Dialer pacing simulation", ["dialer_table.py"] + (["--days", "1"] if quick else [])),
     ]
 
