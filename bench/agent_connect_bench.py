@@ -46,12 +46,15 @@ async def run(calls: int) -> None:
         async with AmiClient(settings) as ami:
             events: dict[str, AmiMessage] = {}
             holding: asyncio.Queue[AmiMessage] = asyncio.Queue()
+            left: asyncio.Queue[str] = asyncio.Queue()
 
             def track(event: AmiMessage) -> None:
                 if event.name == "Newexten" and event.get("Application") == "MusicOnHold":
                     holding.put_nowait(event)
                 elif event.name in ("ConfbridgeJoin", "ConfbridgeLeave"):
                     events[f"{event.name}:{event.get('Uniqueid')}"] = event
+                    if event.name == "ConfbridgeLeave":
+                        left.put_nowait(event.get("Uniqueid") or "")
 
             ami.on_event("*", track)
             await ami.wait_ready(10)
@@ -73,16 +76,15 @@ async def run(calls: int) -> None:
                 if previous is not None:
                     # The agent becomes free: the caller talking to them hangs up.
                     await ami.action("Hangup", Channel=previous["Channel"], timeout=5)
-                    leave_key = f"ConfbridgeLeave:{previous['Uniqueid']}"
-                    while leave_key not in events:
-                        await asyncio.sleep(0.0005)
+                    while await asyncio.wait_for(left.get(), 10) != previous["Uniqueid"]:
+                        pass
                 redirect_s.append(
                     await agents.put_through("1001", caller["Channel"], caller["Uniqueid"])
                 )
                 if previous is not None:
-                    left = float(events[f"ConfbridgeLeave:{previous['Uniqueid']}"]["Timestamp"])
+                    freed = float(events[f"ConfbridgeLeave:{previous['Uniqueid']}"]["Timestamp"])
                     joined = float(events[f"ConfbridgeJoin:{caller['Uniqueid']}"]["Timestamp"])
-                    free_to_connected_ms.append((joined - left) * 1000)
+                    free_to_connected_ms.append((joined - freed) * 1000)
                 previous = caller
             print(f"\ncalls put through: {calls}; agent phone rang {phone.invites()} time(s)")
             ms = [x * 1000 for x in redirect_s]
