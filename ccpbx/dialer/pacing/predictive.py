@@ -12,15 +12,22 @@ live-answer delay), the pacer forecasts
 
 The new call is abandoned if supply - demand <= 0; that probability (normal
 approximation with continuity correction, averaged over the horizons) is its marginal
-abandon risk. Calls are placed one by one while the risk stays under a threshold.
+abandon risk. Calls are placed one by one while the risk stays under a threshold, and
+never fewer than progressive dialing would place (calls that fit within the ready
+agents cannot be abandoned). On the exponential Markov model this rule, at the right
+threshold, gives the same targets c*(busy agents) as the optimal policy in all but the
+rarely visited states, and the same occupancy and abandon rate.
 
 The threshold comes from a feedback loop on measured abandons: the day's unspent
 abandon allowance ``slack = goal * (answered + a0) - abandoned`` (goal = target -
-margin, the margin shrinking as the daily volume grows; the same over the rolling
-30 days) sets ``theta = theta0 * exp((slack -
-cushion) / kappa)``, and ``theta0`` itself drifts slowly so that the slack sits at the
-cushion. A day running hot therefore tightens within minutes, and the daily rate stays
-under the target with the margin to spare.
+margin, the margin shrinking as the daily volume grows; likewise over the rolling 30
+days) sets ``theta = theta0 * exp((slack - cushion) / kappa)``, and ``theta0`` itself
+drifts slowly (over about ``integral_s``) so that the slack sits at the cushion. A day
+running hot therefore tightens within minutes, and the daily rate stays under the
+target by the margin.
+
+Everything is learnt online from the ``observe_*`` hooks (see
+:mod:`ccpbx.dialer.pacing.estimate`); before data arrives a generic prior stands in.
 """
 
 from __future__ import annotations
