@@ -221,10 +221,11 @@ class QueueIndex:
     calls: QueueCalls = field(default_factory=QueueCalls)
     dead: dict[Requirement, int] = field(default_factory=dict)
     """Requirement -> agent-log version at which no available agent met it."""
-    quiet: tuple[int, int, float, tuple[str, ...]] | None = None
-    """(agent version, call version, until, blockers): nothing was routable in this
-    queue, but to the agents promised in that pass (``blockers``), before agents or
-    calls are added or ``until`` passes (the next relaxation step)."""
+    quiet: tuple[int, int, float, tuple[str, ...], tuple[str, ...]] | None = None
+    """(agent version, call version, until, promised agents, promised calls): when the
+    router last looked, nothing else in this queue was routable; that holds until agents
+    or calls are added or ``until`` (the next relaxation step) passes, provided the
+    offers it made then were taken up."""
 
     @classmethod
     def new(cls, config: QueueConfig) -> QueueIndex:

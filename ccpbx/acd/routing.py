@@ -28,7 +28,7 @@ import random
 from collections.abc import Callable
 
 from ccpbx.acd.index import AgentKey, BucketKey, Head, QueueIndex, Requirement, meets
-from ccpbx.acd.model import AcdEvent, AgentMode, Assignment, Strategy
+from ccpbx.acd.model import AcdEvent, AgentMode, Assignment, CallStatus, Strategy
 from ccpbx.acd.state import AcdState
 
 _ORDERED = (Strategy.LONGEST_IDLE, Strategy.FEWEST_CALLS, Strategy.LINEAR)
@@ -64,10 +64,16 @@ def next_assignments(
         if not qa.key_of or not calls.count:
             continue
         quiet = qi.quiet
-        if quiet is not None and now < quiet[2] and not any(b in qa.key_of for b in quiet[3]):
-            # Every head here was unservable when last looked at; only agents added
-            # since, or buckets that got a call since, can change that.
-            agent_v, call_v, until, _ = quiet
+        if (
+            quiet is not None
+            and now < quiet[2]
+            and not any(a in qa.key_of for a in quiet[3])
+            and not any(_still_waiting(state, c, name) for c in quiet[4])
+        ):
+            # Every head here was unservable when last looked at (but for the offers
+            # made then, now taken up); only agents added since, or buckets that got a
+            # call since, can change that.
+            agent_v, call_v, until, _, _ = quiet
             if agent_v == qa.version and call_v == calls.version:
                 continue
             new = qa.added_since(agent_v)
@@ -79,7 +85,7 @@ def next_assignments(
                     else []
                 )
                 if not fresh and not renewed:
-                    qi.quiet = (qa.version, calls.version, until, ())
+                    qi.quiet = (qa.version, calls.version, until, (), ())
                     continue
                 relax_at[name] = until
                 for key in renewed:
@@ -124,12 +130,27 @@ def next_assignments(
         if cursor >= 0 and free[name]:
             push = functools.partial(heapq.heappush, heap)
             _advance(run, qi, cursors[name], cursor + 1, now, push)
+    promised: dict[str, list[str]] = {}
+    for assignment in out:
+        promised.setdefault(assignment.queue, []).append(assignment.call_id)
     for name, until in relax_at.items():
         qi = queues[name]
-        # Valid once the promised agents are reserved (checked before it is trusted).
+        # Trusted only once the offers made here are taken up: the promised agents no
+        # longer available and the promised calls no longer waiting.
         blockers = tuple(a for a in run.taken if a in qi.agents.key_of)
-        qi.quiet = (qi.agents.version, qi.calls.version, until, blockers)
+        qi.quiet = (
+            qi.agents.version,
+            qi.calls.version,
+            until,
+            blockers,
+            tuple(promised.get(name, ())),
+        )
     return out
+
+
+def _still_waiting(state: AcdState, call_id: str, queue: str) -> bool:
+    call = state._calls.get(call_id)
+    return call is not None and call.queue == queue and call.status is CallStatus.WAITING
 
 
 _Entry = tuple[int, float, int, str, BucketKey, int, int]

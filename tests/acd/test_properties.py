@@ -24,6 +24,7 @@ from ccpbx.acd import (
     Strategy,
     next_assignments,
 )
+
 from .reference import qualifies, reference_assignments, requirement_at
 
 QUEUES = ("q0", "q1", "q2")
@@ -66,8 +67,8 @@ class AcdMachine(RuleBasedStateMachine):
     def setup(self, strategies: list[Strategy], relax: list[tuple], seed: int) -> None:  # type: ignore[type-arg]
         self.state = AcdState(rng=random.Random(seed))
         overflows = [
-            dict(max_wait_s=60.0, overflow=OverflowTarget(OverflowKind.QUEUE, "q1")),
-            dict(max_wait_s=90.0, overflow=OverflowTarget(OverflowKind.VOICEMAIL, "vm")),
+            {"max_wait_s": 60.0, "overflow": OverflowTarget(OverflowKind.QUEUE, "q1")},
+            {"max_wait_s": 90.0, "overflow": OverflowTarget(OverflowKind.VOICEMAIL, "vm")},
             {},
         ]
         for name, strategy, steps, extra in zip(QUEUES, strategies, relax, overflows, strict=True):
@@ -95,25 +96,47 @@ class AcdMachine(RuleBasedStateMachine):
             return
         self.state.login(profile, self.now, paused="break" if paused else None)
 
-    @rule(agent_id=st.sampled_from(AGENTS))
-    def logout(self, agent_id: str) -> None:
-        agent = self.state.agents.get(agent_id)
-        if agent is None:
+    @rule(data=st.data())
+    def logout(self, data: st.DataObject) -> None:
+        known = sorted(self.state.agents)
+        if not known:
             return
+        agent_id = data.draw(st.sampled_from(known))
+        agent = self.state.agent(agent_id)
         if agent.state in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.LOGGED_OUT):
             self._refused(lambda: self.state.logout(agent_id, self.now))
         else:
             self.state.logout(agent_id, self.now)
 
-    @rule(agent_id=st.sampled_from(AGENTS))
-    def pause_or_unpause(self, agent_id: str) -> None:
-        agent = self.state.agents.get(agent_id)
-        if agent is None or agent.state is AgentState.LOGGED_OUT:
+    @rule(data=st.data())
+    def pause_or_unpause(self, data: st.DataObject) -> None:
+        known = sorted(
+            a.id for a in self.state.agents.values() if a.state is not AgentState.LOGGED_OUT
+        )
+        if not known:
             return
-        if agent.state is AgentState.PAUSED:
+        agent_id = data.draw(st.sampled_from(known))
+        if self.state.agent(agent_id).state is AgentState.PAUSED:
             self.state.unpause(agent_id, self.now)
         else:
             self.state.pause(agent_id, "lunch", self.now)
+
+    @rule(data=st.data(), logout=st.booleans())
+    def promised_agent_leaves(self, data: st.DataObject, logout: bool) -> None:
+        """An agent the router just chose pauses or logs out instead of being offered."""
+        promised = sorted(
+            {
+                a
+                for x in next_assignments(self.state, self.now, rng=random.Random(0))
+                for a in x.agent_ids
+            }
+        )
+        if promised:
+            agent_id = data.draw(st.sampled_from(promised))
+            if logout:
+                self.state.logout(agent_id, self.now)
+            else:
+                self.state.pause(agent_id, "gone", self.now)
 
     @rule(data=st.data())
     def wrapup_done(self, data: st.DataObject) -> None:
@@ -126,7 +149,7 @@ class AcdMachine(RuleBasedStateMachine):
     @rule(
         queue=st.sampled_from(QUEUES),
         priority=st.integers(0, 2),
-        required=st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 3), max_size=2),
+        required=st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 2), max_size=2),
     )
     def enqueue(self, queue: str, priority: int, required: dict) -> None:  # type: ignore[type-arg]
         self.serial += 1
@@ -236,6 +259,12 @@ class AcdMachine(RuleBasedStateMachine):
     # ----- invariants ----------------------------------------------------------
 
     @invariant()
+    def router_agrees_with_reference_at_every_step(self) -> None:
+        seed = self.serial
+        expected = reference_assignments(self.state, self.now, random.Random(seed), self.rr_last)
+        assert next_assignments(self.state, self.now, rng=random.Random(seed)) == expected
+
+    @invariant()
     def one_call_per_agent(self) -> None:
         holders: Counter[str] = Counter()
         for call in self.state.calls.values():
@@ -244,12 +273,15 @@ class AcdMachine(RuleBasedStateMachine):
                 holders.update(call.ringing)
                 for agent_id in call.ringing:
                     agent = self.state.agent(agent_id)
-                    assert agent.state is AgentState.RESERVED and agent.call_id == call.call_id
+                    assert agent.state is AgentState.RESERVED
+                    assert agent.call_id == call.call_id
             elif call.status is CallStatus.CONNECTED:
-                assert call.agent_id is not None and not call.ringing
+                assert call.agent_id is not None
+                assert not call.ringing
                 holders[call.agent_id] += 1
                 agent = self.state.agent(call.agent_id)
-                assert agent.state is AgentState.ON_CALL and agent.call_id == call.call_id
+                assert agent.state is AgentState.ON_CALL
+                assert agent.call_id == call.call_id
         assert all(n == 1 for n in holders.values())
         for agent in self.state.agents.values():
             busy = agent.state in (AgentState.RESERVED, AgentState.ON_CALL)
@@ -297,7 +329,7 @@ class AcdMachine(RuleBasedStateMachine):
 
 
 AcdMachine.TestCase.settings = settings(
-    max_examples=150,
+    max_examples=300,
     stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
