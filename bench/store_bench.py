@@ -70,6 +70,20 @@ def rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def backend_cpu(pid: int) -> float:
+    """CPU seconds used so far by a PostgreSQL backend (local server only, else 0)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -117,10 +131,14 @@ async def bench_import(url: str, rows: int) -> int:
 
         sampler = asyncio.create_task(sample())
         before = rss_mb()
+        backend = conn.get_server_pid()
         try:
+            print(f"import starts, {load()}")
             t0 = time.perf_counter()
+            cpu0, pg0 = time.process_time(), backend_cpu(backend)
             result = await import_contacts(conn, path, list_name="bench", now=NOW)
             elapsed = time.perf_counter() - t0
+            cpu, pg = time.process_time() - cpu0, backend_cpu(backend) - pg0
         finally:
             stop.set()
             await sampler
@@ -128,6 +146,10 @@ async def bench_import(url: str, rows: int) -> int:
     print(
         f"import: {result.imported} contacts imported, {result.rejected} rejected,"
         f" {elapsed:.1f} s, {result.rows / elapsed:,.0f} rows/s end to end"
+    )
+    print(
+        f"import CPU: this process {cpu:.1f} s ({cpu / result.rows * 1e6:.0f} us/row),"
+        f" its PostgreSQL backend {pg:.1f} s ({pg / result.rows * 1e6:.0f} us/row); {load()}"
     )
     print(
         f"import memory: RSS before {before:.0f} MB, during max {max(samples):.0f} MB"
@@ -157,10 +179,13 @@ async def bench_lease(url: str, list_id: int, leasers: int, batch: int, seconds:
 
     latencies: list[float] = []
     counts = [0] * leasers
+    pg_cpu = [0.0] * leasers
     deadline = time.perf_counter() + seconds
 
     async def leaser(k: int) -> None:
         c = await asyncpg.connect(url)
+        pid = c.get_server_pid()
+        start = backend_cpu(pid)
         try:
             while time.perf_counter() < deadline:
                 t = time.perf_counter()
@@ -170,10 +195,14 @@ async def bench_lease(url: str, list_id: int, leasers: int, batch: int, seconds:
                     return
                 counts[k] += len(got)
         finally:
+            pg_cpu[k] = backend_cpu(pid) - start
             await c.close()
 
+    print(f"leasing starts, {load()}")
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     await asyncio.gather(*(leaser(k) for k in range(leasers)))
+    cpu = time.process_time() - cpu0
     elapsed = time.perf_counter() - t0
     total = sum(counts)
     ms = sorted(x * 1000 for x in latencies)
@@ -185,6 +214,10 @@ async def bench_lease(url: str, list_id: int, leasers: int, batch: int, seconds:
         f"lease: {leasers} leasers x batch {batch}: {total} leads in {elapsed:.1f} s ="
         f" {total / elapsed:,.0f} leads/s; latency per lease call p50 {pct(0.5):.1f} ms,"
         f" p99 {pct(0.99):.1f} ms, max {ms[-1]:.1f} ms ({len(ms)} calls)"
+    )
+    print(
+        f"lease CPU: this process {cpu:.1f} s, PostgreSQL backends {sum(pg_cpu):.1f} s"
+        f" ({sum(pg_cpu) / max(total, 1) * 1e6:.0f} us/lead); {load()}"
     )
     conn = await asyncpg.connect(url)
     try:

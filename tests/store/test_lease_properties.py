@@ -135,7 +135,10 @@ async def setup(
         if after:
             await add_dnc(e164, kind)
         flagged = contact.phones[0].dnc_flagged
-        assert flagged == (not after and kind not in ("none", "expired"))
+        unexpired = kind in ("global", "campaign", "other_campaign") or (
+            kind == "expiring" and until > start
+        )
+        assert flagged == (not after and unexpired)
         world.people[contact.id] = Person(
             contact.id, e164, tuple(zones), flagged, kind, after, until
         )
