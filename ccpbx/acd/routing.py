@@ -28,7 +28,7 @@ import random
 from collections.abc import Callable
 
 from ccpbx.acd.index import AgentKey, BucketKey, Head, QueueIndex, Requirement, meets
-from ccpbx.acd.model import AcdEvent, AgentMode, Assignment, CallStatus, Strategy
+from ccpbx.acd.model import AcdEvent, AgentMode, AgentState, Assignment, CallStatus, Strategy
 from ccpbx.acd.state import AcdState
 
 _ORDERED = (Strategy.LONGEST_IDLE, Strategy.FEWEST_CALLS, Strategy.LINEAR)
@@ -213,7 +213,7 @@ def spare_agents(state: AcdState, now: float) -> list[str]:
     return sorted(
         agent_id
         for agent_id, agent in state.agents.items()
-        if agent.state.value == "available" and agent_id not in promised
+        if agent.state is AgentState.AVAILABLE and agent_id not in promised
     )
 
 

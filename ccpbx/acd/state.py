@@ -126,7 +126,8 @@ class AcdState:
     # ----- configuration ---------------------------------------------------------
 
     def configure_queue(self, config: QueueConfig) -> None:
-        """Add a queue or replace its configuration (indexes rebuilt; memos dropped)."""
+        """Add a queue or replace its configuration (its agent index is rebuilt, its
+        waiting calls kept; round-robin memory survives unless the strategy changes)."""
         old = self._queues.get(config.name)
         qi = QueueIndex.new(config)
         if old is not None:
@@ -139,8 +140,6 @@ class AcdState:
             if agent.state is AgentState.AVAILABLE and config.name in agent.queues:
                 m = agent.queues[config.name]
                 qi.agents.add(agent, m.penalty, m.position)
-        for other in self._queues.values():
-            other.forget_memos()
 
     # ----- agent transitions -----------------------------------------------------
 

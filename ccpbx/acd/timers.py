@@ -2,6 +2,8 @@
 
 The async service asks :meth:`AcdState.timers` after each batch of events and on its
 timer, applies the due transitions, runs routing, and sleeps until ``next_at``.
+The ring timeout applies to every offer, persistent-mode ones included: a connected
+phone that could not be bridged within it counts as not answering.
 """
 
 from __future__ import annotations

@@ -139,3 +139,16 @@ def test_agent_only_serves_its_queues() -> None:
     assert next_assignments(state, 2) == []
     with pytest.raises(IllegalTransition):
         state.reserve("t1", ["ann"], 2)
+
+
+def test_spare_agents_excludes_agents_inbound_callers_need() -> None:
+    """For blending: agents an inbound caller would get now are not spare; the others
+    are, and asking changes nothing."""
+    state = AcdState([QueueConfig("sales")])
+    state.login(profile("ann", {"fr": 1}), 0)
+    state.login(profile("bob", {"de": 1}), 1)
+    state.login(profile("cid", {"fr": 1}), 2)
+    state.enqueue("c1", "sales", 3, required={"fr": 1})
+    assert spare_agents(state, 4) == ["bob", "cid"]
+    assert state.agent("ann").state is AgentState.AVAILABLE
+    assert [a.agent_ids for a in next_assignments(state, 4)] == [("ann",)]
