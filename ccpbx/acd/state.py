@@ -53,8 +53,11 @@ class AcdState:
         self._wrapping: set[str] = set()
         self._counts: dict[str, dict[AgentState, int]] = {}
         self._seq = 0
-        for config in queues:
-            self.configure_queue(config)
+        configs = list(queues)
+        for config in configs:
+            self._configure(config)
+        for config in configs:
+            self._check_overflow(config)
 
     # ----- read side -------------------------------------------------------------
 
@@ -128,6 +131,19 @@ class AcdState:
     def configure_queue(self, config: QueueConfig) -> None:
         """Add a queue or replace its configuration (its agent index is rebuilt, its
         waiting calls kept; round-robin memory survives unless the strategy changes)."""
+        self._check_overflow(config)
+        self._configure(config)
+
+    def _check_overflow(self, config: QueueConfig) -> None:
+        target = config.overflow
+        if target is None or target.kind is not OverflowKind.QUEUE:
+            return
+        if target.target not in self._queues:
+            raise UnknownQueue(
+                "overflow target is not a queue", queue=config.name, target=target.target
+            )
+
+    def _configure(self, config: QueueConfig) -> None:
         old = self._queues.get(config.name)
         qi = QueueIndex.new(config)
         if old is not None:

@@ -65,16 +65,18 @@ class AcdMachine(RuleBasedStateMachine):
         seed=st.integers(0, 2**16),
     )
     def setup(self, strategies: list[Strategy], relax: list[tuple], seed: int) -> None:  # type: ignore[type-arg]
-        self.state = AcdState(rng=random.Random(seed))
         overflows = [
             {"max_wait_s": 60.0, "overflow": OverflowTarget(OverflowKind.QUEUE, "q1")},
             {"max_wait_s": 90.0, "overflow": OverflowTarget(OverflowKind.VOICEMAIL, "vm")},
             {},
         ]
-        for name, strategy, steps, extra in zip(QUEUES, strategies, relax, overflows, strict=True):
-            self.state.configure_queue(
-                QueueConfig(name, strategy=strategy, relaxation=steps, wrapup_s=5.0, **extra)
+        configs = [
+            QueueConfig(name, strategy=strategy, relaxation=steps, wrapup_s=5.0, **extra)
+            for name, strategy, steps, extra in zip(
+                QUEUES, strategies, relax, overflows, strict=True
             )
+        ]
+        self.state = AcdState(configs, rng=random.Random(seed))
 
     # ----- agents --------------------------------------------------------------
 

@@ -152,3 +152,26 @@ def test_spare_agents_excludes_agents_inbound_callers_need() -> None:
     assert spare_agents(state, 4) == ["bob", "cid"]
     assert state.agent("ann").state is AgentState.AVAILABLE
     assert [a.agent_ids for a in next_assignments(state, 4)] == [("ann",)]
+
+
+def test_routing_stays_right_after_the_agent_log_is_trimmed() -> None:
+    """Hundreds of pause/unpause cycles trim the index's agent log; a memo older than the
+    log falls back to a full scan, so a newly qualified agent still gets the caller."""
+    state = AcdState([QueueConfig("sales")])
+    state.login(profile("ann", {"fr": 1}), 0)
+    state.login(profile("bob", {"fr": 2}), 0)
+    state.enqueue("c_de", "sales", 1, required={"de": 1})
+    now = 2.0
+    for _ in range(400):
+        assert next_assignments(state, now) == []
+        state.pause("ann", "coffee", now)
+        state.unpause("ann", now + 0.5)
+        now += 1
+    assert state._queues["sales"].agents.log_base > 0
+    state.enqueue("c_fr", "sales", now, required={"fr": 2})
+    assert [a.agent_ids for a in next_assignments(state, now)] == [("bob",)]
+    state.login(profile("dan", {"de": 1}), now)
+    assert [(a.call_id, a.agent_ids) for a in next_assignments(state, now)] == [
+        ("c_de", ("dan",)),
+        ("c_fr", ("bob",)),
+    ]

@@ -270,3 +270,19 @@ def test_every_event_carries_its_time_and_serialises() -> None:
         "agent_id": "ann",
         "state": "available",
     }
+
+
+def test_overflow_into_an_unknown_queue_is_refused_at_configuration() -> None:
+    """A queue overflowing into a queue that does not exist is refused when configured;
+    queues given together may name each other in any order."""
+    target = OverflowTarget(OverflowKind.QUEUE, "missing")
+    with pytest.raises(UnknownQueue):
+        AcdState([QueueConfig("sales", max_wait_s=10, overflow=target)])
+    state = AcdState(
+        [
+            QueueConfig("a", max_wait_s=10, overflow=OverflowTarget(OverflowKind.QUEUE, "b")),
+            QueueConfig("b"),
+        ]
+    )
+    with pytest.raises(UnknownQueue):
+        state.configure_queue(QueueConfig("c", max_wait_s=10, overflow=target))
