@@ -10,7 +10,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from ccpbx.acd import (
+    AcdEvent,
     AcdState,
+    AcdStats,
     AgentMode,
     AgentProfile,
     AgentState,
@@ -54,6 +56,7 @@ class AcdMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.state = AcdState(rng=random.Random(0))
+        self.stats = AcdStats(self.state.queue)
         self.now = 1000.0
         self.in_acd: set[str] = set()
         self.rr_last: dict[str, tuple[int, str]] = {}
@@ -77,6 +80,13 @@ class AcdMachine(RuleBasedStateMachine):
             )
         ]
         self.state = AcdState(configs, rng=random.Random(seed))
+        self.stats = AcdStats(self.state.queue)
+
+    def feed(self, events: list[AcdEvent]) -> list[AcdEvent]:
+        for event in events:
+            assert event.at == self.now
+        self.stats.apply_all(events)
+        return events
 
     # ----- agents --------------------------------------------------------------
 
@@ -96,7 +106,7 @@ class AcdMachine(RuleBasedStateMachine):
         if known is not None and known.state is not AgentState.LOGGED_OUT:
             self._refused(lambda: self.state.login(profile, self.now))
             return
-        self.state.login(profile, self.now, paused="break" if paused else None)
+        self.feed(self.state.login(profile, self.now, paused="break" if paused else None))
 
     @rule(data=st.data())
     def logout(self, data: st.DataObject) -> None:
@@ -108,7 +118,7 @@ class AcdMachine(RuleBasedStateMachine):
         if agent.state in (AgentState.RESERVED, AgentState.ON_CALL, AgentState.LOGGED_OUT):
             self._refused(lambda: self.state.logout(agent_id, self.now))
         else:
-            self.state.logout(agent_id, self.now)
+            self.feed(self.state.logout(agent_id, self.now))
 
     @rule(data=st.data())
     def pause_or_unpause(self, data: st.DataObject) -> None:
@@ -119,9 +129,9 @@ class AcdMachine(RuleBasedStateMachine):
             return
         agent_id = data.draw(st.sampled_from(known))
         if self.state.agent(agent_id).state is AgentState.PAUSED:
-            self.state.unpause(agent_id, self.now)
+            self.feed(self.state.unpause(agent_id, self.now))
         else:
-            self.state.pause(agent_id, "lunch", self.now)
+            self.feed(self.state.pause(agent_id, "lunch", self.now))
 
     @rule(data=st.data(), logout=st.booleans())
     def promised_agent_leaves(self, data: st.DataObject, logout: bool) -> None:
@@ -136,15 +146,15 @@ class AcdMachine(RuleBasedStateMachine):
         if promised:
             agent_id = data.draw(st.sampled_from(promised))
             if logout:
-                self.state.logout(agent_id, self.now)
+                self.feed(self.state.logout(agent_id, self.now))
             else:
-                self.state.pause(agent_id, "gone", self.now)
+                self.feed(self.state.pause(agent_id, "gone", self.now))
 
     @rule(data=st.data())
     def wrapup_done(self, data: st.DataObject) -> None:
         wrapping = sorted(a.id for a in self.state.agents.values() if a.state is AgentState.WRAP_UP)
         if wrapping:
-            self.state.wrapup_done(data.draw(st.sampled_from(wrapping)), self.now)
+            self.feed(self.state.wrapup_done(data.draw(st.sampled_from(wrapping)), self.now))
 
     # ----- calls ---------------------------------------------------------------
 
@@ -156,7 +166,9 @@ class AcdMachine(RuleBasedStateMachine):
     def enqueue(self, queue: str, priority: int, required: dict) -> None:  # type: ignore[type-arg]
         self.serial += 1
         call_id = f"call{self.serial}"
-        self.state.enqueue(call_id, queue, self.now, priority=priority, required=required)
+        self.feed(
+            self.state.enqueue(call_id, queue, self.now, priority=priority, required=required)
+        )
         self.in_acd.add(call_id)
 
     @precondition(lambda self: self.in_acd)
@@ -166,7 +178,7 @@ class AcdMachine(RuleBasedStateMachine):
         if self.state.call(call_id).status is CallStatus.CONNECTED:
             self._refused(lambda: self.state.abandon(call_id, self.now))
             return
-        self.state.abandon(call_id, self.now)
+        self.feed(self.state.abandon(call_id, self.now))
         self.in_acd.discard(call_id)
 
     @rule(data=st.data())
@@ -179,7 +191,7 @@ class AcdMachine(RuleBasedStateMachine):
         )
         if offered:
             call_id, agent_id = data.draw(st.sampled_from(offered))
-            self.state.answered(call_id, agent_id, self.now)
+            self.feed(self.state.answered(call_id, agent_id, self.now))
 
     @rule(data=st.data())
     def ring_no_answer(self, data: st.DataObject) -> None:
@@ -188,7 +200,7 @@ class AcdMachine(RuleBasedStateMachine):
         )
         if reserved:
             agent_id = data.draw(st.sampled_from(reserved))
-            self.state.ring_no_answer(agent_id, self.now)
+            self.feed(self.state.ring_no_answer(agent_id, self.now))
             assert self.state.agent(agent_id).pause_reason == "no answer"
 
     @rule(data=st.data())
@@ -198,7 +210,7 @@ class AcdMachine(RuleBasedStateMachine):
         )
         if connected:
             call_id = data.draw(st.sampled_from(connected))
-            self.state.hangup(call_id, self.now)
+            self.feed(self.state.hangup(call_id, self.now))
             self.in_acd.discard(call_id)
 
     @rule(seconds=st.sampled_from([0.5, 3.0, 7.0, 12.0, 25.0, 45.0]))
@@ -210,11 +222,11 @@ class AcdMachine(RuleBasedStateMachine):
         due = self.state.timers(self.now)
         for call_id, _agent_id in due.ring_timeouts:
             if self.state.calls.get(call_id) and self.state.call(call_id).ringing:
-                self.state.ring_timeout(call_id, self.now)
+                self.feed(self.state.ring_timeout(call_id, self.now))
         for agent_id in due.wrapups_done:
-            self.state.wrapup_done(agent_id, self.now)
+            self.feed(self.state.wrapup_done(agent_id, self.now))
         for call_id in due.overflows:
-            events = self.state.overflow(call_id, self.now)
+            events = self.feed(self.state.overflow(call_id, self.now))
             if call_id not in self.state.calls:
                 self.in_acd.discard(call_id)
             assert events[0].kind == "call_overflowed"
@@ -243,7 +255,7 @@ class AcdMachine(RuleBasedStateMachine):
             req = requirement_at(self.state.queue(call.queue), call, self.now)
             for agent_id in assignment.agent_ids:
                 assert qualifies(self.state.agent(agent_id), req)
-            self.state.reserve(assignment.call_id, assignment.agent_ids, self.now)
+            self.feed(self.state.reserve(assignment.call_id, assignment.agent_ids, self.now))
             if self.state.queue(call.queue).strategy is Strategy.ROUND_ROBIN:
                 agent = self.state.agent(assignment.agent_ids[0])
                 self.rr_last[call.queue] = (agent.queues[call.queue].position, agent.id)
@@ -265,6 +277,20 @@ class AcdMachine(RuleBasedStateMachine):
         seed = self.serial
         expected = reference_assignments(self.state, self.now, random.Random(seed), self.rr_last)
         assert next_assignments(self.state, self.now, rng=random.Random(seed)) == expected
+
+    @invariant()
+    def statistics_account_for_every_call(self) -> None:
+        """Offered = answered + abandoned (short or not) + overflowed out + still here."""
+        for q in QUEUES:
+            counts = self.stats.queue_counts(q)
+            here = sum(
+                1
+                for c in self.state.calls.values()
+                if c.queue == q and c.status is not CallStatus.CONNECTED
+            )
+            settled = counts.answered + counts.abandoned + counts.short_abandoned
+            assert counts.offered == settled + counts.overflowed + here
+            assert counts.handled <= counts.answered
 
     @invariant()
     def one_call_per_agent(self) -> None:
