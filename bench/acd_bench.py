@@ -18,6 +18,7 @@ Run: ``.venv/bin/python bench/acd_bench.py`` (``--decisions`` to change the samp
 from __future__ import annotations
 
 import argparse
+import gc
 import random
 import statistics
 import time
@@ -117,6 +118,11 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=100)
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="move the loaded center out of the cyclic GC's reach (gc.freeze) before measuring",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     state = AcdState(build_queues(args.queues), rng=random.Random(args.seed))
@@ -144,6 +150,10 @@ def main() -> int:
         f"{time.perf_counter() - started:.1f} s"
     )
     print(f"largest fill pass (500 new callers onto free agents): {first_pass_ns / 1e3:.0f} us")
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
+        print(f"gc.freeze(): {gc.get_freeze_count()} objects frozen")
 
     decision_ns: list[int] = []
     decision_cpu_ns: list[int] = []
