@@ -34,6 +34,9 @@ from ccpbx.store.dnc import APPLIES_SQL
 
 log = structlog.get_logger(__name__)
 
+# How long a lead with no callable number waits before the hopper looks at it again.
+DEFER_S = 300
+
 # $1 campaign id, $2 now, $3 dialer id; {limit} is formatted in (an int) so the
 # planner's generic plan knows how few rows come out: with LIMIT $3 it guesses
 # 10% of the campaign and plans the UPDATE as a merge join over every lead.
@@ -44,12 +47,12 @@ WITH camp AS (
            ($2::timestamptz AT TIME ZONE c.cap_time_zone)::date AS today
     FROM campaigns c WHERE c.id = $1 AND c.status = 'running'
 ),
-picked AS (
+candidates AS (
     SELECT l.campaign_id, l.contact_id, l.callback_id, ph.id AS phone_id, ph.e164,
            ph.time_zones, camp.today, camp.lease_ttl_s, l.tier, l.priority, l.ready_at
     FROM camp
     JOIN campaign_leads l ON l.campaign_id = camp.id
-    CROSS JOIN LATERAL (
+    LEFT JOIN LATERAL (
         SELECT p.id, p.e164, p.time_zones FROM phone_numbers p
         WHERE p.contact_id = l.contact_id AND NOT p.dnc_flagged
           AND NOT EXISTS (
@@ -63,7 +66,7 @@ picked AS (
               WHERE {dnc_applies})
         ORDER BY p.id = l.preferred_phone_id DESC NULLS LAST, p.rank
         LIMIT 1
-    ) ph
+    ) ph ON true
     WHERE l.status = 'ready' AND l.ready_at <= $2
       AND l.attempts_total < camp.max_attempts_total
       AND (l.attempts_day IS DISTINCT FROM camp.today
@@ -71,6 +74,21 @@ picked AS (
     ORDER BY l.tier, l.priority DESC, l.ready_at, l.contact_id
     LIMIT {limit}
     FOR UPDATE OF l SKIP LOCKED
+),
+picked AS (
+    SELECT * FROM candidates WHERE phone_id IS NOT NULL
+),
+-- Leads at the head of the queue with no number callable now (window closed in
+-- a zone, do-not-call) step aside for a while instead of being scanned by every
+-- lease; one whose numbers are all flagged at import is finished with.
+deferred AS (
+    UPDATE campaign_leads l
+    SET ready_at = $2 + make_interval(secs => {defer_s}),
+        status = CASE WHEN EXISTS (SELECT 1 FROM phone_numbers p
+                                   WHERE p.contact_id = l.contact_id AND NOT p.dnc_flagged)
+                      THEN l.status ELSE 'done' END
+    FROM candidates c
+    WHERE c.phone_id IS NULL AND l.campaign_id = c.campaign_id AND l.contact_id = c.contact_id
 ),
 ins AS (
     INSERT INTO call_attempts (campaign_id, contact_id, phone_id, e164, callback_id,
@@ -110,6 +128,7 @@ ORDER BY p.tier, p.priority DESC, p.ready_at, p.contact_id
 def _lease_sql(n: int) -> str:
     return _LEASE_SQL.format(
         limit=int(n),
+        defer_s=DEFER_S,
         dnc_applies=APPLIES_SQL.format(e164="p.e164", campaign="camp.id", now="$2"),
     )
 
@@ -138,6 +157,9 @@ async def lease(
 
     Due callbacks come first, then higher priority, then the lead waiting
     longest. Each returned lead has a fresh attempt in state ``leased``.
+    The ``n`` leads at the head of the queue are examined; those with no
+    number callable now are deferred by ``DEFER_S`` seconds, so fewer than
+    ``n`` may come back while more remain: call again.
     """
     if n < 1:
         raise InvalidInput("lease at least one lead", n=n)

@@ -350,3 +350,29 @@ async def test_lost_database_is_reported_as_unavailable(database_url: str) -> No
         await leasing.lease(dead, 1, 5, T0, dialer_id="d")
     with pytest.raises(Unavailable):
         await attempts.record_outcome(dead, uuid.uuid4(), "busy", T0)
+
+
+async def test_lead_not_callable_now_steps_aside(conn: asyncpg.Connection) -> None:
+    """A head lead outside its window is deferred DEFER_S seconds so the next lead gets dialed."""
+    camp, list_id = await campaign_with_contacts(conn, 0, window=CallingWindow.parse("08:00-21:00"))
+    morning = T0.replace(hour=6)
+    hnl = await add(conn, list_id, "+18085550101", HNL, priority=5, now=morning)
+    ny = await add(conn, list_id, "+12125550101", NY, now=morning)
+    assert await lease(conn, camp, T0, n=1) == []  # 07:00 in Honolulu
+    assert [x.contact_id for x in await lease(conn, camp, T0, n=1)] == [ny]
+    row = await conn.fetchrow(
+        "SELECT status, ready_at FROM campaign_leads WHERE contact_id = $1", hnl
+    )
+    assert row is not None
+    assert (row["status"], row["ready_at"]) == ("ready", T0 + dt.timedelta(seconds=leasing.DEFER_S))
+    assert [x.contact_id for x in await lease(conn, camp, T0.replace(hour=19))] == [hnl]
+
+
+async def test_lead_with_only_flagged_numbers_is_finished(conn: asyncpg.Connection) -> None:
+    """A contact whose every number was on a DNC list at import leaves the queue for good."""
+    camp, list_id = await campaign_with_contacts(conn, 0)
+    await dnc.add(conn, "+12125550101", source="national")
+    flagged = await add(conn, list_id, "+12125550101", now=T0 - MIN)
+    assert await lease(conn, camp) == []
+    status = await conn.fetchval("SELECT status FROM campaign_leads WHERE contact_id = $1", flagged)
+    assert status == "done"
