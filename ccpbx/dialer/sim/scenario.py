@@ -1,4 +1,58 @@
-"""Campaign scenarios for the dialer benchmark: JSON loading with validation."""
+"""Campaign scenarios for the dialer benchmark: JSON loading with validation.
+
+Run one: ``ccpbx bench dialer --scenario bench/scenarios/n10_p30_realistic.json
+--pacer predictive [--seeds K] [--days D] [--json]``; the whole table:
+``.venv/bin/python bench/dialer_table.py [--days D] [--seeds K] [--jobs J]``.
+
+A scenario file is a JSON object (validated here; errors name the offending key):
+
+``agents``, ``days``, ``day_hours``
+    agents logged in for a shift of ``day_hours`` each day
+``live_answer_prob``
+    share of dials answered by a person
+``answer_delay_s``
+    law of the time from dialing to a live answer
+``failures``
+    non-live outcomes: a list of ``{"share", "after_s"}`` with shares summing to 1;
+    ``after_s`` is a number (fixed) or a law
+``talk_s``, ``wrap_s``
+    talk and wrap-up (after-call work) laws
+``grace_s``
+    a live answer with no agent free within this time is abandoned (recorded
+    message, hang-up)
+``abandon_target``
+    allowed abandoned share of live answers (0.03)
+``seed``
+    first seed; ``--seeds K`` runs seed .. seed + K - 1
+``amd`` (optional)
+    ``{"machine_share", "detect_s", "human_s"}``: a share of all dials answered by
+    machines, hung up ``detect_s`` after answering; live answers reach the queue
+    ``human_s`` after answering, which eats into the grace time
+``breaks`` (optional)
+    ``{"every_s", "duration_s"}``: each agent pauses after a call once per
+    ``every_s`` (staggered); break time counts as logged-in time
+``answer_drift`` (optional)
+    hourly multipliers of ``live_answer_prob`` (cycled over the shift)
+``reference`` (optional)
+    published figures ``progressive``, ``best_ratio``, ``optimum`` for the table
+``name``, ``description`` (optional)
+    labels
+
+A law is ``{"dist": "fixed" | "exponential" | "lognormal", "mean": s, "cv": c}``
+(``cv`` only for lognormal); a bare number is a fixed time.
+
+Shipped in ``bench/scenarios/``: the four reference campaigns of the issue, each twice:
+
+* ``*_realistic``: lognormal answer delay (cv 0.5), fixed-time failures (no answer
+  after ~25 s, busy or unreachable after ~5 s) giving the table's mean
+  dial-to-outcome time r, lognormal talk (cv 0.8), fixed wrap, 2 s grace;
+* ``*_exponential``: the Markov model's twin: every outcome (live or not) after an
+  exponential time of mean r, exponential talk and wrap, grace 0 (abandoned at once),
+  so the reference figures apply (handle time is two exponential phases rather than
+  one, which leaves progressive occupancy h / (h + r/p) unchanged).
+
+``n20_amd_breaks_drift.json`` exercises the optional keys (no reference figures).
+"""
 
 from __future__ import annotations
 
@@ -47,7 +101,7 @@ class Breaks:
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """One campaign to simulate; see ``bench/scenarios/README.md`` for the keys."""
+    """One campaign to simulate (keys as in the module documentation)."""
 
     name: str
     agents: int
