@@ -29,6 +29,8 @@ from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
 from ccpbx.metrics import MetricsRegistry, Sample
+from ccpbx.queues.features import acd_handlers
+from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
 from ccpbx.welcome import welcome
 
@@ -77,6 +79,9 @@ class Daemon:
         self.metrics = MetricsRegistry()
         self.channels = ChannelView()
         self.ami = AmiClient(ami_settings(config))
+        self.acd = QueueService(self.ami, self.channels, pool=lambda: self.database.pool)
+        for script, handler in acd_handlers(self.acd).items():
+            self.handlers.setdefault(script, handler)
         self.agi = FastAgiServer(
             config.agi.host,
             config.agi.port,
@@ -157,8 +162,9 @@ class Daemon:
         await self.database.start()
         self.channels.attach(self.ami)
         await self.ami.start()
+        await self.acd.start()
         await self.agi.start()
-        app = make_app(self.health, self.metrics, self._verify_token)
+        app = make_app(self.health, self.metrics, self._verify_token, self.acd)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.config.http.host, self.config.http.port)
@@ -219,6 +225,7 @@ class Daemon:
         if self._site is not None:
             await self._site.stop()  # no new HTTP requests
         await self.agi.close(grace=timeout / 2)  # no new calls; drain the ones in progress
+        await self.acd.stop()  # calls stay up in Asterisk; a restart finds them again
         await self.ami.close()
         if self._runner is not None:
             await self._runner.cleanup()

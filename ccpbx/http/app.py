@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 
 from ccpbx.health import HealthRegistry
@@ -10,15 +12,27 @@ from ccpbx.http.keys import HEALTH, METRICS, VERIFY_TOKEN, TokenVerifier
 from ccpbx.http.middleware import auth_middleware, error_middleware
 from ccpbx.metrics import MetricsRegistry
 
+if TYPE_CHECKING:
+    from ccpbx.queues.service import QueueService
+
 
 def make_app(
-    health: HealthRegistry, metrics: MetricsRegistry, verify_token: TokenVerifier
+    health: HealthRegistry,
+    metrics: MetricsRegistry,
+    verify_token: TokenVerifier,
+    acd: QueueService | None = None,
 ) -> web.Application:
-    app = web.Application(
-        middlewares=[error_middleware, auth_middleware], client_max_size=1024 * 1024
-    )
+    middlewares = [error_middleware, auth_middleware]
+    if acd is not None:
+        from ccpbx.http import routes_acd
+
+        middlewares.insert(1, routes_acd.query_token_middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=1024 * 1024)
     app[HEALTH] = health
     app[METRICS] = metrics
     app[VERIFY_TOKEN] = verify_token
     app.add_routes(routes_system.routes)
+    if acd is not None:
+        app[routes_acd.ACD] = acd
+        app.add_routes(routes_acd.routes)
     return app

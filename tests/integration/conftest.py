@@ -37,7 +37,7 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
     runtime = ensure_runtime()
     phones = [Phone(f"agent{n}", f"pw-{n}-secret") for n in (1001, 1002)]
     # Test desk phones (SIPp) answer on the contact they register: keep it as registered.
-    phones += [Phone(str(n), f"pw-{n}-secret", rewrite_contact=False) for n in (1001, 1002)]
+    phones += [Phone(str(n), f"pw-{n}-secret", rewrite_contact=False) for n in range(1001, 1013)]
     settings = AsteriskSettings(phones=phones)
     instance = AsteriskInstance(runtime, f"test-{os.getpid()}", settings)
     instance.start()

@@ -1,0 +1,143 @@
+"""FastAGI scripts of the ACD: ``queue`` (a caller enters a queue) and ``phone``
+(calls from agent phones: the agent feature codes).
+
+Feature codes, dialed from the agent's desk phone:
+
+- ``*45``: log in; the phone asks for the agent number then the PIN (DTMF, ``#`` ends
+  each), and logs the agent in at this phone in the agent's usual mode;
+- ``*46``: log out the agent logged in at this phone;
+- ``*47``: pause; the reason is the digits dialed after ``*47`` (``*4712``) or, if
+  none, asked for by DTMF; ``*48``: unpause.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from ccpbx.agi import AgiSession
+from ccpbx.callcontrol.persistent import ENDPOINT_RE
+from ccpbx.errors import CcpbxError
+from ccpbx.queues.model import QUEUE_RE
+from ccpbx.queues.service import WAIT_CONTEXT, CallAttributes, QueueService
+
+log = structlog.get_logger(__name__)
+
+LOGIN, LOGOUT, PAUSE, UNPAUSE = "*45", "*46", "*47", "*48"
+_SKILL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}(?::[0-9]{1,2})?$")
+
+
+def endpoint_of(channel: str) -> str | None:
+    """``PJSIP/1001-0000002a`` -> ``1001``."""
+    if not channel.startswith("PJSIP/"):
+        return None
+    endpoint = channel.removeprefix("PJSIP/").rsplit("-", 1)[0]
+    return endpoint if ENDPOINT_RE.match(endpoint) else None
+
+
+def parse_skills(text: str) -> dict[str, int]:
+    """``"spanish billing:3"`` -> ``{"spanish": 1, "billing": 3}`` (bad words skipped)."""
+    out: dict[str, int] = {}
+    for word in text.split():
+        if _SKILL_RE.match(word):
+            name, _, level = word.partition(":")
+            out[name] = int(level) if level else 1
+    return out
+
+
+def queue_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[None]]:
+    """``AGI(.../queue)``: the queue name comes from the script argument or CCPBX_QUEUE
+    (set by the IVR's queue node, with CCPBX_QUEUE_PRIORITY and CCPBX_QUEUE_SKILLS)."""
+
+    async def handle(session: AgiSession) -> None:
+        env = session.env
+        queue = env.args[0] if env.args else await session.get_variable("CCPBX_QUEUE") or ""
+        if not QUEUE_RE.match(queue) or queue not in service.specs:
+            log.warning("acd_queue_script_unknown_queue", queue=queue)
+            return
+        priority_text = await session.get_variable("CCPBX_QUEUE_PRIORITY") or "0"
+        skills = parse_skills(await session.get_variable("CCPBX_QUEUE_SKILLS") or "")
+        priority = int(priority_text) if priority_text.lstrip("-").isdigit() else 0
+        service.expect_call(env.uniqueid, CallAttributes(priority, skills))
+        await session.answer()
+        await session.exec("Goto", WAIT_CONTEXT, queue, 1)
+
+    return handle
+
+
+def phone_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[None]]:
+    async def handle(session: AgiSession) -> None:
+        env = session.env
+        dialed = env.get("agi_extension") or ""
+        endpoint = endpoint_of(env.channel)
+        if endpoint is None:
+            return
+        await session.answer()
+        try:
+            if dialed == LOGIN:
+                await _login(service, session, endpoint)
+            elif dialed == LOGOUT:
+                await _with_agent(service, session, endpoint, service.logout, "agent-loggedoff")
+            elif dialed.startswith(PAUSE):
+                reason = dialed[len(PAUSE) :]
+                if not reason:
+                    reason = await session.get_data("beep", 5000, 4)
+                await _with_agent(
+                    service,
+                    session,
+                    endpoint,
+                    lambda agent: service.pause(agent, reason or "break"),
+                    "auth-thankyou",
+                )
+            elif dialed == UNPAUSE:
+                await _with_agent(service, session, endpoint, service.unpause, "auth-thankyou")
+            else:
+                await session.stream_file("invalid")
+        except CcpbxError as exc:
+            log.info(
+                "acd_feature_code_refused", dialed=dialed, endpoint=endpoint, error=exc.message
+            )
+            await session.stream_file("beeperr")
+        await session.hangup()
+
+    return handle
+
+
+async def _login(service: QueueService, session: AgiSession, endpoint: str) -> None:
+    for _ in range(3):
+        agent = await session.get_data("agent-user", 5000, 15)
+        pin = await session.get_data("agent-pass", 5000, 10)
+        try:
+            record = await service.profile(agent) if agent else None
+        except CcpbxError:
+            record = None
+        if record is None or not record.pin_matches(pin):
+            log.info("acd_phone_login_refused", agent=agent, endpoint=endpoint)
+            await session.stream_file("agent-incorrect")
+            continue
+        await service.login(agent, endpoint)
+        log.info("acd_phone_login", agent=agent, endpoint=endpoint)
+        await session.stream_file("agent-loginok")
+        return
+
+
+async def _with_agent(
+    service: QueueService,
+    session: AgiSession,
+    endpoint: str,
+    action: Callable[[str], Awaitable[object]],
+    ok_prompt: str,
+) -> None:
+    agent = service.agent_at(endpoint)
+    if agent is None:
+        await session.stream_file("agent-incorrect")
+        return
+    await action(agent)
+    await session.stream_file(ok_prompt)
+
+
+def acd_handlers(service: QueueService) -> dict[str, Callable[[AgiSession], Awaitable[None]]]:
+    """The FastAGI scripts the daemon serves for the ACD."""
+    return {"queue": queue_handler(service), "phone": phone_handler(service)}

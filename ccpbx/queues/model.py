@@ -1,0 +1,93 @@
+"""What the queue service is configured with: queues and agent profiles.
+
+Plain frozen data; the store reads and writes it, the service turns it into the pure
+engine's :class:`~ccpbx.acd.QueueConfig` and :class:`~ccpbx.acd.AgentProfile`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ccpbx.acd import AgentMode, AgentProfile, Membership, QueueConfig
+from ccpbx.errors import InvalidInput
+
+QUEUE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
+AGENT_RE = re.compile(r"^[0-9]{2,15}$")
+REASON_RE = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
+
+
+def check_queue_name(name: str) -> str:
+    if not QUEUE_RE.match(name):
+        raise InvalidInput(f"queue name must match {QUEUE_RE.pattern}, got {name!r}", field="queue")
+    return name
+
+
+def check_agent_id(agent: str) -> str:
+    if not AGENT_RE.match(agent):
+        raise InvalidInput(f"agent number must be 2 to 15 digits, got {agent!r}", field="agent")
+    return agent
+
+
+def check_reason(reason: str) -> str:
+    if not REASON_RE.match(reason):
+        raise InvalidInput("pause reason: 1 to 40 letters, digits, space, _ . -", field="reason")
+    return reason
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    """A queue: the engine's routing rules plus what the service adds around them."""
+
+    config: QueueConfig
+    required: Mapping[str, int] = field(default_factory=dict)
+    """Skills every call of this queue needs (name -> minimum level)."""
+    record: bool = True
+    """Record each connected call with MixMonitor, named by call id."""
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """An agent's stored profile."""
+
+    agent: str
+    name: str = ""
+    skills: Mapping[str, int] = field(default_factory=dict)
+    queues: Mapping[str, Membership] = field(default_factory=dict)
+    mode: AgentMode = AgentMode.RING
+    pin_salt: str | None = None
+    pin_hash: str | None = None
+
+    def profile(self, mode: AgentMode | None = None) -> AgentProfile:
+        return AgentProfile(
+            id=self.agent,
+            name=self.name,
+            skills=dict(self.skills),
+            mode=mode or self.mode,
+            queues=dict(self.queues),
+        )
+
+    def pin_matches(self, pin: str) -> bool:
+        if self.pin_salt is None or self.pin_hash is None:
+            return False
+        return hmac.compare_digest(hash_pin(self.pin_salt, pin), self.pin_hash)
+
+
+def hash_pin(salt: str, pin: str) -> str:
+    return hashlib.sha256(f"{salt}:{pin}".encode()).hexdigest()
+
+
+def new_pin(pin: str) -> tuple[str, str]:
+    """(salt, hash) for a PIN of 4 to 10 digits."""
+    if not re.fullmatch(r"[0-9]{4,10}", pin):
+        raise InvalidInput("a PIN is 4 to 10 digits", field="pin")
+    salt = secrets.token_hex(8)
+    return salt, hash_pin(salt, pin)

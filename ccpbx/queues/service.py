@@ -1,0 +1,719 @@
+"""The queue service: the pure ACD engine driven by Asterisk events, on one task.
+
+Everything that changes ACD state runs on the service's worker task, in order:
+AMI events (a caller reaches music on hold, a channel hangs up), API and phone
+commands (login, pause, ...), the outcomes of connect attempts, and timers (ring
+timeout, wrap-up end, max wait, skill relaxation, statistics intervals). Each is
+translated into an :class:`~ccpbx.acd.AcdState` transition; after each batch the
+service asks :func:`~ccpbx.acd.next_assignments` who takes which call and starts
+one connect task per offer: ``put_through`` for persistent agents, a ring for
+ring-mode agents. Their outcome comes back to the worker as one more input.
+
+Callbacks only enqueue. Every event the engine returns is counted
+(:class:`~ccpbx.acd.AcdStats`), written to PostgreSQL by one writer task (in order)
+and published to live subscribers. Every task is owned and awaited on ``stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from ccpbx.acd import (
+    AcdEvent,
+    AcdState,
+    AcdStats,
+    AgentMode,
+    AgentState,
+    CallStatus,
+    IllegalTransition,
+    OverflowKind,
+    UnknownAgent,
+    UnknownQueue,
+    next_assignments,
+)
+from ccpbx.ami import AmiClient
+from ccpbx.ami.channels import ChannelView
+from ccpbx.ami.protocol import AmiMessage
+from ccpbx.callcontrol.persistent import PersistentAgentConnections
+from ccpbx.callcontrol.ring import RingConnections, RingResult
+from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound, Unavailable
+from ccpbx.queues import store
+from ccpbx.queues.feed import Broadcaster, EventFeed
+from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_reason
+from ccpbx.store.db import Executor
+
+log = structlog.get_logger(__name__)
+
+WAIT_CONTEXT = "ccpbx-queue-wait"
+HOLD_CONTEXTS = frozenset({WAIT_CONTEXT, "ccpbx-queue-hold"})
+FALLBACK = ("ccpbx-fallback", "s", "1")
+RING_EARLY_S = 0.5
+"""Asterisk gives up ringing this much before the engine's ring timeout, so the
+phone's own no-answer normally arrives first and the engine's timer is a backstop."""
+
+Pool = Callable[[], Executor]
+Command = Callable[[float], list[AcdEvent]]
+
+
+@dataclass(slots=True)
+class CallLeg:
+    """A caller's channel as the service tracks it."""
+
+    call_id: str
+    channel: str
+    queue: str
+    agent: str | None = None
+    agent_channel: str = ""
+    ring_legs: dict[str, str] = field(default_factory=dict)  # agent -> ring leg uniqueid
+    recording: str | None = None
+
+
+@dataclass(slots=True)
+class Session:
+    """A logged-in agent's phone."""
+
+    agent: str
+    endpoint: str
+    mode: AgentMode
+
+
+@dataclass(frozen=True, slots=True)
+class CallAttributes:
+    """What the queue script learned about a caller before music on hold."""
+
+    priority: int = 0
+    required: Mapping[str, int] = field(default_factory=dict)
+
+
+class QueueService:
+    """Runs the ACD for one Asterisk node (see the module docstring)."""
+
+    def __init__(
+        self,
+        ami: AmiClient,
+        channels: ChannelView,
+        *,
+        pool: Pool | None = None,
+        queues: Iterable[QueueSpec] = (),
+        clock: Callable[[], float] = time.time,
+        interval_s: float = 900.0,
+        persistent: PersistentAgentConnections | None = None,
+        ring: RingConnections | None = None,
+    ) -> None:
+        self._ami = ami
+        self._channels = channels
+        self._pool = pool
+        self._clock = clock
+        self.specs: dict[str, QueueSpec] = {}
+        self.state = AcdState()
+        self.stats = AcdStats(self.state.queue, interval_s=interval_s)
+        for spec in queues:
+            self._set_spec(spec)
+        self.persistent = persistent or PersistentAgentConnections(ami)
+        self.ring = ring or RingConnections(ami)
+        self.feed = Broadcaster()
+        self.sessions: dict[str, Session] = {}
+        self.legs: dict[str, CallLeg] = {}
+        self._attrs: dict[str, CallAttributes] = {}
+        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._writes: asyncio.Queue[Callable[[Executor], Awaitable[Any]] | None] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._worker: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+        self.recovered: dict[str, list[str]] = {}
+        ami.on_event("Newexten", self._on_newexten)
+        ami.on_event("Hangup", self._on_hangup)
+        self.persistent.on_leg_lost(self._on_leg_lost)
+
+    # ----- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the worker (it recovers state from Asterisk first) and the DB writer."""
+        if self._worker is not None:
+            raise RuntimeError("queue service already started")
+        self._writer = asyncio.create_task(self._write_loop(), name="acd-writer")
+        self._worker = asyncio.create_task(self._run(), name="acd-worker")
+
+    async def stop(self) -> None:
+        """Stop deciding, cancel connect tasks, store what is pending; calls stay up in
+        Asterisk (the next start finds them again)."""
+        if self._worker is None:
+            return
+        self._worker.cancel()
+        await asyncio.gather(self._worker, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._flush_intervals(closed_only=True)
+        self._writes.put_nowait(None)
+        if self._writer is not None:
+            try:
+                await asyncio.wait_for(self._writer, 5)
+            except TimeoutError:
+                log.warning("acd_writer_stop_timeout", pending=self._writes.qsize())
+        self.feed.close()
+        self._worker = None
+
+    async def wait_ready(self, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            await self.ready.wait()
+
+    # ----- commands (any task) ---------------------------------------------------------
+
+    async def configure_queue(self, spec: QueueSpec, *, save: bool = True) -> None:
+        if save and self._pool is not None:
+            await store.save_queue(self._pool(), spec)
+
+        def apply(now: float) -> list[AcdEvent]:
+            self._set_spec(spec)
+            return []
+
+        await self._call(apply)
+
+    async def profile(self, agent: str) -> AgentRecord:
+        if self._pool is None:
+            raise Unavailable("no database for agent profiles")
+        return await store.load_agent(self._pool(), check_agent_id(agent))
+
+    async def login(
+        self,
+        agent: str,
+        endpoint: str,
+        *,
+        mode: AgentMode | None = None,
+        paused: str | None = None,
+        connect_timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """Log an agent in at a phone; a persistent agent's phone is called first."""
+        record = await self.profile(agent)
+        mode = mode or record.mode
+        if paused is not None:
+            check_reason(paused)
+        known = self.state.agents.get(agent)
+        if known is not None and known.state is not AgentState.LOGGED_OUT:
+            raise Conflict(f"agent {agent} is already logged in", agent=agent)
+        if mode is AgentMode.PERSISTENT and not self.persistent.connected(agent):
+            await self.persistent.open(agent, endpoint, ring_timeout=connect_timeout)
+        profile = record.profile(mode)
+
+        def apply(now: float) -> list[AcdEvent]:
+            events = self.state.login(profile, now, paused=paused)
+            self.sessions[agent] = Session(agent, endpoint, mode)
+            self._write(lambda db: store.save_session(db, agent, endpoint, mode, now, paused))
+            return events
+
+        try:
+            await self._call(apply)
+        except BaseException:
+            if mode is AgentMode.PERSISTENT and self.persistent.connected(agent):
+                await self.persistent.close(agent)
+            raise
+        return self.agent_view(agent)
+
+    async def logout(self, agent: str) -> dict[str, Any]:
+        def apply(now: float) -> list[AcdEvent]:
+            events = self.state.logout(agent, now)
+            self.sessions.pop(agent, None)
+            self._write(lambda db: store.delete_session(db, agent))
+            return events
+
+        await self._call(apply)
+        if self.persistent.leg(agent) is not None:
+            await self.persistent.close(agent)
+        return self.agent_view(agent)
+
+    async def pause(self, agent: str, reason: str) -> dict[str, Any]:
+        check_reason(reason)
+
+        def apply(now: float) -> list[AcdEvent]:
+            events = self.state.pause(agent, reason, now)
+            self._write(lambda db: store.set_session_pause(db, agent, reason))
+            return events
+
+        await self._call(apply)
+        return self.agent_view(agent)
+
+    async def unpause(self, agent: str) -> dict[str, Any]:
+        def apply(now: float) -> list[AcdEvent]:
+            events = self.state.unpause(agent, now)
+            self._write(lambda db: store.set_session_pause(db, agent, None))
+            return events
+
+        await self._call(apply)
+        return self.agent_view(agent)
+
+    async def end_wrapup(self, agent: str) -> dict[str, Any]:
+        await self._call(lambda now: self.state.wrapup_done(agent, now))
+        return self.agent_view(agent)
+
+    def expect_call(self, uniqueid: str, attributes: CallAttributes) -> None:
+        """Remember a caller's priority and skills until it reaches music on hold."""
+        self._attrs[uniqueid] = attributes
+
+    def agent_at(self, endpoint: str) -> str | None:
+        """The agent logged in at a phone endpoint, if any."""
+        for session in self.sessions.values():
+            if session.endpoint == endpoint:
+                return session.agent
+        return None
+
+    def subscribe(self) -> EventFeed:
+        return self.feed.subscribe()
+
+    # ----- supervisor and recording ---------------------------------------------------
+
+    async def spy(self, supervisor_endpoint: str, agent: str, how: str) -> dict[str, Any]:
+        """Call the supervisor's phone into ChanSpy on the agent's channel:
+        ``listen`` (q), ``whisper`` (qw: only the agent hears) or ``barge`` (qB)."""
+        options = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}.get(how)
+        if options is None:
+            raise InvalidInput("how must be listen, whisper or barge", field="how")
+        channel = self.agent_channel(agent)
+        if not channel:
+            raise Conflict(f"agent {agent} has no live channel to listen to", agent=agent)
+        from ccpbx.callcontrol.persistent import ENDPOINT_RE
+
+        if not ENDPOINT_RE.match(supervisor_endpoint):
+            raise InvalidInput("not a SIP endpoint name", field="endpoint")
+        spy_id = f"ccpbx-spy-{agent}-{int(self._clock() * 1000)}"
+        await self._ami.action(
+            "Originate",
+            Channel=f"PJSIP/{supervisor_endpoint}",
+            Application="ChanSpy",
+            Data=f"{channel},{options}",
+            ChannelId=spy_id,
+            CallerID=f'"ccpbx {how} {agent}" <{agent}>',
+            Timeout="30000",
+            Async="true",
+            timeout=10,
+        )
+        log.info("acd_spy_started", agent=agent, how=how, spied=channel, spy=spy_id)
+        return {"agent": agent, "how": how, "channel": channel, "options": options, "id": spy_id}
+
+    def agent_channel(self, agent: str) -> str:
+        """The channel of the agent's phone: the persistent leg, or the answered ring leg."""
+        leg = self.persistent.leg(agent)
+        if leg is not None and leg.channel:
+            return leg.channel
+        a = self.state.agents.get(agent)
+        if a is not None and a.call_id is not None and a.call_id in self.legs:
+            return self.legs[a.call_id].agent_channel
+        return ""
+
+    async def set_recording(self, call_id: str, paused: bool) -> dict[str, Any]:
+        leg = self.legs.get(call_id)
+        if leg is None or leg.recording is None:
+            raise NotFound(f"call {call_id} is not being recorded", call_id=call_id)
+        await self._ami.action(
+            "MixMonitorMute", Channel=leg.channel, Direction="both", State="1" if paused else "0"
+        )
+        log.info("acd_recording_muted", call_id=call_id, paused=paused)
+        return {"call_id": call_id, "file": leg.recording, "paused": paused}
+
+    # ----- read side ------------------------------------------------------------------
+
+    def agent_view(self, agent: str) -> dict[str, Any]:
+        a = self.state.agents.get(agent)
+        if a is None:
+            raise UnknownAgent("agent never logged in", agent_id=agent)
+        session = self.sessions.get(agent)
+        return {
+            "agent": a.id,
+            "name": a.name,
+            "state": a.state.value,
+            "since": a.since,
+            "mode": a.mode.value,
+            "endpoint": session.endpoint if session else None,
+            "pause_reason": a.pause_reason,
+            "pending_pause": a.pending_pause,
+            "call_id": a.call_id,
+            "queues": sorted(a.queues),
+            "calls_taken": a.calls_taken,
+        }
+
+    def agents_view(self) -> list[dict[str, Any]]:
+        return [self.agent_view(a) for a in sorted(self.state.agents)]
+
+    def queue_view(self, name: str, *, waiting: bool = False) -> dict[str, Any]:
+        if name not in self.specs:
+            raise UnknownQueue("no such queue", queue=name)
+        now = self._clock()
+        s = self.stats.queue_stats(self.state, name, now)
+        spec = self.specs[name]
+        out: dict[str, Any] = {
+            "queue": name,
+            "strategy": spec.config.strategy.value,
+            "at": now,
+            "waiting": s.waiting,
+            "longest_wait_s": round(s.longest_wait_s, 3),
+            "agents": s.agents,
+            "total": _counts(s.total),
+            "interval_start": s.interval_start,
+            "interval": _counts(s.interval),
+            "service_level_s": spec.config.service_level_s,
+        }
+        if waiting:
+            out["calls"] = [
+                {
+                    "call_id": c.call_id,
+                    "wait_s": round(now - c.enqueued_at, 3),
+                    "priority": c.priority,
+                }
+                for c in self.state.waiting(name)
+            ]
+        return out
+
+    def queues_view(self) -> list[dict[str, Any]]:
+        return [self.queue_view(name) for name in sorted(self.specs)]
+
+    # ----- AMI callbacks (enqueue only) ------------------------------------------------
+
+    def _on_newexten(self, event: AmiMessage) -> None:
+        if event.get("Context") in HOLD_CONTEXTS and event.get("Application") == "MusicOnHold":
+            self._inbox.put_nowait(("held", event))
+
+    def _on_hangup(self, event: AmiMessage) -> None:
+        # Every hang-up is passed on: one that arrives while the worker recovers must
+        # still find the caller it is about once recovery has registered it.
+        self._inbox.put_nowait(("hangup", event))
+
+    def _on_leg_lost(self, agent: str, reason: str) -> None:
+        self._inbox.put_nowait(("leg_lost", (agent, reason)))
+
+    # ----- worker ---------------------------------------------------------------------
+
+    async def _call(self, command: Command) -> None:
+        if self._worker is None or self._worker.done():
+            raise Unavailable("the queue service is not running")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(("command", (command, future)))
+        await future
+
+    async def _run(self) -> None:
+        from ccpbx.queues.recovery import recover
+
+        while True:
+            try:
+                await recover(self)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("acd_recovery_failed", error=repr(exc))
+                await asyncio.sleep(1.0)
+        self.ready.set()
+        self._tick()
+        wake: float | None = None
+        while True:
+            timeout = None if wake is None else max(0.0, wake - self._clock())
+            try:
+                item = await asyncio.wait_for(self._inbox.get(), timeout)
+                batch = [item]
+                while not self._inbox.empty():
+                    batch.append(self._inbox.get_nowait())
+            except TimeoutError:
+                batch = []
+            for kind, data in batch:
+                try:
+                    self._handle(kind, data)
+                except Exception:
+                    log.exception("acd_input_failed", kind=kind)
+            wake = self._tick()
+
+    def _handle(self, kind: str, data: Any) -> None:
+        now = self._clock()
+        if kind == "command":
+            command, future = data
+            try:
+                self._publish(command(now))
+            except BaseException as exc:
+                if not future.done():
+                    future.set_exception(exc)
+            else:
+                if not future.done():
+                    future.set_result(None)
+        elif kind == "held":
+            self._held(data, now)
+        elif kind == "hangup":
+            self._hung_up(data.get("Uniqueid") or "", now)
+        elif kind == "connected":
+            self._connected(*data, now=now)
+        elif kind == "rang":
+            self._rang(*data, now=now)
+        elif kind == "leg_lost":
+            self._leg_lost(data[0], now)
+
+    def _tick(self) -> float | None:
+        """Apply due timers, route, start connects; return when to wake up next."""
+        now = self._clock()
+        due = self.state.timers(now)
+        events: list[AcdEvent] = []
+        for call_id, agent in due.ring_timeouts:
+            leg = self.legs.get(call_id)
+            ring_leg = leg.ring_legs.pop(agent, None) if leg else None
+            if ring_leg is not None:
+                self._spawn(self.ring.cancel(ring_leg), "acd-ring-cancel")
+            events += self.state.ring_no_answer(agent, now)
+        for agent in due.wrapups_done:
+            events += self.state.wrapup_done(agent, now)
+        for call_id in due.overflows:
+            events += self._overflow(call_id, now)
+        self._publish(events)
+        for assignment in next_assignments(self.state, now):
+            self._publish(self.state.reserve(assignment.call_id, assignment.agent_ids, now))
+            for agent in assignment.agent_ids:
+                self._start_connect(assignment.call_id, agent)
+        next_interval = self.stats.interval_of(now) + self.stats.interval_s
+        closed = self._flush_intervals(closed_only=True)
+        del closed
+        after = self.state.timers(now).next_at
+        return next_interval if after is None else min(after, next_interval)
+
+    # ----- inputs -----------------------------------------------------------------------
+
+    def _held(self, event: AmiMessage, now: float) -> None:
+        uniqueid = event.get("Uniqueid") or ""
+        queue = event.get("Exten") or ""
+        if not uniqueid or uniqueid in self.legs:
+            return
+        if queue not in self.specs:
+            log.warning("acd_unknown_queue", queue=queue, uniqueid=uniqueid)
+            self._spawn(self._redirect(event.get("Channel") or "", FALLBACK), "acd-fallback")
+            return
+        self._enqueue(uniqueid, event.get("Channel") or "", queue, now)
+
+    def _enqueue(self, uniqueid: str, channel: str, queue: str, at: float) -> list[AcdEvent]:
+        spec = self.specs[queue]
+        attrs = self._attrs.pop(uniqueid, CallAttributes())
+        required = {**spec.required, **attrs.required}
+        events = self.state.enqueue(uniqueid, queue, at, priority=attrs.priority, required=required)
+        self.legs[uniqueid] = CallLeg(uniqueid, channel, queue)
+        self._publish(events)
+        return events
+
+    def _hung_up(self, uniqueid: str, now: float) -> None:
+        leg = self.legs.pop(uniqueid, None)
+        call = self.state.calls.get(uniqueid)
+        if leg is None or call is None:
+            return
+        if call.status is CallStatus.CONNECTED:
+            self._publish(self.state.hangup(uniqueid, now))
+            return
+        for ring_leg in leg.ring_legs.values():
+            self._spawn(self.ring.cancel(ring_leg), "acd-ring-cancel")
+        self._publish(self.state.abandon(uniqueid, now))
+
+    def _connected(self, call_id: str, agent: str, ok: bool, detail: str, *, now: float) -> None:
+        call = self.state.calls.get(call_id)
+        if call is None or call.status is not CallStatus.OFFERED or agent not in call.ringing:
+            log.info("acd_connect_outcome_stale", call_id=call_id, agent=agent, ok=ok)
+            return
+        if ok:
+            self._answered(call_id, agent, detail, now)
+        elif call_id in self._channels:
+            # The caller is still there: the agent could not take it; the engine pauses
+            # the agent and gives the call to the next one. (A caller who left is
+            # abandoned by its Hangup; the engine's ring timeout is the backstop.)
+            log.warning("acd_connect_failed", call_id=call_id, agent=agent, error=detail)
+            self._publish(self.state.ring_no_answer(agent, now))
+
+    def _rang(self, call_id: str, agent: str, result: RingResult | None, *, now: float) -> None:
+        call = self.state.calls.get(call_id)
+        leg = self.legs.get(call_id)
+        current = (
+            call is not None
+            and leg is not None
+            and call.status is CallStatus.OFFERED
+            and agent in call.ringing
+        )
+        if leg is not None:
+            leg.ring_legs.pop(agent, None)
+        if not current:
+            if result is not None and result.answered:
+                self._spawn(self.ring.cancel(result.leg), "acd-ring-cancel")
+            return
+        if result is not None and result.answered:
+            self._answered(call_id, agent, result.channel, now)
+            assert leg is not None
+            for other in list(leg.ring_legs):
+                self._spawn(self.ring.cancel(leg.ring_legs.pop(other)), "acd-ring-cancel")
+        else:
+            self._publish(self.state.ring_no_answer(agent, now))
+
+    def _answered(self, call_id: str, agent: str, agent_channel: str, now: float) -> None:
+        self._publish(self.state.answered(call_id, agent, now))
+        leg = self.legs[call_id]
+        leg.agent = agent
+        leg.agent_channel = agent_channel
+        if self.specs[leg.queue].record:
+            leg.recording = f"ccpbx-{call_id}.wav"
+            self._spawn(self._record(leg), "acd-record")
+
+    def _leg_lost(self, agent: str, now: float) -> None:
+        a = self.state.agents.get(agent)
+        if a is None or a.state is AgentState.LOGGED_OUT:
+            return
+        events: list[AcdEvent] = []
+        if a.state is AgentState.ON_CALL and a.call_id is not None:
+            self.legs.pop(a.call_id, None)
+            events += self.state.hangup(a.call_id, now)
+        elif a.state is AgentState.RESERVED:
+            events += self.state.ring_no_answer(agent, now)
+        events += self.state.logout(agent, now)
+        self.sessions.pop(agent, None)
+        self._write(lambda db: store.delete_session(db, agent))
+        self._publish(events)
+
+    def _overflow(self, call_id: str, now: float) -> list[AcdEvent]:
+        target = self.state.queue(self.state.call(call_id).queue).overflow
+        events = self.state.overflow(call_id, now)
+        leg = self.legs.get(call_id)
+        if leg is not None and target is not None:
+            if target.kind is OverflowKind.QUEUE:
+                leg.queue = target.target
+            else:
+                self.legs.pop(call_id, None)
+                self._spawn(self._redirect(leg.channel, FALLBACK), "acd-overflow")
+        return events
+
+    # ----- connects -----------------------------------------------------------------
+
+    def _start_connect(self, call_id: str, agent: str) -> None:
+        leg = self.legs[call_id]
+        session = self.sessions.get(agent)
+        mode = self.state.agent(agent).mode
+        if mode is AgentMode.PERSISTENT:
+            self._spawn(self._put_through(call_id, agent, leg.channel), "acd-put-through")
+        elif session is not None:
+            timeout = max(1.0, self.specs[leg.queue].config.ring_timeout_s - RING_EARLY_S)
+            self._spawn(self._ring(call_id, agent, session.endpoint, leg, timeout), "acd-ring")
+
+    async def _put_through(self, call_id: str, agent: str, channel: str) -> None:
+        try:
+            await self.persistent.put_through(agent, channel, call_id)
+        except Exception as exc:
+            self._inbox.put_nowait(("connected", (call_id, agent, False, repr(exc))))
+        else:
+            leg = self.persistent.leg(agent)
+            detail = leg.channel if leg is not None else ""
+            self._inbox.put_nowait(("connected", (call_id, agent, True, detail)))
+
+    async def _ring(
+        self, call_id: str, agent: str, endpoint: str, leg: CallLeg, timeout: float
+    ) -> None:
+        result: RingResult | None = None
+        ring_leg = self.ring.new_leg(agent)
+        leg.ring_legs[agent] = ring_leg
+        try:
+            result = await self.ring.ring(
+                agent, endpoint, leg.channel, timeout_s=timeout, leg=ring_leg
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("acd_ring_failed", call_id=call_id, agent=agent, error=repr(exc))
+        self._inbox.put_nowait(("rang", (call_id, agent, result)))
+
+    async def _record(self, leg: CallLeg) -> None:
+        try:
+            await self._ami.action(
+                "MixMonitor", Channel=leg.channel, File=leg.recording or "", timeout=5
+            )
+            log.info("acd_recording_started", call_id=leg.call_id, file=leg.recording)
+        except Exception as exc:
+            log.warning("acd_recording_failed", call_id=leg.call_id, error=repr(exc))
+
+    async def _redirect(self, channel: str, where: tuple[str, str, str]) -> None:
+        context, exten, priority = where
+        with contextlib.suppress(Exception):
+            await self._ami.action(
+                "Redirect",
+                Channel=channel,
+                Context=context,
+                Exten=exten,
+                Priority=priority,
+                timeout=5,
+            )
+
+    # ----- output ---------------------------------------------------------------------
+
+    def _publish(self, events: list[AcdEvent]) -> None:
+        if not events:
+            return
+        self.stats.apply_all(events)
+        batch = list(events)
+        self._write(lambda db: store.insert_events(db, batch))
+        for event in events:
+            log.info(
+                "acd_event",
+                **{k: v for k, v in event.to_dict().items() if k != "kind"},
+                event_kind=event.kind.value,
+            )
+            self.feed.publish({"type": "acd", **event.to_dict()})
+
+    def _write(self, job: Callable[[Executor], Awaitable[Any]]) -> None:
+        if self._pool is not None:
+            self._writes.put_nowait(job)
+
+    async def _write_loop(self) -> None:
+        while True:
+            job = await self._writes.get()
+            if job is None:
+                return
+            for attempt in range(3):
+                try:
+                    assert self._pool is not None
+                    await job(self._pool())
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except CcpbxError as exc:
+                    log.warning("acd_store_failed", error=exc.message, attempt=attempt)
+                    await asyncio.sleep(0.5)
+                except Exception as exc:
+                    log.warning("acd_store_failed", error=repr(exc), attempt=attempt)
+                    break
+
+    def _flush_intervals(self, *, closed_only: bool) -> int:
+        queues, agents = self.stats.pop_closed_intervals(self._clock())
+        if queues or agents:
+            size = self.stats.interval_s
+            self._write(lambda db: store.insert_intervals(db, size, queues, agents))
+        return len(queues) + len(agents)
+
+    def _set_spec(self, spec: QueueSpec) -> None:
+        self.specs[spec.name] = spec
+        self.state.configure_queue(spec.config)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("acd_task_failed", task=task.get_name(), exc_info=task.exception())
+
+    def recovered_event(self, event: AcdEvent) -> AcdEvent:
+        return dataclasses.replace(event, reason=event.reason or "recovered")
+
+    def illegal(self, exc: IllegalTransition) -> None:  # pragma: no cover - logging aid
+        log.info("acd_illegal_transition", error=exc.message, **exc.details)
+
+
+def _counts(counts: Any) -> dict[str, Any]:
+    out = dataclasses.asdict(counts)
+    for name in ("service_level", "asa_s", "aht_s"):
+        value = getattr(counts, name)
+        out[name] = round(value, 4) if value is not None else None
+    return out

@@ -1,0 +1,213 @@
+"""PostgreSQL side of the queue service: configuration, sessions, events, intervals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+
+from ccpbx.acd import (
+    AcdEvent,
+    AgentMode,
+    Membership,
+    QueueConfig,
+    Strategy,
+)
+from ccpbx.acd.stats import AgentCounts, QueueCounts
+from ccpbx.errors import NotFound
+from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_queue_name, new_pin
+from ccpbx.store.db import Executor, translate_errors
+
+
+def ts(at: float) -> datetime:
+    return datetime.fromtimestamp(at, UTC)
+
+
+async def save_queue(db: Executor, spec: QueueSpec) -> None:
+    c = spec.config
+    check_queue_name(c.name)
+    with translate_errors("save queue", queue=c.name):
+        await db.execute(
+            """INSERT INTO acd_queues (name, strategy, wrapup_s, ring_timeout_s, max_wait_s,
+                   service_level_s, short_abandon_s, required, record)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+               ON CONFLICT (name) DO UPDATE SET strategy = EXCLUDED.strategy,
+                   wrapup_s = EXCLUDED.wrapup_s, ring_timeout_s = EXCLUDED.ring_timeout_s,
+                   max_wait_s = EXCLUDED.max_wait_s, service_level_s = EXCLUDED.service_level_s,
+                   short_abandon_s = EXCLUDED.short_abandon_s, required = EXCLUDED.required,
+                   record = EXCLUDED.record, updated_at = now()""",
+            c.name,
+            c.strategy.value,
+            c.wrapup_s,
+            c.ring_timeout_s,
+            c.max_wait_s,
+            c.service_level_s,
+            c.short_abandon_s,
+            json.dumps(dict(spec.required)),
+            spec.record,
+        )
+
+
+async def load_queues(db: Executor) -> list[QueueSpec]:
+    with translate_errors("load queues"):
+        rows = await db.fetch("SELECT * FROM acd_queues ORDER BY name")
+    return [
+        QueueSpec(
+            QueueConfig(
+                name=r["name"],
+                strategy=Strategy(r["strategy"]),
+                wrapup_s=r["wrapup_s"],
+                ring_timeout_s=r["ring_timeout_s"],
+                max_wait_s=r["max_wait_s"],
+                service_level_s=r["service_level_s"],
+                short_abandon_s=r["short_abandon_s"],
+            ),
+            required=json.loads(r["required"]),
+            record=r["record"],
+        )
+        for r in rows
+    ]
+
+
+async def save_agent(db: Executor, record: AgentRecord, *, pin: str | None = None) -> AgentRecord:
+    """Create or replace an agent profile; ``pin`` (digits) sets a new PIN."""
+    check_agent_id(record.agent)
+    salt, digest = new_pin(pin) if pin is not None else (record.pin_salt, record.pin_hash)
+    queues = {q: {"penalty": m.penalty, "position": m.position} for q, m in record.queues.items()}
+    with translate_errors("save agent", agent=record.agent):
+        await db.execute(
+            """INSERT INTO acd_agents (agent, name, pin_salt, pin_hash, skills, queues, mode)
+               VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7)
+               ON CONFLICT (agent) DO UPDATE SET name = EXCLUDED.name,
+                   pin_salt = EXCLUDED.pin_salt, pin_hash = EXCLUDED.pin_hash,
+                   skills = EXCLUDED.skills, queues = EXCLUDED.queues, mode = EXCLUDED.mode,
+                   updated_at = now()""",
+            record.agent,
+            record.name,
+            salt,
+            digest,
+            json.dumps(dict(record.skills)),
+            json.dumps(queues),
+            record.mode.value,
+        )
+    return await load_agent(db, record.agent)
+
+
+async def load_agent(db: Executor, agent: str) -> AgentRecord:
+    with translate_errors("load agent", agent=agent):
+        r = await db.fetchrow("SELECT * FROM acd_agents WHERE agent = $1", agent)
+    if r is None:
+        raise NotFound(f"no ACD agent {agent}", agent=agent)
+    queues = {q: Membership(**m) for q, m in json.loads(r["queues"]).items()}
+    return AgentRecord(
+        agent=r["agent"],
+        name=r["name"],
+        skills=json.loads(r["skills"]),
+        queues=queues,
+        mode=AgentMode(r["mode"]),
+        pin_salt=r["pin_salt"],
+        pin_hash=r["pin_hash"],
+    )
+
+
+async def save_session(
+    db: Executor, agent: str, endpoint: str, mode: AgentMode, at: float, pause: str | None
+) -> None:
+    with translate_errors("save agent session", agent=agent):
+        await db.execute(
+            """INSERT INTO acd_agent_sessions (agent, endpoint, mode, logged_in_at, pause_reason)
+               VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (agent) DO UPDATE SET endpoint = EXCLUDED.endpoint,
+                   mode = EXCLUDED.mode, logged_in_at = EXCLUDED.logged_in_at,
+                   pause_reason = EXCLUDED.pause_reason""",
+            agent,
+            endpoint,
+            mode.value,
+            ts(at),
+            pause,
+        )
+
+
+async def set_session_pause(db: Executor, agent: str, pause: str | None) -> None:
+    with translate_errors("update agent session", agent=agent):
+        await db.execute(
+            "UPDATE acd_agent_sessions SET pause_reason = $2 WHERE agent = $1", agent, pause
+        )
+
+
+async def delete_session(db: Executor, agent: str) -> None:
+    with translate_errors("delete agent session", agent=agent):
+        await db.execute("DELETE FROM acd_agent_sessions WHERE agent = $1", agent)
+
+
+async def load_sessions(db: Executor) -> list[tuple[str, str, AgentMode, str | None]]:
+    """(agent, endpoint, mode, pause reason) of every agent logged in."""
+    with translate_errors("load agent sessions"):
+        rows = await db.fetch("SELECT * FROM acd_agent_sessions ORDER BY logged_in_at, agent")
+    return [(r["agent"], r["endpoint"], AgentMode(r["mode"]), r["pause_reason"]) for r in rows]
+
+
+async def call_queues(db: Executor, call_ids: Sequence[str]) -> dict[str, str]:
+    """The queue each call was last enqueued in, from the event log."""
+    if not call_ids:
+        return {}
+    with translate_errors("load call queues"):
+        rows = await db.fetch(
+            """SELECT DISTINCT ON (call_id) call_id, queue FROM acd_events
+               WHERE call_id = ANY($1::text[]) AND kind = 'call_enqueued'
+               ORDER BY call_id, at DESC, id DESC""",
+            list(call_ids),
+        )
+    return {r["call_id"]: r["queue"] for r in rows}
+
+
+_EVENT_COLUMNS = "at, kind, queue, agent, call_id, state, reason, wait_s, duration_s, target"
+
+
+async def insert_events(db: Executor, events: Iterable[AcdEvent]) -> int:
+    rows = [
+        (
+            ts(e.at),
+            e.kind.value,
+            e.queue,
+            e.agent_id,
+            e.call_id,
+            e.state.value if e.state is not None else None,
+            e.reason,
+            e.wait_s,
+            e.duration_s,
+            e.target,
+        )
+        for e in events
+    ]
+    if rows:
+        with translate_errors("store ACD events"):
+            await db.executemany(
+                f"INSERT INTO acd_events ({_EVENT_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                rows,
+            )
+    return len(rows)
+
+
+async def insert_intervals(
+    db: Executor,
+    interval_s: float,
+    queues: Iterable[tuple[str, float, QueueCounts]],
+    agents: Iterable[tuple[str, float, AgentCounts]],
+) -> None:
+    """Store closed intervals; a second write of the same interval adds nothing new."""
+    with translate_errors("store ACD intervals"):
+        await db.executemany(
+            """INSERT INTO acd_queue_intervals (queue, interval_start, interval_s, counts)
+               VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (queue, interval_start)
+               DO UPDATE SET counts = EXCLUDED.counts""",
+            [(q, ts(start), interval_s, json.dumps(asdict(c))) for q, start, c in queues],
+        )
+        await db.executemany(
+            """INSERT INTO acd_agent_intervals (agent, interval_start, interval_s, counts)
+               VALUES ($1, $2, $3, $4::jsonb) ON CONFLICT (agent, interval_start)
+               DO UPDATE SET counts = EXCLUDED.counts""",
+            [(a, ts(start), interval_s, json.dumps(asdict(c))) for a, start, c in agents],
+        )
