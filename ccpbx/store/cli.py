@@ -16,9 +16,11 @@ import asyncpg
 
 from ccpbx.errors import InvalidInput, Unavailable
 from ccpbx.store.campaigns import get_campaign
+from ccpbx.store.dnc_import import import_dnc, parse_expiry
 from ccpbx.store.exporter import export_contacts
-from ccpbx.store.importer import ImportResult, import_contacts, import_dnc, parse_expiry
+from ccpbx.store.importer import import_contacts
 from ccpbx.store.mapping import parse_map_options
+from ccpbx.store.staging import ImportResult
 
 
 async def _connect(database_url: str) -> asyncpg.Connection:

@@ -1,4 +1,4 @@
-"""Bulk import of contact and do-not-call files.
+"""Bulk import of contact files.
 
 One transaction per import: the list row is locked, rows stream through
 ``COPY`` into a temporary staging table, duplicates are found in SQL, then one
@@ -11,135 +11,26 @@ its line and reason; the reject file appears only once the import committed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import csv
 import datetime as dt
-import heapq
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any
 
 import asyncpg
 import structlog
 
 from ccpbx.errors import InvalidInput
 from ccpbx.store.contacts import ContactList, get_or_create_list
-from ccpbx.store.csvfile import CsvReader, Progress, neutralise, safe_writer
+from ccpbx.store.csvfile import CsvReader, Progress
 from ccpbx.store.db import translate_errors
 from ccpbx.store.mapping import Plan
 from ccpbx.store.mapping import plan as make_plan
-from ccpbx.store.phones import PhoneError, check_region, normalise
+from ccpbx.store.phones import check_region
 from ccpbx.store.rows import STAGING_COLUMNS, RowError, StagingRow, convert
+from ccpbx.store.staging import ImportResult, RejectFile, default_reject_path
 
 log = structlog.get_logger(__name__)
-
-_YIELD_EVERY = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class ImportResult:
-    list_id: int | None
-    rows: int
-    imported: int
-    rejected: int
-    dnc_flagged: int
-    reject_path: Path | None
-    seconds: float
-
-
-class _Rejects:
-    """Rejected records, kept in line order in anonymous temporary files (a killed
-    import leaves no file behind); the reject file appears after the commit."""
-
-    def __init__(self, final: Path, header: list[str]) -> None:
-        self.final = final
-        self.header = header
-        self.count = 0
-        # Closed by publish or discard.
-        self._part: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
-        self._writer = csv.writer(self._part)
-        self._ready: IO[str] | None = None
-
-    def add(self, line: int, reason: str, cells: list[str]) -> None:
-        self.count += 1
-        self._writer.writerow([line, reason, *cells])
-
-    def _read_part(self) -> Iterator[tuple[int, str, list[str]]]:
-        self._part.seek(0)
-        for row in csv.reader(self._part):
-            yield int(row[0]), row[1], row[2:]
-
-    def publish(self, more: Iterator[tuple[int, str, list[str]]]) -> None:
-        """Merge in the rejects found in SQL: the finished, not yet visible, reject file."""
-        merged = heapq.merge(self._read_part(), more, key=lambda r: r[0])
-        ready: IO[str] = tempfile.TemporaryFile("w+", encoding="utf-8", newline="")  # noqa: SIM115
-        writer = safe_writer(ready)
-        writer.writerow(["line", "reason", *(neutralise(h) for h in self.header)])
-        total = 0
-        for line, reason, cells in merged:
-            total += 1
-            writer.writerow([line, neutralise(reason), *(neutralise(c) for c in cells)])
-        self._part.close()
-        if total:
-            self._ready = ready
-        else:
-            ready.close()
-
-    def reveal(self) -> Path | None:
-        """After the commit: put the reject file in place (None if nothing was rejected)."""
-        if self._ready is None:
-            # A reject file left by an earlier import of this file would mislead.
-            self.final.unlink(missing_ok=True)
-            return None
-        fd, name = tempfile.mkstemp(prefix=".rejects-", suffix=".csv", dir=self.final.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            self._ready.seek(0)
-            shutil.copyfileobj(self._ready, out)
-        self._ready.close()
-        os.replace(name, self.final)
-        return self.final
-
-    def discard(self) -> None:
-        for f in (self._part, self._ready):
-            if f is not None:
-                with contextlib.suppress(OSError):
-                    f.close()
-
-
-def default_reject_path(path: Path) -> Path:
-    return path.with_name(path.name + ".rejects.csv")
-
-
-async def _records_to_stage(
-    reader: CsvReader,
-    convert_row: Any,
-    rejects: _Rejects,
-    progress: Progress,
-    stats: dict[str, int],
-) -> AsyncIterator[tuple[Any, ...]]:
-    rows = 0
-    for record in reader:
-        rows += 1
-        try:
-            staged = convert_row(record)
-        except RowError as exc:
-            rejects.add(record.line, str(exc), record.cells)
-        else:
-            for row in staged:
-                yield row
-        if rows % _YIELD_EVERY == 0:
-            stats["rows"] = rows
-            progress.update(reader.position, rows)
-            # Let a cancellation in, even if the socket never makes COPY wait.
-            await asyncio.sleep(0)
-    stats["rows"] = rows
-    progress.update(reader.size, rows)
 
 
 async def _lock_list(
@@ -221,7 +112,7 @@ class _Chunks:
     """Parse the file into lists of staging rows, CHUNK_ROWS records at a time."""
 
     def __init__(
-        self, reader: CsvReader, plan: Plan, region: str, rejects: _Rejects, progress: Progress
+        self, reader: CsvReader, plan: Plan, region: str, rejects: RejectFile, progress: Progress
     ) -> None:
         self.reader = reader
         self.records = iter(reader)
@@ -306,7 +197,7 @@ async def import_contacts(
     reject_path = reject_path or default_reject_path(path)
     with CsvReader(path) as reader:
         plan = make_plan(reader.header, mapping)
-        rejects = _Rejects(reject_path, reader.header)
+        rejects = RejectFile(reject_path, reader.header)
         progress = progress or Progress(reader.size, f"import {path.name}")
         try:
             async with conn.transaction():
@@ -385,121 +276,3 @@ async def _check_zones(conn: asyncpg.Connection, zone_sets: set[tuple[str, ...]]
             "PostgreSQL does not know these time zones; update its tzdata",
             zones=[r["z"] for r in unknown],
         )
-
-
-def parse_expiry(text: str) -> dt.datetime:
-    """A DNC expiry: a date holds through that whole day (UTC); a datetime is exact."""
-    try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC)
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"expiry {text!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
-async def import_dnc(
-    conn: asyncpg.Connection,
-    path: Path,
-    *,
-    now: dt.datetime,
-    campaign_id: int | None = None,
-    source: str = "import",
-    expires_at: dt.datetime | None = None,
-    region: str = "US",
-    mapping: Mapping[str, str] | None = None,
-    reject_path: Path | None = None,
-    actor: str = "cli",
-    progress: Progress | None = None,
-) -> ImportResult:
-    """Add every number of a file to the global (or one campaign's) do-not-call list."""
-    started = time.monotonic()
-    region = check_region(region)
-    reject_path = reject_path or default_reject_path(path)
-    with CsvReader(path) as reader:
-        header = reader.header
-        overrides = dict(mapping or {})
-        if len(header) == 1 and not overrides:
-            overrides[header[0]] = "phone"
-        plan = make_plan(header, overrides)
-        rejects = _Rejects(reject_path, header)
-        progress = progress or Progress(reader.size, f"import {path.name}")
-        stats = {"rows": 0}
-
-        def convert_row(record: Any) -> list[tuple[int, str]]:
-            if record.had_nul:
-                raise RowError("contains a NUL byte (binary or corrupt data)")
-            found = []
-            for index in plan.phones:
-                raw = record.cells[index] if index < len(record.cells) else ""
-                if raw.strip():
-                    try:
-                        found.append((record.line, normalise(raw, region).e164))
-                    except PhoneError as exc:
-                        raise RowError(f"column {header[index]!r}: {exc}") from None
-            if not found:
-                raise RowError("missing phone number")
-            return found
-
-        try:
-            async with conn.transaction():
-                with translate_errors("import do-not-call list"):
-                    await conn.execute(
-                        """CREATE TEMP TABLE dnc_staging (line integer, e164 text)
-                           ON COMMIT DROP"""
-                    )
-                    await conn.copy_records_to_table(
-                        "dnc_staging",
-                        records=_records_to_stage(reader, convert_row, rejects, progress, stats),
-                        columns=["line", "e164"],
-                    )
-                    status = await conn.execute(
-                        """INSERT INTO dnc_entries (e164, campaign_id, source, expires_at,
-                                                    created_at)
-                           SELECT DISTINCT e164, $1::bigint, $2::text, $3::timestamptz,
-                                  $4::timestamptz
-                           FROM dnc_staging
-                           ON CONFLICT (e164, campaign_id) DO UPDATE
-                             SET source = EXCLUDED.source, expires_at = EXCLUDED.expires_at""",
-                        campaign_id,
-                        source,
-                        expires_at,
-                        now,
-                    )
-                    added = int(status.split()[-1])
-                    await conn.execute(
-                        """INSERT INTO audit_log (at, actor, action, object_type, object_id,
-                                                  details)
-                           VALUES ($1, $2, 'dnc.import', 'dnc_list', $3, $4::jsonb)""",
-                        now,
-                        actor,
-                        "global" if campaign_id is None else str(campaign_id),
-                        json.dumps(
-                            {
-                                "file": path.name,
-                                "rows": stats["rows"],
-                                "added": added,
-                                "rejected": rejects.count,
-                                "source": source,
-                            }
-                        ),
-                    )
-                    rejects.publish(iter(()))
-            published = rejects.reveal()
-        except BaseException:
-            rejects.discard()
-            raise
-        finally:
-            progress.finish()
-    result = ImportResult(
-        None, stats["rows"], added, rejects.count, 0, published, time.monotonic() - started
-    )
-    log.info(
-        "dnc_imported",
-        rows=result.rows,
-        added=added,
-        rejected=result.rejected,
-        campaign_id=campaign_id,
-    )
-    return result

@@ -13,8 +13,9 @@ import pytest
 
 from ccpbx.errors import InvalidInput
 from ccpbx.store import contacts, dnc, importer, leasing
+from ccpbx.store.dnc_import import import_dnc, parse_expiry
 from ccpbx.store.exporter import export_contacts
-from ccpbx.store.importer import import_contacts, import_dnc
+from ccpbx.store.importer import import_contacts
 
 from .factories import T0, campaign_with_contacts
 
@@ -319,7 +320,7 @@ async def test_dnc_import_global_campaign_and_expiry(
     camp, _ = await campaign_with_contacts(conn, 0)
     src = tmp_path / "dnc.csv"
     src.write_text("number\n2125550101\n(212) 555-0102\nnope\n2125550101\n", encoding="utf-8")
-    until = importer.parse_expiry("2026-12-31")
+    until = parse_expiry("2026-12-31")
     result = await import_dnc(conn, src, now=T0, source="state-2026", expires_at=until)
     assert (result.rows, result.imported, result.rejected) == (4, 2, 1)
     assert rejects_of(result.reject_path)[0][0] == 4
