@@ -42,6 +42,11 @@ DTMF_ESCAPE = "0123456789*#"
 TRANSFER_MAX_S = 4 * 3600  # a transferred call holds the AGI session while it lasts
 
 
+# Stands in for a stored version that no longer passes the checks (the call is
+# recorded as failed and the dialplan falls back).
+_BROKEN = Flow("broken", "x", ("en",), "en", (), (), {}, {}, {}, {})
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -66,41 +71,45 @@ class IvrRuntime:
         self.clock = clock
         self._flows: dict[int, Flow] = {}  # parsed flow per version id (versions never change)
 
-    def _flow(self, active: store.ActiveFlow) -> Flow | None:
-        flow = self._flows.get(active.version_id)
+    async def _flow(self, pool: asyncpg.Pool, started: store.StartedCall) -> Flow | None:
+        flow = self._flows.get(started.version_id)
         if flow is None:
-            result = check_text(active.source)
+            result = check_text(await store.version_source(pool, started.version_id))
             if not result.ok or result.flow is None:
                 log.error(
                     "ivr_flow_invalid",
-                    flow=active.flow,
-                    version=active.version,
+                    flow=started.flow,
+                    version=started.version,
                     problems=[str(p) for p in result.problems][:10],
                 )
                 return None
-            flow = self._flows[active.version_id] = result.flow
+            flow = self._flows[started.version_id] = result.flow
         return flow
 
     async def handle(self, session: AgiSession) -> None:
         """FastAGI handler: the DID's flow, or the fallback when none is mapped."""
         env = session.env
         did = env.extension or env.dnid or ""
+        caller = env.callerid or ""
         pool = self._pool()
-        active = await store.active_for_did(pool, did)
-        flow = self._flow(active) if active is not None else None
-        if active is None or flow is None:
+        started = await store.start_call_for_did(
+            pool, uniqueid=env.uniqueid, did=did, caller=caller, now=self.clock()
+        )
+        if started is None:
             log.info("ivr_no_flow", did=did)
             if self._fallback is None:
                 raise LookupError(f"no IVR flow for DID {did}")
             await self._fallback(session)
             return
-        caller = env.callerid or ""
-        run = FlowRun(flow, caller=caller, did=did, clock=self.clock, channel_language=env.language)
-        call_id = await store.start_call(
-            pool, uniqueid=env.uniqueid, did=did, caller=caller, active=active, now=self.clock()
+        call_id = started.call_id
+        flow = await self._flow(pool, started)
+        run = FlowRun(
+            flow or _BROKEN, caller=caller, did=did, clock=self.clock, channel_language=env.language
         )
-        structlog.contextvars.bind_contextvars(ivr_call=str(call_id), flow=flow.name)
+        structlog.contextvars.bind_contextvars(ivr_call=str(call_id), flow=started.flow)
         try:
+            if flow is None:
+                raise RuntimeError(f"flow {started.flow} version {started.version} is invalid")
             await session.answer()
             await self._drive(session, run, pool, call_id)
         except AgiHangup:

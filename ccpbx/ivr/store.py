@@ -257,42 +257,77 @@ async def start_call(
     return call_id
 
 
-async def finish_call(
-    pool: asyncpg.Pool, call_id: uuid.UUID, run: FlowRun, now: dt.datetime
-) -> None:
-    """Write the call's path and outcome in one transaction."""
-    steps = [
-        (
-            call_id,
-            i,
-            s.node,
-            s.kind,
-            s.entered_at,
-            s.left_at,
-            s.digits,
-            s.result,
-            s.next,
-            json.dumps(s.detail, default=str),
-        )
-        for i, s in enumerate(run.path)
-    ]
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.executemany(
-            """INSERT INTO ivr_call_steps (call_id, seq, node, kind, entered_at, left_at, digits,
+@dataclass(frozen=True, slots=True)
+class StartedCall:
+    call_id: uuid.UUID
+    version_id: int
+    flow: str
+    version: int
+
+
+async def start_call_for_did(
+    db: Executor, *, uniqueid: str, did: str, caller: str, now: dt.datetime
+) -> StartedCall | None:
+    """Record a call on the flow version active for `did` (one round trip); None if
+    no flow serves the DID."""
+    row = await db.fetchrow(
+        """WITH a AS (
+               SELECT v.id, v.flow, v.version FROM ivr_dids d
+               JOIN ivr_active_flows f ON f.flow = d.flow
+               JOIN ivr_flow_versions v ON v.id = f.version_id
+               WHERE d.did = $2)
+           INSERT INTO ivr_calls (uniqueid, did, caller, flow, version_id, started_at)
+           SELECT $1, $2, $3, a.flow, a.id, $4 FROM a
+           RETURNING id, version_id, flow,
+                     (SELECT version FROM ivr_flow_versions WHERE id = version_id) AS version""",
+        uniqueid,
+        did,
+        caller,
+        now,
+    )
+    if row is None:
+        return None
+    return StartedCall(row["id"], row["version_id"], row["flow"], row["version"])
+
+
+async def version_source(db: Executor, version_id: int) -> str:
+    source: str = await db.fetchval(
+        "SELECT source FROM ivr_flow_versions WHERE id = $1", version_id
+    )
+    return source
+
+
+async def finish_call(db: Executor, call_id: uuid.UUID, run: FlowRun, now: dt.datetime) -> None:
+    """Write the call's path and outcome: one statement, so all or nothing."""
+    path = run.path
+    await db.execute(
+        """WITH steps AS (
+               INSERT INTO ivr_call_steps (call_id, seq, node, kind, entered_at, left_at, digits,
                                            result, next_node, detail)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)""",
-            steps,
-        )
-        await conn.execute(
-            """UPDATE ivr_calls SET ended_at = $2, outcome = $3, end_node = $4, language = $5,
-                                    variables = $6::jsonb WHERE id = $1""",
-            call_id,
-            now,
-            run.outcome or "failed",
-            run.end_node,
-            run.language,
-            json.dumps(run.variables),
-        )
+               SELECT $1, s.seq, s.node, s.kind, s.entered_at, s.left_at, s.digits, s.result,
+                      s.next_node, s.detail::jsonb
+               FROM unnest($7::int[], $8::text[], $9::text[], $10::timestamptz[],
+                           $11::timestamptz[], $12::text[], $13::text[], $14::text[], $15::text[])
+                    AS s(seq, node, kind, entered_at, left_at, digits, result, next_node, detail))
+           UPDATE ivr_calls SET ended_at = $2, outcome = $3, end_node = $4, language = $5,
+                                variables = $6::jsonb
+           WHERE id = $1""",
+        call_id,
+        now,
+        run.outcome or "failed",
+        run.end_node,
+        run.language,
+        json.dumps(run.variables),
+        list(range(len(path))),
+        [s.node for s in path],
+        [s.kind for s in path],
+        [s.entered_at for s in path],
+        [s.left_at for s in path],
+        [s.digits for s in path],
+        [s.result for s in path],
+        [s.next for s in path],
+        [json.dumps(s.detail, default=str) for s in path],
+    )
 
 
 async def call_path(db: Executor, call_id: uuid.UUID) -> list[dict[str, Any]]:
