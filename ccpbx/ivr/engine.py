@@ -152,6 +152,7 @@ class FlowRun:
         self.end_node: str | None = None
         self.max_visits = max_visits
         self._step: PathStep | None = None
+        self._typed = ""  # keys pressed so far in the question being asked
 
     # -- helpers ------------------------------------------------------------------
     def files(self, *refs: str | None) -> tuple[str, ...]:
@@ -173,9 +174,15 @@ class FlowRun:
             step.next = next_node
         self._step = None
 
+    def note_digits(self, digits: str) -> None:
+        """Keys pressed so far in the current question (kept if the caller hangs up)."""
+        self._typed = digits
+
     def abandon(self) -> None:
         """The caller hung up: end the path at the node in progress."""
         node = self._step.node if self._step is not None else self.end_node
+        if self._step is not None and self._typed:
+            self._step.detail["typed"] = self._typed
         self._close("abandoned", None)
         self.outcome = "abandoned"
         self.end_node = node
@@ -232,8 +239,10 @@ class FlowRun:
         self._step.detail["attempts"] = attempts
         files = self.files(node.get("prompt"))
         for attempt in range(retries + 1):
+            self._typed = ""
             digits = yield Ask(files, max_digits, node.get("timeout_ms", 5000), terminator)
             digits = str(digits or "")
+            self._typed = ""  # answered: only an unanswered question keeps its keys
             verdict = "timeout" if digits == "" else self._verdict(node, digits)
             attempts.append({"digits": digits, "verdict": verdict})
             if verdict == "ok":

@@ -138,13 +138,14 @@ class IvrRuntime:
                 effect = steps.send(result)
             except StopIteration:
                 return
-            result = await self._do(session, effect, pool, call_id)
+            if isinstance(effect, Ask):
+                result = await collect(session, effect, run.note_digits)
+            else:
+                result = await self._do(session, effect, pool, call_id)
 
     async def _do(
         self, session: AgiSession, effect: Effect, pool: asyncpg.Pool, call_id: uuid.UUID
     ) -> Any:
-        if isinstance(effect, Ask):
-            return await collect(session, effect)
         if isinstance(effect, Play):
             await play(session, effect.files)
             return None
@@ -195,8 +196,11 @@ async def play(session: AgiSession, files: tuple[str, ...]) -> None:
         await session.stream_file(name)
 
 
-async def collect(session: AgiSession, ask: Ask) -> str:
-    """Play the prompts (a key stops them), then gather digits one at a time."""
+async def collect(
+    session: AgiSession, ask: Ask, progress: Callable[[str], None] | None = None
+) -> str:
+    """Play the prompts (a key stops them), then gather digits one at a time;
+    `progress` hears the digits so far after each key."""
     digits = ""
     for name in ask.files:
         key = await session.stream_file(name, DTMF_ESCAPE)
@@ -204,6 +208,8 @@ async def collect(session: AgiSession, ask: Ask) -> str:
             digits = key
             break
     while True:
+        if progress is not None and digits:
+            progress(digits)
         if ask.terminator and digits.endswith(ask.terminator):
             return digits[: -len(ask.terminator)]
         if len(digits) >= ask.max_digits:

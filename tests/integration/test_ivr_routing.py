@@ -3,11 +3,17 @@ hang up in the middle of a prompt or of an input."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import asyncpg
 import pytest
 
+from ccpbx.ami.protocol import AmiMessage
 from ccpbx.ivr.prompts import generated_name
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.sipp import Step
+from ccpbx.store.contacts import add_contact, create_list
+from ccpbx.store.phones import Phone
 
 from .conftest import StartDaemon, eventually
 from .test_ivr_calls import (
@@ -172,10 +178,10 @@ async def test_business_hours_at_a_fixed_clock(
 
 
 @pytest.mark.parametrize(
-    ("steps", "node", "hangup_after_ms"),
+    ("steps", "node", "hangup_after_ms", "typed"),
     [
-        ("1", "speech", 3000),  # in the middle of 13 s of prompts
-        ("2", "account", 3500),  # after two of up to eight digits
+        ("1", "speech", 3000, None),  # in the middle of 13 s of prompts
+        ("2", "account", 3500, "12"),  # after two of up to eight digits
     ],
     ids=["mid_prompt", "mid_input"],
 )
@@ -186,6 +192,7 @@ async def test_caller_hangs_up_mid_node(
     steps: str,
     node: str,
     hangup_after_ms: int,
+    typed: str | None,
 ) -> None:
     """A caller who hangs up in a prompt or an input leaves a path abandoned at that
     node; the handler raises nothing and the server counts a hang-up, not a failure."""
@@ -201,6 +208,82 @@ async def test_caller_hangs_up_mid_node(
     assert (record["outcome"], record["end_node"]) == ("abandoned", node)
     last = record["steps"][-1]
     assert (last["node"], last["result"]) == (node, "abandoned")
+    assert last["detail"].get("typed") == typed  # keys pressed before hanging up
     stats = await eventually(lambda: (s := daemon.agi.stats()).sessions_hangup == 1 and s)
     assert stats.handler_failures == 0
     assert stats.sessions_ok == 0
+
+
+SERVICES_FLOW = """
+flow: services
+dids: ["18005550107"]
+languages: [en]
+sound_languages: [en]
+start: who
+calendars:
+  office: {time_zone: Europe/Amsterdam, weekly: {mon: ["09:00-17:00"]}}
+routes:
+  phones: {dial: "PJSIP/{number}", pattern: "agent[0-9]{4}", timeout_s: 5}
+prompts: {beep: beep, bye: vm-goodbye}
+nodes:
+  who: {kind: lookup, by: caller, found: menu, not_found: menu}
+  menu: {kind: menu, prompt: beep, choices: {"1": operator}, timeout_ms: 4000, fallback: bye}
+  operator: {kind: transfer, route: phones, number: agent1001, failed: when}
+  when:
+    kind: input
+    prompt: beep
+    variable: at
+    max_digits: 4
+    pattern: "([01][0-9]|2[0-3])[0-5][0-9]"
+    timeout_ms: 4000
+    next: callback
+    fallback: bye
+  callback: {kind: callback, time_variable: at, calendar: office, note: from the IVR, next: bye}
+  bye: {kind: hangup, prompt: bye}
+"""
+
+
+async def test_known_caller_transfer_fails_then_leaves_a_callback_request(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """The caller is found by number (name on the channel for the screen pop); the
+    transfer to an unregistered phone fails; the caller keys 1430 and a callback
+    request for 14:30 Amsterdam time the next day is recorded for the dialer."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        lst = await create_list(conn, "callers")
+        contact = await add_contact(
+            conn,
+            lst.id,
+            [Phone("+15550123", ("America/New_York",))],
+            name="Grace Hopper",
+            now=dt.datetime.now(dt.UTC),
+        )
+    finally:
+        await conn.close()
+    await activate(database_url, SERVICES_FLOW)
+    events: list[AmiMessage] = []
+    monday_evening = "2026-11-23T19:00:00+00:00"  # 20:00 in Amsterdam
+    await start_ivr(start_daemon, clock=at(monday_evening), events={"VarSet": events.append})
+    keys = Keypad(asterisk)
+    steps = [Step.pause(1200), *keys.press("1"), Step.pause(1500), *keys.press("1430", last=True)]
+    result = await call(asterisk, "18005550107", steps, caller="15550123")
+    assert result.ok, result.errors
+    (record,) = await finished_calls(database_url)
+    path = record["steps"]
+    assert [s["node"] for s in path] == ["who", "menu", "operator", "when", "callback", "bye"]
+    assert path[0]["result"] == "found"
+    assert path[2]["detail"]["dial_status"] == "CHANUNAVAIL"
+    assert path[2]["result"] == "transfer chanunavail"
+    conn = await asyncpg.connect(database_url)
+    try:
+        request = await conn.fetchrow("SELECT * FROM ivr_callback_requests")
+    finally:
+        await conn.close()
+    assert request["e164"] == "+15550123"
+    assert request["contact_id"] == contact.id
+    assert request["call_id"] == record["id"]
+    assert request["due_at"] == dt.datetime(2026, 11, 24, 13, 30, tzinfo=dt.UTC)
+    pops = {e.get("Variable"): e.get("Value") for e in events}
+    assert pops.get("CCPBX_CONTACT_NAME") == "Grace Hopper"
+    assert pops.get("CCPBX_CONTACT_ID") == str(contact.id)

@@ -170,7 +170,10 @@ def test_abandon_closes_the_node_in_progress() -> None:
     d = Driver(run)
     d.start()
     d.send("1")
+    run.note_digits("12")
     run.abandon()
+    assert run.path[-1].detail["typed"] == "12"
+    assert "typed" not in run.path[-2].detail  # the menu's key was an answer, not a leftover
     assert (run.outcome, run.end_node) == ("abandoned", "account")
     assert run.path[-1].result == "abandoned"
     assert run.path[-1].left_at == MONDAY_10
