@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
@@ -173,7 +175,17 @@ async def cmd_prompts_build(args: argparse.Namespace) -> int:
             _report(path, result)
             return 1
         needed += spoken_prompts(result.flow)
-    made, present = build(needed, args.sounds_dir)
+    if args.root:
+        from ccpbx.sandbox.root import Runtime
+
+        runtime = Runtime(Path(args.root))
+
+        def run(argv: Sequence[str]) -> None:
+            subprocess.run(runtime.command(argv), check=True, capture_output=True, timeout=60)
+
+        made, present = build(needed, args.sounds_dir, run=run, host_path=runtime.host_path)
+    else:
+        made, present = build(needed, args.sounds_dir)
     for name in made:
         print(f"made {name}")
     print(f"{len(made)} prompt(s) made, {len(present)} already present in {args.sounds_dir}")
@@ -213,4 +225,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     build_cmd = prompts.add_parser("build", help="generate the spoken prompts flows need")
     build_cmd.add_argument("files", nargs="*")
     build_cmd.add_argument("--sounds-dir", default=DEFAULT_SOUNDS_DIR)
+    build_cmd.add_argument(
+        "--root",
+        default=None,
+        help="a root file system (e.g. the Asterisk sandbox) to run espeak-ng and sox in; "
+        "--sounds-dir is then a path inside it",
+    )
     build_cmd.set_defaults(func=cmd_prompts_build)

@@ -6,7 +6,11 @@ import asyncio
 import datetime as dt
 import struct
 import subprocess
+import sys
+import uuid
+import wave
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -17,7 +21,7 @@ from ccpbx.daemon import Daemon
 from ccpbx.ivr import store
 from ccpbx.ivr.engine import Clock
 from ccpbx.ivr.model import Flow
-from ccpbx.ivr.prompts import build, spoken_prompts
+from ccpbx.ivr.prompts import build, generated_name, spoken_prompts
 from ccpbx.ivr.runner import IvrRuntime
 from ccpbx.ivr.validate import check_text
 from ccpbx.sandbox.asterisk import AsteriskInstance
@@ -330,3 +334,30 @@ async def test_daemon_default_handlers_run_the_active_flow(
     records = await finished_calls(database_url, count=2)
     assert [r["version_id"] for r in records] == [second.id, first.id]
     assert {(r["outcome"], r["end_node"]) for r in records} == {("completed", "bye")}
+
+
+def test_prompts_build_command_speaks_texts_without_recordings(
+    asterisk: AsteriskInstance, tmp_path: Path
+) -> None:
+    """`ccpbx prompts build` speaks each text that has no recording (Dutch here) once,
+    as 8 kHz mono 16-bit wav where Asterisk reads sounds; a second run makes nothing."""
+    flow_file = tmp_path / "dutch.yaml"
+    flow_file.write_text(
+        SHORT_FLOW.replace("\nlanguages: [en]\n", "\nlanguages: [en, nl]\n").replace(
+            "prompts: {bye: vm-goodbye}",
+            'prompts: {bye: {sound: vm-goodbye, text: {nl: "Tot ziens en een fijne dag"}}}',
+        )
+    )
+    sounds = f"{asterisk.inside}/sounds-{uuid.uuid4().hex[:8]}"
+    root = ["--root", str(asterisk.runtime.root)] if asterisk.runtime.root else []
+    argv = [sys.executable, "-m", "ccpbx", "prompts", "build", str(flow_file)]
+    argv += ["--sounds-dir", sounds, *root]
+    first = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    assert "1 prompt(s) made, 0 already present" in first.stdout
+    name = generated_name("Tot ziens en een fijne dag", "nl")
+    with wave.open(str(asterisk.runtime.host_path(f"{sounds}/nl/{name}.wav"))) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+        assert wav.getnframes() > 8000  # over a second of speech
+    again = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert "0 prompt(s) made, 1 already present" in again.stdout
