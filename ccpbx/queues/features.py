@@ -26,6 +26,7 @@ from ccpbx.queues.service import WAIT_CONTEXT, CallAttributes, QueueService
 log = structlog.get_logger(__name__)
 
 LOGIN, LOGOUT, PAUSE, UNPAUSE = "*45", "*46", "*47", "*48"
+KEYS = "0123456789*#"
 _SKILL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}(?::[0-9]{1,2})?$")
 
 
@@ -105,22 +106,38 @@ def phone_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[Non
     return handle
 
 
+async def _ask(session: AgiSession, prompts: list[str], max_digits: int) -> str:
+    """Play ``prompts`` (any key cuts them short and starts the answer), collect digits
+    until ``#``, ``max_digits`` or a 5 s gap."""
+    for prompt in prompts[:-1]:
+        key = await session.stream_file(prompt, KEYS)
+        if key:
+            return (
+                ""
+                if key == "#"
+                else key + await session.get_data("silence/1", 5000, max_digits - 1)
+            )
+    return await session.get_data(prompts[-1], 5000, max_digits)
+
+
 async def _login(service: QueueService, session: AgiSession, endpoint: str) -> None:
+    first: list[str] = []
     for _ in range(3):
-        agent = await session.get_data("agent-user", 5000, 15)
-        pin = await session.get_data("agent-pass", 5000, 10)
+        agent = await _ask(session, [*first, "agent-user"], 15)
+        pin = await _ask(session, ["agent-pass"], 10)
+        first = ["agent-incorrect"]
         try:
             record = await service.profile(agent) if agent else None
         except CcpbxError:
             record = None
         if record is None or not record.pin_matches(pin):
             log.info("acd_phone_login_refused", agent=agent, endpoint=endpoint)
-            await session.stream_file("agent-incorrect")
             continue
         await service.login(agent, endpoint)
         log.info("acd_phone_login", agent=agent, endpoint=endpoint)
         await session.stream_file("agent-loginok")
         return
+    await session.stream_file("agent-incorrect")
 
 
 async def _with_agent(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from ccpbx.acd import AgentMode, Membership, QueueConfig, Strategy
 from ccpbx.ami import AmiClient
 from ccpbx.daemon import Daemon
 from ccpbx.queues import AgentRecord, QueueSpec, store
+from ccpbx.sandbox.sipp import Step
 
 
 async def add_queue(
@@ -66,3 +67,92 @@ async def waiting_caller(ami: AmiClient, queue: str, *, context: str = "ccpbx-qu
         timeout=10,
     )
     return call_id
+
+
+_PHONE_INVITE = """
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]ph[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: {cseq} INVITE
+      Contact: <sip:{user}@[local_ip]:[local_port]>{auth}
+      Max-Forwards: 70
+      User-Agent: ccpbx-test-phone
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=phone 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+      a=sendrecv
+"""
+
+_PHONE_ACK = """
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      {via}
+      [last_From:]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: {cseq} ACK
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+"""
+
+_PHONE_OK = """
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+"""
+
+
+def phone_dial_scenario(user: str, password: str, steps: Sequence[Step]) -> str:
+    """An agent's desk phone places a call with digest auth, does ``steps`` (pauses and
+    RFC 2833 key presses as audio, see ``Keypad``) and waits for the PBX to hang up."""
+    body = []
+    for step in steps:
+        if step.kind == "pause":
+            body.append(f'  <pause milliseconds="{int(step.value)}"/>')
+        else:
+            body.append(f'  <nop><action><exec play_pcap_audio="{step.value}"/></action></nop>')
+    auth = f"\n      [authentication username={user} password={password}]"
+    return "\n".join(
+        [
+            '<?xml version="1.0" encoding="ISO-8859-1" ?>',
+            '<scenario name="ccpbx phone dials">',
+            f'  <send retrans="500"><![CDATA[{_PHONE_INVITE.format(user=user, cseq=1, auth="")}]]></send>',
+            '  <recv response="100" optional="true"/>',
+            '  <recv response="401" auth="true"/>',
+            "  <send><![CDATA["
+            + _PHONE_ACK.format(via="[last_Via:]", cseq=1, user=user)
+            + "]]></send>",
+            f'  <send retrans="500"><![CDATA[{_PHONE_INVITE.format(user=user, cseq=2, auth=auth)}]]></send>',
+            '  <recv response="100" optional="true"/>',
+            '  <recv response="180" optional="true"/>',
+            '  <recv response="183" optional="true"/>',
+            '  <recv response="200" rtd="true"/>',
+            "  <send><![CDATA["
+            + _PHONE_ACK.format(
+                via="Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+                cseq=2,
+                user=user,
+            )
+            + "]]></send>",
+            *body,
+            '  <recv request="BYE" timeout="30000"/>',
+            f"  <send><![CDATA[{_PHONE_OK}]]></send>",
+            "</scenario>",
+            "",
+        ]
+    )

@@ -1,0 +1,86 @@
+"""Agent feature codes dialed from a SIPp desk phone that authenticates (digest) and
+presses RFC 2833 keys: login (*45 agent, PIN), pause (*47 + reason), unpause (*48),
+logout (*46)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ccpbx.acd import AgentMode, AgentState
+from ccpbx.daemon import Daemon
+from ccpbx.sandbox.asterisk import AsteriskInstance
+from ccpbx.sandbox.sipp import Step, run_sipp
+
+from .conftest import StartDaemon, eventually
+from .test_acd_support import add_agent, add_queue, phone_dial_scenario
+from .test_ivr_calls import Keypad
+
+USER, PASSWORD = "1005", "pw-1005-secret"
+
+
+async def dial(asterisk: AsteriskInstance, code: str, steps: list[Step] | None = None) -> None:
+    xml = phone_dial_scenario(USER, PASSWORD, steps or [Step.pause(500)])
+    result = await asyncio.to_thread(run_sipp, asterisk, xml, service=code, timeout_s=40)
+    assert result.ok, result.stdout[-1500:] + result.errors[-1500:]
+
+
+async def log_rows(daemon: Daemon) -> list[tuple[str, str | None, str | None]]:
+    rows = await daemon.database.pool.fetch(
+        "SELECT kind, state, reason FROM acd_agent_state_log WHERE agent = '55' ORDER BY at"
+    )
+    return [(r["kind"], r["state"], r["reason"]) for r in rows]
+
+
+async def test_login_pause_unpause_logout_by_feature_codes(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """A wrong PIN is refused; the right one logs agent 55 in at phone 1005; *4712 pauses
+    with reason 12, *48 unpauses, *46 logs out; each change is in the agent state log."""
+    daemon = await start_daemon()
+    acd = daemon.acd
+    await add_queue(daemon, "billing")
+    await add_agent(daemon, "55", ["billing"], mode=AgentMode.RING, pin="2468")
+
+    keypad = Keypad(asterisk)
+    steps = [
+        Step.pause(1500),
+        *keypad.press("55#"),
+        Step.pause(500),
+        *keypad.press("1111#"),
+        Step.pause(1500),  # "agent-incorrect" plays: the next key cuts it short
+        *keypad.press("55#"),
+        Step.pause(500),
+        *keypad.press("2468#", last=True),
+    ]
+    await dial(asterisk, "*45", steps)
+    await eventually(lambda: "55" in acd.state.agents)
+    agent = acd.state.agents["55"]
+    assert agent.state is AgentState.AVAILABLE
+    assert acd.sessions["55"].endpoint == USER
+    assert acd.agent_at(USER) == "55"
+
+    await dial(asterisk, "*4712")
+    await eventually(lambda: acd.state.agents["55"].state is AgentState.PAUSED)
+    assert acd.state.agents["55"].pause_reason == "12"
+
+    await dial(asterisk, "*48")
+    await eventually(lambda: acd.state.agents["55"].state is AgentState.AVAILABLE)
+
+    await dial(asterisk, "*46")
+    await eventually(lambda: acd.state.agents["55"].state is AgentState.LOGGED_OUT)
+    assert acd.agent_at(USER) is None
+
+    rows = await eventually(lambda: _complete(log_rows(daemon)))
+    assert rows == [
+        ("agent_logged_in", "available", None),
+        ("agent_paused", "paused", "12"),
+        ("agent_unpaused", "available", None),
+        ("agent_logged_out", "logged_out", None),
+    ]
+    sessions = await daemon.database.pool.fetchval("SELECT count(*) FROM acd_agent_sessions")
+    assert sessions == 0
+
+
+async def _complete(rows_coro: object) -> list[tuple[str, str | None, str | None]] | None:
+    rows = await rows_coro  # type: ignore[misc]
+    return rows if len(rows) >= 4 else None
