@@ -131,13 +131,13 @@ def phone_dial_scenario(user: str, password: str, steps: Sequence[Step]) -> str:
         [
             '<?xml version="1.0" encoding="ISO-8859-1" ?>',
             '<scenario name="ccpbx phone dials">',
-            f'  <send retrans="500"><![CDATA[{_PHONE_INVITE.format(user=user, cseq=1, auth="")}]]></send>',
+            _send(_PHONE_INVITE.format(user=user, cseq=1, auth="")),
             '  <recv response="100" optional="true"/>',
             '  <recv response="401" auth="true"/>',
             "  <send><![CDATA["
             + _PHONE_ACK.format(via="[last_Via:]", cseq=1, user=user)
             + "]]></send>",
-            f'  <send retrans="500"><![CDATA[{_PHONE_INVITE.format(user=user, cseq=2, auth=auth)}]]></send>',
+            _send(_PHONE_INVITE.format(user=user, cseq=2, auth=auth)),
             '  <recv response="100" optional="true"/>',
             '  <recv response="180" optional="true"/>',
             '  <recv response="183" optional="true"/>',
@@ -156,3 +156,7 @@ def phone_dial_scenario(user: str, password: str, steps: Sequence[Step]) -> str:
             "",
         ]
     )
+
+
+def _send(message: str) -> str:
+    return f'  <send retrans="500"><![CDATA[{message}]]></send>'
