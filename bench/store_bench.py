@@ -1,6 +1,6 @@
 """Contact store benchmark: CSV import rate and memory, lead leasing rate and latency.
 
-    .venv/bin/python bench/store_bench.py [--rows N] [--leasers 4] [--batch 25]
+    .venv/bin/python bench/store_bench.py [--rows N] [--leasers 4] [--batch 10]
 
 1. Writes a synthetic CSV of N contacts (default 1,000,000), imports it with
    the same code as ``ccpbx contacts import``; prints rows/s end to end and
@@ -248,7 +248,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--leasers", type=int, default=4)
-    parser.add_argument("--batch", type=int, default=25)
+    parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--lease-seconds", type=float, default=20.0)
     args = parser.parse_args()
     with server() as url:

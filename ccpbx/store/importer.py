@@ -83,6 +83,7 @@ ph AS (
            EXISTS (SELECT 1 FROM dnc_entries d WHERE d.e164 = s.e164
                    AND (d.expires_at IS NULL OR d.expires_at > '{now}'::timestamptz))
     FROM ins JOIN import_staging s ON s.line = ins.source_line
+    ORDER BY s.e164
     RETURNING dnc_flagged
 ),
 leads AS (
