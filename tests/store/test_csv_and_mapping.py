@@ -107,6 +107,25 @@ def test_progress_draws_nothing_when_not_a_terminal() -> None:
     assert out.getvalue() == ""
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_is_drawn_on_a_terminal() -> None:
+    """On a terminal the bar shows percent and rows, redrawn only when the percent changes."""
+    out = _Terminal()
+    bar = Progress(200, "import x.csv", stream=out)
+    bar.update(100, 5000)
+    bar.update(101, 5050)
+    bar.update(200, 10000)
+    bar.finish()
+    text = out.getvalue()
+    assert "\rimport x.csv [############             ]  50% 5000 rows" in text
+    assert text.count("\r") == 2
+    assert "100% 10000 rows" in text
+
+
 def test_default_mapping_recognises_common_headers() -> None:
     """Phone-like, name and zone headers map to fields; the rest become free-form fields."""
     p = plan(["Phone", "Mobile 2", "First Name", "Last Name", "TZ", "Email"])
