@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 
 from ccpbx.dialer.bench_cli import main
+
+TABLE = Path(__file__).parents[2] / "bench" / "dialer_table.py"
 
 KEYS = {
     "busy_occupancy",
@@ -63,3 +66,24 @@ def test_errors_exit_2_with_a_message(
     assert main(["--scenario", str(good), "--pacer", "turbo"]) == 2
     assert "unknown pacer" in capsys.readouterr().err
     assert main(["--scenario", str(good)]) == 2
+
+
+def test_table_script_prints_every_pacer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario_dict: Callable[..., dict[str, Any]]
+) -> None:
+    """bench/dialer_table.py prints a markdown row per pacer with the reference line."""
+    spec = importlib.util.spec_from_file_location("dialer_table", TABLE)
+    assert spec is not None
+    assert spec.loader is not None
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    raw = scenario_dict(agents=4, day_hours=0.5, name="tiny", reference={"optimum": 0.8})
+    (folder / "tiny.json").write_text(json.dumps(raw), encoding="utf-8")
+    assert table.main(["--scenarios", str(folder), "--days", "1", "--ratio-steps", "1"]) == 0
+    out = capsys.readouterr().out
+    for pacer in ("progressive", "best ratio:", "vicidial_hard_limit", "vicidial_tapered"):
+        assert f"| tiny | {pacer}" in out
+    assert "| tiny | predictive |" in out
+    assert "reference (Markov" in out

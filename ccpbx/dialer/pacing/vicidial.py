@@ -39,6 +39,8 @@ def vicidial_need(level: float, snapshot: PacingSnapshot) -> int:
 class VicidialRatioPacer(BasePacer):
     """VICIdial's RATIO method: a fixed dial level over ready and talking agents.
 
+    It tops up after every state change as well as every 2.5 s, like the fixed-ratio
+    policy of the Markov reference (VICIdial itself only looks every 2.5 s).
     Fractional parts of ``level * agents`` are dithered over time: the rounding offset
     changes every ``dither_s`` seconds (a low-discrepancy sequence), so that level 1.05
     with 10 agents means 11 lines half of the time and 10 otherwise, not always 11.
