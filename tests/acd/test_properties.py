@@ -133,6 +133,15 @@ class AcdMachine(RuleBasedStateMachine):
         else:
             self.feed(self.state.pause(agent_id, "lunch", self.now))
 
+    @rule(data=st.data())
+    def agent_blips(self, data: st.DataObject) -> None:
+        """A paused agent comes back and pauses again before any routing pass."""
+        paused = sorted(a.id for a in self.state.agents.values() if a.state is AgentState.PAUSED)
+        if paused:
+            agent_id = data.draw(st.sampled_from(paused))
+            self.feed(self.state.unpause(agent_id, self.now))
+            self.feed(self.state.pause(agent_id, "again", self.now))
+
     @rule(data=st.data(), logout=st.booleans())
     def promised_agent_leaves(self, data: st.DataObject, logout: bool) -> None:
         """An agent the router just chose pauses or logs out instead of being offered."""
@@ -216,6 +225,14 @@ class AcdMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([0.5, 3.0, 7.0, 12.0, 25.0, 45.0]))
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+    @rule()
+    def advance_to_next_timer(self) -> None:
+        """Jump to the next time something falls due (ring, wrap-up, overflow, relaxation)."""
+        next_at = self.state.timers(self.now).next_at
+        if next_at is not None:
+            assert next_at > self.now
+            self.now = next_at
 
     @rule()
     def timers(self) -> None:

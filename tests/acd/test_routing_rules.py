@@ -175,3 +175,17 @@ def test_routing_stays_right_after_the_agent_log_is_trimmed() -> None:
         ("c_de", ("dan",)),
         ("c_fr", ("bob",)),
     ]
+
+
+def test_an_agent_coming_and_going_between_passes_keeps_the_relaxation_deadline() -> None:
+    """An agent available and gone again between two passes changes nothing, and the
+    caller is still served when its relaxation step comes."""
+    state = AcdState([QueueConfig("sales", relaxation=(RelaxationStep(20.0, min_level=1),))])
+    state.login(profile("weak", {"fr": 1}), 0)
+    state.login(profile("away", {"de": 1}), 0, paused="break")
+    state.enqueue("c1", "sales", 10, required={"fr": 2})
+    assert next_assignments(state, 11) == []
+    state.unpause("away", 12)
+    state.pause("away", "break", 12)
+    assert next_assignments(state, 13) == []
+    assert [a.agent_ids for a in next_assignments(state, 30)] == [("weak",)]
