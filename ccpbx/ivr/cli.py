@@ -11,7 +11,7 @@ import argparse
 import getpass
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +19,7 @@ import asyncpg
 from ccpbx.config import load
 from ccpbx.errors import InvalidInput, Unavailable
 from ccpbx.ivr import store
-from ccpbx.ivr.prompts import build, spoken_prompts
+from ccpbx.ivr.prompts import build, in_root, missing_files, spoken_prompts
 from ccpbx.ivr.validate import CheckResult, check_text
 
 DEFAULT_SOUNDS_DIR = "/usr/share/asterisk/sounds"
@@ -74,27 +74,42 @@ async def _connect(args: argparse.Namespace) -> asyncpg.Connection:
         raise Unavailable(f"cannot reach the database: {exc}") from exc
 
 
+def _host_path(args: argparse.Namespace) -> Callable[[str], Path]:
+    if not getattr(args, "root", None):
+        return Path
+    return in_root(Path(args.root))
+
+
+def _with_sounds(args: argparse.Namespace, result: CheckResult) -> CheckResult:
+    """Add a problem for each sound file missing from --sounds-dir (when given)."""
+    if getattr(args, "sounds_dir", None) and result.ok and result.flow is not None:
+        result.problems += missing_files(result.flow, args.sounds_dir, _host_path(args))
+    return result
+
+
 async def cmd_check(args: argparse.Namespace) -> int:
     bad = 0
     for path in _files(args.files):
         _, result = _check(path)
+        result = _with_sounds(args, result)
         _report(path, result)
         bad += not result.ok
     return 1 if bad else 0
 
 
-def _load(file: str) -> tuple[str, str, CheckResult]:
-    path = Path(file)
+def _load(args: argparse.Namespace) -> tuple[str, str, CheckResult]:
+    path = Path(args.file)
     if not path.is_file():
-        raise InvalidInput(f"no such file: {file}")
+        raise InvalidInput(f"no such file: {args.file}")
     text, result = _check(path)
+    result = _with_sounds(args, result)
     if not result.ok:
         _report(path, result)
     return str(path.resolve()), text, result
 
 
 async def cmd_activate(args: argparse.Namespace) -> int:
-    where, text, result = _load(args.file)
+    where, text, result = _load(args)
     if not result.ok or result.flow is None:
         print("not activated: fix the problems above first", file=sys.stderr)
         return 1
@@ -183,13 +198,28 @@ async def cmd_prompts_build(args: argparse.Namespace) -> int:
         def run(argv: Sequence[str]) -> None:
             subprocess.run(runtime.command(argv), check=True, capture_output=True, timeout=60)
 
-        made, present = build(needed, args.sounds_dir, run=run, host_path=runtime.host_path)
+        made, present = build(needed, args.sounds_dir, run=run, host_path=in_root(Path(args.root)))
     else:
         made, present = build(needed, args.sounds_dir)
     for name in made:
         print(f"made {name}")
     print(f"{len(made)} prompt(s) made, {len(present)} already present in {args.sounds_dir}")
     return 0
+
+
+def _sound_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "--sounds-dir",
+        default=DEFAULT_SOUNDS_DIR if required else None,
+        help="Asterisk's sounds folder"
+        + (f" (default {DEFAULT_SOUNDS_DIR})" if required else "; also check every file exists"),
+    )
+    parser.add_argument(
+        "--root",
+        default=None,
+        help="a root file system (e.g. the Asterisk sandbox) holding the sounds and, for "
+        "build, espeak-ng and sox; --sounds-dir is then a path inside it",
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -200,12 +230,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     check = ivr.add_parser("check", help="validate flow files (default: asterisk-conf/ivr/)")
     check.add_argument("files", nargs="*")
+    _sound_options(check, required=False)
     check.set_defaults(func=cmd_check)
     activate = ivr.add_parser(
         "activate", help="validate a flow file and make it the active version"
     )
     activate.add_argument("file")
     activate.add_argument("--by", default=who, help="who activates (recorded)")
+    _sound_options(activate, required=False)
     activate.set_defaults(func=cmd_activate)
     rollback = ivr.add_parser("rollback", help="make the previously active version active again")
     rollback.add_argument("flow")
@@ -224,11 +256,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     build_cmd = prompts.add_parser("build", help="generate the spoken prompts flows need")
     build_cmd.add_argument("files", nargs="*")
-    build_cmd.add_argument("--sounds-dir", default=DEFAULT_SOUNDS_DIR)
-    build_cmd.add_argument(
-        "--root",
-        default=None,
-        help="a root file system (e.g. the Asterisk sandbox) to run espeak-ng and sox in; "
-        "--sounds-dir is then a path inside it",
-    )
+    _sound_options(build_cmd, required=True)
     build_cmd.set_defaults(func=cmd_prompts_build)

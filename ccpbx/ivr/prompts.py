@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccpbx.ivr.model import Flow, Prompt
+from ccpbx.ivr.model import Flow, Problem, Prompt
 
 GENERATED_DIR = "ccpbx"
 SOUND_PREFIX = "sound:"  # a node may name a recording directly: "sound:beep"
@@ -72,6 +72,65 @@ def spoken_prompts(flow: Flow) -> list[SpokenPrompt]:
                 name = generated_name(text, language)
                 seen.setdefault(name, SpokenPrompt(language, text, name))
     return list(seen.values())
+
+
+AUDIO_EXTENSIONS = ("wav", "WAV", "gsm", "ulaw", "alaw", "sln", "slin", "g722", "g729", "wav16")
+
+
+def used_files(flow: Flow) -> list[tuple[str, str, str]]:
+    """(prompt reference, language, file) for every file the flow's nodes can play."""
+    refs: list[str] = []
+    for node in flow.nodes.values():
+        refs += list(node.get("prompts", ()))
+        refs += [node.get(k) for k in ("prompt", "invalid_prompt", "timeout_prompt") if node.get(k)]
+    out = []
+    for ref in dict.fromkeys(refs):
+        for language in flow.languages:
+            name = file_for(flow, ref, language)
+            if name is not None:
+                out.append((ref, language, name))
+    return out
+
+
+def missing_files(
+    flow: Flow, sounds_dir: str, host_path: Callable[[str], Path] = Path
+) -> list[Problem]:
+    """A problem for each file the flow plays that is not in `sounds_dir` (I/O)."""
+    problems = []
+    for ref, language, name in used_files(flow):
+        base = f"{sounds_dir}/{language}/{name}"
+        if not any(host_path(f"{base}.{ext}").exists() for ext in AUDIO_EXTENSIONS):
+            hint = (
+                "run ccpbx prompts build"
+                if name.startswith(GENERATED_DIR + "/")
+                else ("no such recording")
+            )
+            problems.append(Problem(f"prompt {ref}", f"{language}: {base} not found ({hint})"))
+    return problems
+
+
+def in_root(root: Path) -> Callable[[str], Path]:
+    """Map a path seen inside `root` (a chroot) to the host, following symbolic links
+    the way the chroot would (absolute link targets start again at `root`)."""
+
+    def host_path(inside: str) -> Path:
+        parts = [p for p in inside.split("/") if p]
+        current = root
+        hops = 0
+        while parts:
+            part = parts.pop(0)
+            candidate = current / part
+            if candidate.is_symlink() and hops < 40:
+                hops += 1
+                target = str(candidate.readlink())
+                if target.startswith("/"):
+                    current = root
+                parts = [p for p in target.split("/") if p] + parts
+                continue
+            current = current.parent if part == ".." else candidate
+        return current
+
+    return host_path
 
 
 Runner = Callable[[Sequence[str]], None]

@@ -21,7 +21,7 @@ from ccpbx.daemon import Daemon
 from ccpbx.ivr import store
 from ccpbx.ivr.engine import Clock
 from ccpbx.ivr.model import Flow
-from ccpbx.ivr.prompts import build, generated_name, spoken_prompts
+from ccpbx.ivr.prompts import build, generated_name, in_root, spoken_prompts
 from ccpbx.ivr.runner import IvrRuntime
 from ccpbx.ivr.validate import check_text
 from ccpbx.sandbox.asterisk import AsteriskInstance
@@ -191,7 +191,9 @@ def build_prompts(asterisk: AsteriskInstance, flow: Flow) -> None:
     def run(argv: Any) -> None:
         subprocess.run(asterisk.runtime.command(list(argv)), check=True, capture_output=True)
 
-    build(spoken_prompts(flow), SOUNDS_DIR, run=run, host_path=asterisk.runtime.host_path)
+    root = asterisk.runtime.root
+    host_path = in_root(root) if root is not None else Path
+    build(spoken_prompts(flow), SOUNDS_DIR, run=run, host_path=host_path)
 
 
 async def start_ivr(
@@ -336,28 +338,52 @@ async def test_daemon_default_handlers_run_the_active_flow(
     assert {(r["outcome"], r["end_node"]) for r in records} == {("completed", "bye")}
 
 
+def ccpbx_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ccpbx", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_prompts_build_command_speaks_texts_without_recordings(
     asterisk: AsteriskInstance, tmp_path: Path
 ) -> None:
-    """`ccpbx prompts build` speaks each text that has no recording (Dutch here) once,
-    as 8 kHz mono 16-bit wav where Asterisk reads sounds; a second run makes nothing."""
-    flow_file = tmp_path / "dutch.yaml"
-    flow_file.write_text(
-        SHORT_FLOW.replace("\nlanguages: [en]\n", "\nlanguages: [en, nl]\n").replace(
-            "prompts: {bye: vm-goodbye}",
-            'prompts: {bye: {sound: vm-goodbye, text: {nl: "Tot ziens en een fijne dag"}}}',
-        )
+    """`ivr check --sounds-dir` names the Dutch prompt not yet spoken and a mistyped
+    recording; `prompts build` speaks the text once, as 8 kHz mono 16-bit wav where
+    Asterisk reads sounds; then the check passes and a second build makes nothing."""
+    text = f"Tot ziens en een fijne dag, nummer {uuid.uuid4().int % 10**6}"
+    flow = SHORT_FLOW.replace("\nlanguages: [en]\n", "\nlanguages: [en, nl]\n").replace(
+        "prompts: {bye: vm-goodbye}",
+        f'prompts: {{bye: {{sound: vm-goodbye, text: {{nl: "{text}"}}}}}}',
     )
-    sounds = f"{asterisk.inside}/sounds-{uuid.uuid4().hex[:8]}"
+    good, typo = tmp_path / "dutch.yaml", tmp_path / "typo.yaml"
+    good.write_text(flow)
+    typo.write_text(flow.replace("sound: vm-goodbye", "sound: vm-goodby"))
     root = ["--root", str(asterisk.runtime.root)] if asterisk.runtime.root else []
-    argv = [sys.executable, "-m", "ccpbx", "prompts", "build", str(flow_file)]
-    argv += ["--sounds-dir", sounds, *root]
-    first = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    assert first.returncode == 0, first.stderr
-    assert "1 prompt(s) made, 0 already present" in first.stdout
-    name = generated_name("Tot ziens en een fijne dag", "nl")
-    with wave.open(str(asterisk.runtime.host_path(f"{sounds}/nl/{name}.wav"))) as wav:
-        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
-        assert wav.getnframes() > 8000  # over a second of speech
-    again = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-    assert "0 prompt(s) made, 1 already present" in again.stdout
+    sounds = ["--sounds-dir", SOUNDS_DIR, *root]
+    name = generated_name(text, "nl")
+    wav_path = asterisk.runtime.host_path(f"{SOUNDS_DIR}/nl/{name}.wav")
+    try:
+        before = ccpbx_cli("ivr", "check", str(good), str(typo), *sounds)
+        assert before.returncode == 1
+        assert f"prompt bye: nl: {SOUNDS_DIR}/nl/{name} not found (run ccpbx prompts build)" in (
+            before.stderr
+        )
+        assert f"prompt bye: en: {SOUNDS_DIR}/en/vm-goodby not found (no such recording)" in (
+            before.stderr
+        )
+        first = ccpbx_cli("prompts", "build", str(good), *sounds)
+        assert first.returncode == 0, first.stderr
+        assert "1 prompt(s) made, 0 already present" in first.stdout
+        with wave.open(str(wav_path)) as wav:
+            assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+            assert wav.getnframes() > 8000  # over a second of speech
+        after = ccpbx_cli("ivr", "check", str(good), *sounds)
+        assert after.returncode == 0, after.stderr
+        again = ccpbx_cli("prompts", "build", str(good), *sounds)
+        assert "0 prompt(s) made, 1 already present" in again.stdout
+    finally:
+        wav_path.unlink(missing_ok=True)

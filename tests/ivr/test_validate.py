@@ -219,3 +219,29 @@ def test_shipped_example_flows_are_valid() -> None:
     for path in files:
         result = check_text(path.read_text())
         assert result.ok, (path.name, [str(p) for p in result.problems])
+
+
+def test_missing_sound_files_are_named(tmp_path: Path) -> None:
+    """With a sounds folder, every file a flow would play is looked for, through the
+    language folder's symbolic links as a chroot would follow them."""
+    from ccpbx.ivr.prompts import generated_name, in_root, missing_files
+
+    root = tmp_path / "root"
+    sounds = root / "usr/share/asterisk/sounds"
+    (root / "opt/allison").mkdir(parents=True)
+    sounds.mkdir(parents=True)
+    (sounds / "en").symlink_to("/opt/allison")  # absolute: only right inside the root
+    for name in ("hello-world", "please-try-again"):
+        (root / "opt/allison" / f"{name}.wav").write_bytes(b"RIFF")
+    result = check_text(text(base()))
+    assert result.flow is not None
+    problems = [
+        str(p) for p in missing_files(result.flow, "/usr/share/asterisk/sounds", in_root(root))
+    ]
+    menu_en = generated_name("Press 1 or 2", "en")
+    assert (
+        f"prompt menu: en: /usr/share/asterisk/sounds/en/{menu_en} not found"
+        " (run ccpbx prompts build)" in problems
+    )
+    assert not any("hello-world" in p or "please-try-again" in p for p in problems), problems
+    assert len(problems) == 6  # menu, again, closed, hello: en texts and nl texts not built
