@@ -54,8 +54,13 @@ SELECT DISTINCT ON (line) line, reason FROM (
                 THEN 'duplicate number ' || s.e164 || ' (first on line ' || c.source_line || ')'
                 ELSE 'number ' || s.e164 || ' is already in the list' END AS reason
     FROM import_staging s
-    JOIN phone_numbers p ON p.list_id = {list_id} AND p.e164 = s.e164
-    JOIN contacts c ON c.id = p.contact_id
+    -- One index probe per staged number (OFFSET 0 keeps it a nested loop): the
+    -- list grows inside this transaction, and a plan scanning all its numbers
+    -- for every chunk would make a large import quadratic.
+    CROSS JOIN LATERAL (
+        SELECT c.id, c.source_line FROM phone_numbers p JOIN contacts c ON c.id = p.contact_id
+        WHERE p.list_id = {list_id} AND p.e164 = s.e164 OFFSET 0
+    ) c
     UNION ALL
     SELECT s.line, s.rank, 1,
            'duplicate number ' || s.e164 || ' (first on line ' || f.first_line || ')'
