@@ -110,12 +110,14 @@ def engine_cpu(calls: int) -> float:
 
 class Seen:
     """What the fake Asterisk measured: call durations, ccpbx's turn after each reply
-    (reply sent -> next command received) and call set-up (environment -> first command)."""
+    (reply sent -> next command received), call set-up (environment -> first command)
+    and call close (hang-up reply -> status variable, the path written in between)."""
 
     def __init__(self) -> None:
         self.calls: list[float] = []
         self.turns: list[float] = []
         self.setups: list[float] = []
+        self.closings: list[float] = []
 
 
 async def play_call(port: int, n: int, play_s: float, seen: Seen) -> None:
@@ -127,7 +129,13 @@ async def play_call(port: int, n: int, play_s: float, seen: Seen) -> None:
     sent = time.perf_counter()
     first = True
     while line := await reader.readline():
-        (seen.setups if first else seen.turns).append(time.perf_counter() - sent)
+        waited = time.perf_counter() - sent
+        if first:
+            seen.setups.append(waited)
+        elif b"CCPBX_AGI_STATUS" in line:
+            seen.closings.append(waited)  # after the hang-up: the path is written first
+        else:
+            seen.turns.append(waited)
         first = False
         if line.startswith(b"STREAM FILE"):
             await asyncio.sleep(play_s)  # the prompt plays; the caller presses 1 in the menu
@@ -159,7 +167,7 @@ async def load(port: int, concurrency: int, seconds: float, play_s: float) -> Se
 
 def client_process(port: int, concurrency: int, seconds: float, play_s: float, out: Any) -> None:
     seen = asyncio.run(load(port, concurrency, seconds, play_s))
-    out.put((seen.calls, seen.turns, seen.setups))
+    out.put((seen.calls, seen.turns, seen.setups, seen.closings))
 
 
 # ---- part 2: ccpbx side ----------------------------------------------------------------------
@@ -220,7 +228,7 @@ async def serve(pool: asyncpg.Pool, concurrency: int, seconds: float, play_s: fl
         proc.start()
         loop = asyncio.get_running_loop()
         cpu = time.process_time()
-        latencies, turns, setups = await loop.run_in_executor(None, out.get)
+        latencies, turns, setups, closings = await loop.run_in_executor(None, out.get)
         server_cpu = time.process_time() - cpu
         await loop.run_in_executor(None, proc.join)
         stats = server.stats()
@@ -237,7 +245,8 @@ async def serve(pool: asyncpg.Pool, concurrency: int, seconds: float, play_s: fl
     for label, values, note in (
         ("call duration", latencies, ""),
         ("call set-up", setups, "environment -> first command (flow look-up, call row)"),
-        ("ccpbx turn", turns, "reply sent -> next command, seen by Asterisk"),
+        ("ccpbx turn", turns, "reply sent -> next command in the flow, seen by Asterisk"),
+        ("call close", closings, "hang-up reply -> status (the path is written between)"),
         ("AGI round trip", rtts, "handler: send -> reply; target p99 < 5 ms"),
     ):
         p50, p99 = statistics.median(values) * 1000, percentile(values, 0.99) * 1000
