@@ -33,6 +33,10 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
             ["store_bench.py"] + (["--rows", "50000", "--lease-seconds", "3"] if quick else []),
         ),
         (
+            "ACD routing decisions (5,000 agents, 2,000 callers)",
+            ["acd_bench.py"] + (["--decisions", "1000"] if quick else []),
+        ),
+        (
             "Persistent agent connect time (real Asterisk)",
             ["agent_connect_bench.py"] + (["--calls", "30"] if quick else []),
         ),
