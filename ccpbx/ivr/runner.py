@@ -9,6 +9,7 @@ flow goes to the `fallback` handler (the welcome greeting).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from collections.abc import Callable
@@ -114,6 +115,9 @@ class IvrRuntime:
             await self._drive(session, run, pool, call_id)
         except AgiHangup:
             run.abandon()
+        except asyncio.CancelledError:  # ccpbx is stopping past its drain time
+            run.fail("ccpbx stopped during the call")
+            raise
         except Exception as exc:
             run.fail(repr(exc))
             raise
