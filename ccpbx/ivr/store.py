@@ -20,6 +20,7 @@ import asyncpg
 from ccpbx.errors import Conflict, InvalidInput, NotFound
 from ccpbx.ivr.engine import FlowRun
 from ccpbx.ivr.model import Flow
+from ccpbx.ivr.validate import check_text
 from ccpbx.store.db import Executor, translate_errors
 
 
@@ -145,7 +146,14 @@ async def _point(
 async def activate(
     conn: asyncpg.Connection, flow: Flow, text: str, source_path: str = "", by: str = ""
 ) -> FlowVersion:
-    """Store the (already validated) flow as a version and make it the active one."""
+    """Store the flow as a version and make it the active one; a text that does not
+    pass the checks is refused (InvalidInput with every problem), whoever calls."""
+    checked = check_text(text)
+    if not checked.ok or checked.flow is None or checked.flow.name != flow.name:
+        problems = [str(p) for p in checked.problems] or ["the text is not this flow"]
+        raise InvalidInput(
+            f"flow {flow.name} not activated: {'; '.join(problems[:5])}", problems=problems
+        )
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext('ivr_activate'))")
         version = await save_version(conn, flow, text, source_path, by)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from ccpbx.errors import Conflict, NotFound
+from ccpbx.errors import Conflict, InvalidInput, NotFound
 from ccpbx.ivr import store
 from ccpbx.ivr.engine import FlowRun
 from ccpbx.ivr.model import Flow
@@ -155,3 +155,12 @@ async def test_call_path_and_callback_are_recorded(database_url: str) -> None:
         assert found["name"] == "Ada"
     finally:
         await pool.close()
+
+
+async def test_activation_refuses_a_text_that_fails_the_checks(conn: asyncpg.Connection) -> None:
+    """Whoever calls it, activation re-checks the text: a broken flow is never stored."""
+    flow, source = version_text("one")
+    broken = source.replace("next: bye", "next: nowhere", 1)
+    with pytest.raises(InvalidInput, match="unknown node 'nowhere'"):
+        await store.activate(conn, flow, broken)
+    assert await store.versions(conn, "unit") == []
