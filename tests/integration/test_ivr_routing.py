@@ -3,6 +3,7 @@ hang up in the middle of a prompt or of an input."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import asyncpg
@@ -287,3 +288,48 @@ async def test_known_caller_transfer_fails_then_leaves_a_callback_request(
     pops = {e.get("Variable"): e.get("Value") for e in events}
     assert pops.get("CCPBX_CONTACT_NAME") == "Grace Hopper"
     assert pops.get("CCPBX_CONTACT_ID") == str(contact.id)
+
+
+ACD_FLOW = """
+flow: to_acd
+dids: ["18005550108"]
+languages: [en]
+sound_languages: [en]
+start: hold
+prompts: {hold: queue-thankyou}
+nodes:
+  hold:
+    kind: queue
+    queue: accounts
+    priority: 7
+    skills: [billing]
+    prompt: hold
+    target: "ccpbx-queue-enter,s,1"
+"""
+
+
+async def test_queue_node_hands_the_caller_to_the_acd(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """The queue node's dialplan target is the ACD's queue entry: the caller waits in
+    the ACD queue with the flow's priority, and the IVR path ends as queued."""
+    from ccpbx.acd import QueueConfig
+    from ccpbx.queues import QueueSpec
+
+    await activate(database_url, ACD_FLOW)
+    daemon = await start_daemon()  # the daemon's own handlers: IVR and ACD scripts
+    await daemon.acd.wait_ready(20)
+    await daemon.acd.configure_queue(QueueSpec(QueueConfig("accounts"), {}, False))
+    sipp = asyncio.create_task(call(asterisk, "18005550108", [], wait_bye_ms=8000))
+
+    def waiting() -> list[dict[str, object]]:
+        calls: list[dict[str, object]] = daemon.acd.queue_view("accounts", waiting=True)["calls"]
+        return calls
+
+    (queued,) = await eventually(waiting)
+    assert queued["priority"] == 7
+    result = await sipp
+    assert result.ok, result.errors
+    (record,) = await finished_calls(database_url)
+    assert (record["outcome"], record["end_node"]) == ("queued", "hold")
+    assert record["steps"][0]["detail"]["target"] == "ccpbx-queue-enter,s,1"
