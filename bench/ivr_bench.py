@@ -151,22 +151,24 @@ async def play_call(port: int, n: int, play_s: float, seen: Seen) -> None:
     seen.calls.append(time.perf_counter() - started)
 
 
-async def load(port: int, concurrency: int, seconds: float, play_s: float) -> Seen:
+async def load(port: int, concurrency: int, seconds: float, play_s: float, ramp_s: float) -> Seen:
     seen = Seen()
     stop_at = time.perf_counter() + seconds
     counter = iter(range(10**9))
 
     async def worker(delay: float) -> None:
-        await asyncio.sleep(delay)  # callers arrive spread over the first second
+        await asyncio.sleep(delay)  # callers arrive spread over the ramp
         while time.perf_counter() < stop_at:
             await play_call(port, next(counter), play_s, seen)
 
-    await asyncio.gather(*(worker(i / concurrency) for i in range(concurrency)))
+    await asyncio.gather(*(worker(ramp_s * i / concurrency) for i in range(concurrency)))
     return seen
 
 
-def client_process(port: int, concurrency: int, seconds: float, play_s: float, out: Any) -> None:
-    seen = asyncio.run(load(port, concurrency, seconds, play_s))
+def client_process(
+    port: int, concurrency: int, seconds: float, play_s: float, ramp_s: float, out: Any
+) -> None:
+    seen = asyncio.run(load(port, concurrency, seconds, play_s, ramp_s))
     out.put((seen.calls, seen.turns, seen.setups, seen.closings))
 
 
@@ -183,7 +185,9 @@ def database() -> Iterator[str]:
         yield cluster.url
 
 
-async def runtime_bench(server_url: str, concurrency: int, seconds: float, play_s: float) -> None:
+async def runtime_bench(
+    server_url: str, concurrency: int, seconds: float, play_s: float, ramp_s: float
+) -> None:
     url = await postgres.create_database(server_url, prefix="ccpbx_ivrbench")
     try:
         conn = await asyncpg.connect(url)
@@ -196,14 +200,16 @@ async def runtime_bench(server_url: str, concurrency: int, seconds: float, play_
             await conn.close()
         pool = await asyncpg.create_pool(url, min_size=4, max_size=10)
         try:
-            await serve(pool, concurrency, seconds, play_s)
+            await serve(pool, concurrency, seconds, play_s, ramp_s)
         finally:
             await pool.close()
     finally:
         await postgres.drop_database(server_url, url)
 
 
-async def serve(pool: asyncpg.Pool, concurrency: int, seconds: float, play_s: float) -> None:
+async def serve(
+    pool: asyncpg.Pool, concurrency: int, seconds: float, play_s: float, ramp_s: float
+) -> None:
     rtts: list[float] = []  # commands Asterisk answers at once (not STREAM FILE)
     original = AgiSession.command
 
@@ -223,7 +229,7 @@ async def serve(pool: asyncpg.Pool, concurrency: int, seconds: float, play_s: fl
     async with FastAgiServer("127.0.0.1", 0, {"inbound": runtime.handle}) as server:
         out = ctx.Queue()
         proc = ctx.Process(
-            target=client_process, args=(server.port, concurrency, seconds, play_s, out)
+            target=client_process, args=(server.port, concurrency, seconds, play_s, ramp_s, out)
         )
         proc.start()
         loop = asyncio.get_running_loop()
@@ -237,7 +243,7 @@ async def serve(pool: asyncpg.Pool, concurrency: int, seconds: float, play_s: fl
     calls = len(latencies)
     print(f"runtime: {concurrency} concurrent fake-AGI calls for {seconds:.0f} s over loopback,")
     print(f"         3-node flow, each prompt 'plays' {play_s * 1000:.0f} ms; PostgreSQL look-up")
-    print("         and path writes included")
+    print(f"         and path writes included; arrivals spread over {ramp_s:.1f} s")
     print(f"  calls completed         {calls}  (server ok={stats.sessions_ok}, ", end="")
     print(f"failures={stats.handler_failures}; paths recorded {recorded})")
     print(f"  calls per second        {calls / seconds:.0f}")
@@ -259,13 +265,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--engine-calls", type=int, default=20_000)
     parser.add_argument("--play-ms", type=float, default=1000, help="simulated prompt length")
+    parser.add_argument(
+        "--ramp-s", type=float, default=1.0, help="seconds over which the first callers arrive"
+    )
     opts = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     per_call = engine_cpu(opts.engine_calls)
     print(f"engine: 3-node flow, {opts.engine_calls} calls, no I/O")
     print(f"  CPU per call            {per_call * 1e6:.1f} us")
     with database() as server_url:
-        asyncio.run(runtime_bench(server_url, opts.concurrency, opts.seconds, opts.play_ms / 1000))
+        asyncio.run(
+            runtime_bench(
+                server_url, opts.concurrency, opts.seconds, opts.play_ms / 1000, opts.ramp_s
+            )
+        )
 
 
 if __name__ == "__main__":
