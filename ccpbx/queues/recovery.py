@@ -86,9 +86,21 @@ async def recover(service: QueueService) -> None:
                 endpoint = other.channel.removeprefix("PJSIP/").rsplit("-", 1)[0]
                 if other is not chan and endpoint in ring_agents:
                     talking[chan.uniqueid] = (ring_agents[endpoint], other.channel)
-    queues_of: dict[str, str] = {}
-    if service._pool is not None and talking:
-        queues_of = await store.call_queues(service._pool(), sorted(talking))
+    waiting = [
+        c
+        for c in live.values()
+        if c.context in HOLD_CONTEXTS
+        and not c.bridge_id
+        and c.application == "MusicOnHold"
+        and c.exten in service.specs
+        and c.uniqueid not in talking
+    ]
+    # When and where each call entered its queue, as stored; the channel's creation
+    # time (whole seconds from Asterisk) when the store missed it.
+    entered: dict[str, tuple[str, float]] = {}
+    if service._pool is not None:
+        ids = sorted({*talking, *(c.uniqueid for c in waiting)})
+        entered = await store.call_queues(service._pool(), ids)
     resumed: list[str] = []
     for caller, (agent, agent_channel) in sorted(talking.items()):
         found = live.get(caller)
@@ -96,31 +108,26 @@ async def recover(service: QueueService) -> None:
         if found is None or a is None or a.state is not AgentState.AVAILABLE:
             continue
         chan = found
-        queue = queues_of.get(caller) or (chan.exten if chan.exten in service.specs else None)
-        queue = queue or next((q for q in sorted(a.queues) if q in service.specs), None)
-        if queue is None:
+        queue, at = entered.get(caller, (chan.exten, chan.created))
+        if queue not in service.specs:
+            queue = next((q for q in sorted(a.queues) if q in service.specs), "")
+        if not queue:
             continue
-        events += service.state.enqueue(caller, queue, chan.created)
+        events += service.state.enqueue(caller, queue, at)
         events += service.state.reserve(caller, [agent], now)
         events += service.state.answered(caller, agent, now)
         service.legs[caller] = CallLeg(caller, chan.channel, queue, agent, agent_channel)
         resumed.append(caller)
 
-    # Waiting callers: on music on hold in a hold context, not in any bridge.
-    waiting = sorted(
-        (
-            c
-            for c in live.values()
-            if c.context in HOLD_CONTEXTS
-            and not c.bridge_id
-            and c.application == "MusicOnHold"
-            and c.exten in service.specs
-            and c.uniqueid not in service.legs
-        ),
-        key=lambda c: (c.created, c.uniqueid),
-    )
+    # Waiting callers (on music on hold in a hold context, in no bridge), in the order
+    # they entered their queue.
+    def since(chan: Channel) -> float:
+        stored = entered.get(chan.uniqueid)
+        return stored[1] if stored is not None and stored[0] == chan.exten else chan.created
+
+    waiting.sort(key=lambda c: (since(c), c.created, c.uniqueid))
     for chan in waiting:
-        events += service.state.enqueue(chan.uniqueid, chan.exten, chan.created)
+        events += service.state.enqueue(chan.uniqueid, chan.exten, since(chan))
         service.legs[chan.uniqueid] = CallLeg(chan.uniqueid, chan.channel, chan.exten)
     service._publish([service.recovered_event(e) for e in events])
     service.recovered = {

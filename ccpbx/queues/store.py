@@ -148,18 +148,19 @@ async def load_sessions(db: Executor) -> list[tuple[str, str, AgentMode, str | N
     return [(r["agent"], r["endpoint"], AgentMode(r["mode"]), r["pause_reason"]) for r in rows]
 
 
-async def call_queues(db: Executor, call_ids: Sequence[str]) -> dict[str, str]:
-    """The queue each call was last enqueued in, from the event log."""
+async def call_queues(db: Executor, call_ids: Sequence[str]) -> dict[str, tuple[str, float]]:
+    """(queue, time) of each call's last entry into a queue, from the event log."""
     if not call_ids:
         return {}
     with translate_errors("load call queues"):
         rows = await db.fetch(
-            """SELECT DISTINCT ON (call_id) call_id, queue FROM acd_events
+            """SELECT DISTINCT ON (call_id) call_id, queue, extract(epoch FROM at) AS at
+               FROM acd_events
                WHERE call_id = ANY($1::text[]) AND kind = 'call_enqueued'
                ORDER BY call_id, at DESC, id DESC""",
             list(call_ids),
         )
-    return {r["call_id"]: r["queue"] for r in rows}
+    return {r["call_id"]: (r["queue"], float(r["at"])) for r in rows}
 
 
 _EVENT_COLUMNS = "at, kind, queue, agent, call_id, state, reason, wait_s, duration_s, target"

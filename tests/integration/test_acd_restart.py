@@ -1,0 +1,80 @@
+"""ACD restart on real Asterisk: talking calls continue, waiting callers keep their place."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ccpbx.acd import AgentState, CallStatus
+from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
+from ccpbx.sandbox.phones import SippPhone
+
+from .conftest import StartDaemon, eventually
+from .test_acd_support import add_agent, add_queue, waiting_caller
+
+
+@pytest.fixture
+def phones(asterisk: AsteriskInstance) -> Iterator[list[SippPhone]]:
+    """Desk phones 1001 and 1002, registered, answering."""
+    started = []
+    try:
+        for n in ("1001", "1002"):
+            phone = SippPhone(asterisk, Phone(n, f"pw-{n}-secret", rewrite_contact=False))
+            phone.start()
+            started.append(phone)
+        yield started
+    finally:
+        for phone in started:
+            phone.stop()
+
+
+async def test_restart_keeps_talking_calls_and_waiting_order(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, phones: list[SippPhone]
+) -> None:
+    """Two persistent agents talk, three callers wait; ccpbx stops and a new process
+    starts: both agents are on the same calls, the waiting callers are in the same order
+    with their wait counted from channel creation, and when a call ends the first
+    waiting caller is put through, without ringing any phone again."""
+    first = await start_daemon()
+    await add_queue(first, "sales", wrapup_s=0.5)
+    for agent in ("1001", "1002"):
+        await add_agent(first, agent, ["sales"])
+        await first.acd.login(agent, agent)
+    talking = [await waiting_caller(first.ami, "sales") for _ in range(2)]
+    await eventually(
+        lambda: all(a.state is AgentState.ON_CALL for a in first.acd.state.agents.values())
+    )
+    on_call = {a: first.acd.state.agents[a].call_id for a in ("1001", "1002")}
+    assert sorted(on_call.values()) == sorted(talking)  # type: ignore[type-var]
+    waiting = []
+    for _ in range(3):
+        waiting.append(await waiting_caller(first.ami, "sales"))
+        await asyncio.sleep(0.2)
+    await eventually(lambda: first.acd.state.waiting_count("sales") == 3)
+    queued_at = time.time()
+    await first.stop()
+
+    second = await start_daemon()
+    acd = second.acd
+    await acd.wait_ready(20)
+    assert sorted(acd.recovered["agents"]) == ["1001", "1002"]
+    assert sorted(acd.recovered["talking"]) == sorted(talking)
+    assert {a: acd.state.agents[a].call_id for a in on_call} == on_call
+    assert all(acd.state.calls[c].status is CallStatus.CONNECTED for c in talking)
+    assert [c.call_id for c in acd.state.waiting("sales")] == waiting
+    oldest = acd.state.waiting("sales")[0]
+    assert oldest.enqueued_at <= queued_at
+    assert acd.state.longest_wait("sales", time.time()) >= time.time() - queued_at
+
+    # A talking call ends: its agent wraps up, then takes the first waiting caller.
+    agent = next(a for a, c in on_call.items() if c == talking[0])
+    await second.ami.action("Hangup", Channel=acd.legs[talking[0]].channel, timeout=5)
+    await eventually(lambda: acd.state.agents[agent].call_id == waiting[0], 10)
+    leg = acd.persistent.leg(agent)
+    assert leg is not None
+    await eventually(lambda: waiting[0] in leg.callers)
+    assert [c.call_id for c in acd.state.waiting("sales")] == waiting[1:]
+    assert [p.invites() for p in phones] == [1, 1]
