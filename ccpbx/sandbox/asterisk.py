@@ -57,7 +57,9 @@ class AsteriskSettings:
     ami_username: str = "ccpbx"
     ami_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     sip_port: int = field(default_factory=free_udp_port)
-    rtp_start: int = field(default_factory=lambda: 20000 + 200 * random.randrange(0, 100))
+    # 1,000 calls' worth of media ports (2 per call), in a block chosen per run.
+    rtp_start: int = field(default_factory=lambda: 20000 + 2000 * random.randrange(0, 20))
+    rtp_ports: int = 2000
     agi_host: str = "127.0.0.1"
     agi_port: int = field(default_factory=free_tcp_port)
     carrier_port: int = field(default_factory=free_udp_port)
@@ -74,7 +76,7 @@ class AsteriskSettings:
                 "secret": self.ami_secret,
             },
             "sip": {"bind": "127.0.0.1", "port": self.sip_port},
-            "rtp": {"start": self.rtp_start, "end": self.rtp_start + 198},
+            "rtp": {"start": self.rtp_start, "end": self.rtp_start + self.rtp_ports - 2},
             "agi": {"host": self.agi_host, "port": self.agi_port},
             "carrier": {"host": "127.0.0.1", "port": self.carrier_port, "match": "127.0.0.1"},
             "phones": [

@@ -15,9 +15,9 @@ from xml.sax.saxutils import escape
 
 from ccpbx.sandbox.asterisk import AsteriskInstance, free_udp_port
 
-PCAP_DIR = "/usr/share/sip-tester"
-_DTMF_NAMES = {**{str(d): str(d) for d in range(10)}, "*": "star", "#": "pound"}
+_DTMF_KEYS = frozenset("0123456789*#")
 _counter = itertools.count(1)
+_DTMF_MARKER = "@ccpbx-dtmf@"
 
 _INVITE = """
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -93,12 +93,14 @@ class Step:
 
     @staticmethod
     def dtmf(digits: str, gap_ms: int = 400) -> list[Step]:
+        """Press ``digits`` ``gap_ms`` apart. No pause follows the last key: the PBX may
+        hang up at once, and SIPp counts a BYE during a pause as an error."""
         steps: list[Step] = []
         for digit in digits:
-            if digit not in _DTMF_NAMES:
+            if digit not in _DTMF_KEYS:
                 raise ValueError(f"not a DTMF key: {digit!r}")
             steps += [Step("dtmf", digit), Step.pause(gap_ms)]
-        return steps
+        return steps[:-1]
 
 
 def caller_scenario(
@@ -125,8 +127,9 @@ def caller_scenario(
         if step.kind == "pause":
             body.append(f'  <pause milliseconds="{int(step.value)}"/>')
         elif step.kind == "dtmf":
-            pcap = f"{PCAP_DIR}/dtmf_2833_{_DTMF_NAMES[str(step.value)]}.pcap"
-            body.append(f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>')
+            # run_sipp writes a pcap per press (see ccpbx.sandbox.dtmf) in place of the marker.
+            marker = f"{_DTMF_MARKER}{step.value}@"
+            body.append(f'  <nop><action><exec play_pcap_audio="{marker}"/></action></nop>')
         elif step.kind == "audio":
             body.append(
                 f'  <nop><action><exec play_pcap_audio="{escape(str(step.value))}"/></action></nop>'
@@ -175,7 +178,9 @@ def run_sipp(
     workdir_inside = f"{asterisk.inside}/sipp"
     workdir = asterisk.runtime.host_path(workdir_inside)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / f"{name}.xml").write_text(scenario_xml)
+    (workdir / f"{name}.xml").write_text(
+        _write_key_presses(scenario_xml, workdir, workdir_inside, name)
+    )
     media = free_udp_port()
     argv = [
         "sipp",
@@ -215,6 +220,21 @@ def run_sipp(
     errors_path = workdir / f"{name}.errors.log"
     errors = errors_path.read_text(errors="replace") if errors_path.exists() else ""
     return SippResult(proc.returncode, proc.stdout, proc.stderr, errors)
+
+
+def _write_key_presses(scenario_xml: str, workdir: Path, inside: str, name: str) -> str:
+    """Replace each key-press marker with a pcap of its own whose RTP timestamps grow."""
+    from ccpbx.sandbox.dtmf import DTMF_EVENTS, rfc2833_pcap
+
+    parts = scenario_xml.split(_DTMF_MARKER)
+    out = [parts[0]]
+    for index, part in enumerate(parts[1:], start=1):
+        digit, rest = part.split("@", 1)
+        event = DTMF_EVENTS[digit]
+        pcap = f"{name}-key{index}-{event}.pcap"
+        (workdir / pcap).write_bytes(rfc2833_pcap(event, index))
+        out.append(f"{inside}/{pcap}{rest}")
+    return "".join(out)
 
 
 def scenario_path(asterisk: AsteriskInstance, name: str) -> Path:
