@@ -32,6 +32,7 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
             "Contact import and lead leasing",
             ["store_bench.py"] + (["--rows", "50000", "--lease-seconds", "3"] if quick else []),
         ),
+        ("IVR per-call overhead", ["ivr_bench.py"]),
         (
             "ACD routing decisions (5,000 agents, 2,000 callers)",
             ["acd_bench.py"] + (["--decisions", "1000"] if quick else []),
