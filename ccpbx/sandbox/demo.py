@@ -11,8 +11,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import tempfile
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -21,6 +23,7 @@ from ccpbx import logs
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox import postgres
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, free_tcp_port
+from ccpbx.sandbox.demo_ivr import run_ivr_demo
 from ccpbx.sandbox.root import ensure_runtime
 from ccpbx.sandbox.sipp import caller_scenario, run_sipp
 from ccpbx.sandbox.stack import daemon_config
@@ -82,6 +85,9 @@ async def run(hold: float) -> int:
                     body = await resp.json()
                 print(json.dumps(body, indent=2, default=str))
                 green = resp.status == 200 and body["status"] == "ok" and result.ok
+                say("IVR: write a menu, check it, activate it, call it, roll it back")
+                with tempfile.TemporaryDirectory(prefix="ccpbx-demo-") as workdir:
+                    green = await run_ivr_demo(asterisk, database_url, Path(workdir)) and green
                 if hold > 0:
                     say(f"holding for {hold:.0f} s: try curl http://127.0.0.1:{http_port}/metrics")
                     await asyncio.sleep(hold)
@@ -90,7 +96,10 @@ async def run(hold: float) -> int:
     finally:
         asterisk.stop()
         asterisk.remove()
-    say("demo " + ("passed: call answered by ccpbx, /status green" if green else "FAILED"))
+    say(
+        "demo "
+        + ("passed: calls answered by ccpbx, IVR walked, /status green" if green else "FAILED")
+    )
     return 0 if green else 1
 
 
