@@ -28,7 +28,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider -m "not asterisk" $(PYTEST_ARGS)
 
 demo: sandbox
-	$(PY) -m ccpbx.sandbox.demo
+	$(PY) -m ccpbx.sandbox.demo $(DEMO_ARGS)
 
 bench: sandbox
 	$(PY) bench/run_all.py $(BENCH_ARGS)

@@ -23,7 +23,7 @@ from ccpbx import logs
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox import postgres
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, free_tcp_port
-from ccpbx.sandbox.demo_ivr import run_ivr_demo
+from ccpbx.sandbox.demo_ivr import DEMO_DID, run_ivr_demo
 from ccpbx.sandbox.root import ensure_runtime
 from ccpbx.sandbox.sipp import caller_scenario, run_sipp
 from ccpbx.sandbox.stack import daemon_config
@@ -89,7 +89,11 @@ async def run(hold: float) -> int:
                 with tempfile.TemporaryDirectory(prefix="ccpbx-demo-") as workdir:
                     green = await run_ivr_demo(asterisk, database_url, Path(workdir)) and green
                 if hold > 0:
-                    say(f"holding for {hold:.0f} s: try curl http://127.0.0.1:{http_port}/metrics")
+                    sip = f"sip:{DEMO_DID}@127.0.0.1:{asterisk.settings.sip_port}"
+                    say(
+                        f"holding for {hold:.0f} s: call {sip} from a softphone on this machine"
+                        f" (the demo menu), or curl http://127.0.0.1:{http_port}/metrics"
+                    )
                     await asyncio.sleep(hold)
             finally:
                 await daemon.stop()
