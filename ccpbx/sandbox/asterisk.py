@@ -65,6 +65,7 @@ class AsteriskSettings:
     carrier_port: int = field(default_factory=free_udp_port)
     phones: list[Phone] = field(default_factory=list)
     fallback_prompt: str = "ss-noservice"
+    voicemail_boxes: list[str] = field(default_factory=lambda: ["support", "sales"])
 
     def template_values(self, dirs: dict[str, str]) -> dict[str, Any]:
         return {
@@ -93,6 +94,9 @@ class AsteriskSettings:
                 "context": "ccpbx-fallback-hangup",
                 "exten": "s",
                 "describe": "hang up",
+            },
+            "voicemail": {
+                "boxes": [{"name": b, "pin": "0000", "label": b} for b in self.voicemail_boxes]
             },
             "tones": {"country": "us"},
         }

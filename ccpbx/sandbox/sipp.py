@@ -17,7 +17,7 @@ from ccpbx.sandbox.asterisk import AsteriskInstance, free_udp_port
 
 _DTMF_KEYS = frozenset("0123456789*#")
 _counter = itertools.count(1)
-_DTMF_MARKER = "@ccpbx-dtmf@"
+_MEDIA_MARKER = "@ccpbx-media@"
 
 _INVITE = """
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -84,12 +84,17 @@ _OK_TO_BYE = """
 class Step:
     """One thing the caller does after answer: pause, press a key, or play audio."""
 
-    kind: str  # "pause" | "dtmf" | "audio"
+    kind: str  # "pause" | "dtmf" | "talk" | "audio"
     value: str | int
 
     @staticmethod
     def pause(ms: int) -> Step:
         return Step("pause", ms)
+
+    @staticmethod
+    def talk(ms: int) -> Step:
+        """The caller speaks for ``ms`` milliseconds (PCMU audio, not silence)."""
+        return Step("talk", ms)
 
     @staticmethod
     def dtmf(digits: str, gap_ms: int = 400) -> list[Step]:
@@ -128,8 +133,12 @@ def caller_scenario(
             body.append(f'  <pause milliseconds="{int(step.value)}"/>')
         elif step.kind == "dtmf":
             # run_sipp writes a pcap per press (see ccpbx.sandbox.dtmf) in place of the marker.
-            marker = f"{_DTMF_MARKER}{step.value}@"
+            marker = f"{_MEDIA_MARKER}dtmf@{step.value}@"
             body.append(f'  <nop><action><exec play_pcap_audio="{marker}"/></action></nop>')
+        elif step.kind == "talk":
+            marker = f"{_MEDIA_MARKER}talk@{int(step.value)}@"
+            body.append(f'  <nop><action><exec play_pcap_audio="{marker}"/></action></nop>')
+            body.append(f'  <pause milliseconds="{int(step.value)}"/>')
         elif step.kind == "audio":
             body.append(
                 f'  <nop><action><exec play_pcap_audio="{escape(str(step.value))}"/></action></nop>'
@@ -178,9 +187,7 @@ def run_sipp(
     workdir_inside = f"{asterisk.inside}/sipp"
     workdir = asterisk.runtime.host_path(workdir_inside)
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / f"{name}.xml").write_text(
-        _write_key_presses(scenario_xml, workdir, workdir_inside, name)
-    )
+    (workdir / f"{name}.xml").write_text(_write_media(scenario_xml, workdir, workdir_inside, name))
     media = free_udp_port()
     argv = [
         "sipp",
@@ -222,17 +229,21 @@ def run_sipp(
     return SippResult(proc.returncode, proc.stdout, proc.stderr, errors)
 
 
-def _write_key_presses(scenario_xml: str, workdir: Path, inside: str, name: str) -> str:
-    """Replace each key-press marker with a pcap of its own whose RTP timestamps grow."""
-    from ccpbx.sandbox.dtmf import DTMF_EVENTS, rfc2833_pcap
+def _write_media(scenario_xml: str, workdir: Path, inside: str, name: str) -> str:
+    """Replace each media marker (a key press, a stretch of talk) with a pcap of its own
+    whose RTP sequence numbers and timestamps grow through the call."""
+    from ccpbx.sandbox.dtmf import DTMF_EVENTS, rfc2833_pcap, speech_pcap
 
-    parts = scenario_xml.split(_DTMF_MARKER)
+    parts = scenario_xml.split(_MEDIA_MARKER)
     out = [parts[0]]
     for index, part in enumerate(parts[1:], start=1):
-        digit, rest = part.split("@", 1)
-        event = DTMF_EVENTS[digit]
-        pcap = f"{name}-key{index}-{event}.pcap"
-        (workdir / pcap).write_bytes(rfc2833_pcap(event, index))
+        kind, value, rest = part.split("@", 2)
+        if kind == "dtmf":
+            event = DTMF_EVENTS[value]
+            pcap, data = f"{name}-key{index}-{event}.pcap", rfc2833_pcap(event, index)
+        else:
+            pcap, data = f"{name}-talk{index}.pcap", speech_pcap(int(value), index)
+        (workdir / pcap).write_bytes(data)
         out.append(f"{inside}/{pcap}{rest}")
     return "".join(out)
 
