@@ -45,9 +45,11 @@ async def test_freed_persistent_agent_gets_next_caller_without_ringing(
     assert leg is not None
     await eventually(lambda: first in leg.callers)
 
-    second = await waiting_caller(daemon.ami, "sales")
-    gone = await waiting_caller(daemon.ami, "sales")
-    third = await waiting_caller(daemon.ami, "sales")
+    queued = []
+    for _ in range(3):  # one after the other: async originates may overtake each other
+        queued.append(await waiting_caller(daemon.ami, "sales"))
+        await eventually(lambda c=queued[-1]: c in acd.state.calls)
+    second, gone, third = queued
     await eventually(lambda: acd.state.waiting_count("sales") == 3)
     assert [c.call_id for c in acd.state.waiting("sales")] == [second, gone, third]
 

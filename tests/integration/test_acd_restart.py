@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterator
 
@@ -52,7 +51,7 @@ async def test_restart_keeps_talking_calls_and_waiting_order(
     waiting = []
     for _ in range(3):
         waiting.append(await waiting_caller(first.ami, "sales"))
-        await asyncio.sleep(0.2)
+        await eventually(lambda c=waiting[-1]: c in first.acd.state.calls)
     await eventually(lambda: first.acd.state.waiting_count("sales") == 3)
     queued_at = time.time()
     await first.stop()
