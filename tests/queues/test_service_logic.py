@@ -1,0 +1,163 @@
+"""Queue service logic without Asterisk: inputs become engine transitions on a fake clock.
+
+The AMI client here is real but never connected, so every action it is asked for fails
+at once (``AmiNotConnected``): that is how a ring or a put-through that cannot reach
+Asterisk looks to the service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from ccpbx.acd import NO_ANSWER, AgentMode, AgentProfile, AgentState, Membership, QueueConfig
+from ccpbx.ami import AmiClient, AmiSettings
+from ccpbx.ami.channels import ChannelView
+from ccpbx.ami.protocol import AmiMessage
+from ccpbx.errors import InvalidInput
+from ccpbx.queues import QueueService, QueueSpec
+from ccpbx.queues.features import endpoint_of, parse_skills
+from ccpbx.queues.feed import Broadcaster
+from ccpbx.queues.model import AgentRecord, check_queue_name, new_pin
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def service(clock: Clock) -> QueueService:
+    ami = AmiClient(AmiSettings(host="127.0.0.1", username="x", secret="y", port=1))
+    svc = QueueService(ami, ChannelView(), clock=clock, interval_s=60.0)
+    svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=5.0, ring_timeout_s=10.0), {}, False))
+    return svc
+
+
+def held(uniqueid: str, queue: str = "sales") -> AmiMessage:
+    return AmiMessage(
+        "event",
+        "Newexten",
+        {
+            "Uniqueid": uniqueid,
+            "Channel": f"Local/{queue}@ccpbx-queue-wait-{uniqueid};2",
+            "Context": "ccpbx-queue-wait",
+            "Exten": queue,
+            "Application": "MusicOnHold",
+        },
+    )
+
+
+def login(svc: QueueService, agent: str, mode: AgentMode, now: float) -> None:
+    from ccpbx.queues.service import Session
+
+    profile = AgentProfile(agent, agent, {}, mode, {"sales": Membership()})
+    svc._publish(svc.state.login(profile, now))
+    svc.sessions[agent] = Session(agent, agent, mode)
+
+
+async def settle(svc: QueueService) -> None:
+    """Let spawned connect tasks fail, then feed their outcomes back in."""
+    await asyncio.gather(*list(svc._tasks), return_exceptions=True)
+    while not svc._inbox.empty():
+        kind, data = svc._inbox.get_nowait()
+        svc._handle(kind, data)
+    svc._tick()
+
+
+async def test_a_ring_that_cannot_reach_asterisk_pauses_the_agent_and_requeues() -> None:
+    """A ring-mode agent offered a call whose ring fails (AMI down) is paused "no answer"
+    and the call waits again in its place; the event is published to subscribers."""
+    clock = Clock()
+    svc = service(clock)
+    feed = svc.subscribe()
+    login(svc, "11", AgentMode.RING, clock.now)
+    svc._handle("held", held("c1"))
+    svc._tick()
+    assert svc.state.agents["11"].state is AgentState.RESERVED
+    await settle(svc)
+    agent = svc.state.agents["11"]
+    assert agent.state is AgentState.PAUSED
+    assert agent.pause_reason == NO_ANSWER
+    assert [c.call_id for c in svc.state.waiting("sales")] == ["c1"]
+    feed.close()
+    kinds = [item["kind"] async for item in feed]
+    assert kinds[:3] == ["agent_logged_in", "call_enqueued", "call_offered"]
+    assert "ring_no_answer" in kinds
+
+
+async def test_wrapup_ends_on_the_timer_and_the_next_caller_is_offered() -> None:
+    """After a connected call ends the agent wraps up for the queue's wrap-up time; the
+    waiting caller is offered only when the service's timer passes that time."""
+    clock = Clock()
+    svc = service(clock)
+    login(svc, "11", AgentMode.PERSISTENT, clock.now)
+    svc._handle("held", held("c1"))
+    svc._tick()
+    svc._handle("connected", ("c1", "11", True, "PJSIP/11-1"))
+    assert svc.state.agents["11"].state is AgentState.ON_CALL
+    svc._handle("held", held("c2"))
+    clock.now += 30
+    svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
+    assert svc.state.agents["11"].state is AgentState.WRAP_UP
+    wake = svc._tick()
+    assert wake == pytest.approx(clock.now + 5.0)
+    assert svc.state.agents["11"].state is AgentState.WRAP_UP
+    clock.now += 5.0
+    svc._tick()
+    assert svc.state.agents["11"].call_id == "c2"
+    for task in list(svc._tasks):
+        task.cancel()
+    await asyncio.gather(*svc._tasks, return_exceptions=True)
+
+
+async def test_waiting_caller_hanging_up_is_an_abandon_and_unknown_queue_is_refused() -> None:
+    """A caller who hangs up while waiting leaves the queue as abandoned; a caller on
+    hold for a queue the service does not know is not enqueued."""
+    clock = Clock()
+    svc = service(clock)
+    svc._handle("held", held("c1"))
+    svc._handle("held", held("c9", queue="nosuch"))
+    clock.now += 12
+    svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
+    counts = svc.stats.queue_counts("sales")
+    assert (counts.offered, counts.abandoned) == (1, 1)
+    assert svc.state.waiting_count("sales") == 0
+    assert "c9" not in svc.state.calls
+    for task in list(svc._tasks):
+        task.cancel()
+    await asyncio.gather(*svc._tasks, return_exceptions=True)
+
+
+async def test_slow_subscriber_is_cut_off() -> None:
+    """A subscriber more than its bound behind is closed and flagged, not buffered."""
+    hub = Broadcaster(maxsize=3)
+    slow = hub.subscribe()
+    for n in range(5):
+        hub.publish({"n": n})
+    assert slow.overflowed
+    assert len(hub) == 0
+    assert [item["n"] async for item in slow] == [0, 1, 2]
+
+
+def test_phone_and_skill_parsing() -> None:
+    """Endpoints come from PJSIP channel names only; skills parse as name[:level]."""
+    assert endpoint_of("PJSIP/1001-0000002a") == "1001"
+    assert endpoint_of("Local/1001@x-0001;1") is None
+    assert parse_skills("spanish billing:3 BAD x;y") == {"spanish": 1, "billing": 3}
+
+
+def test_pins_are_salted_and_checked() -> None:
+    """PINs are stored salted and hashed; only the right digits match."""
+    salt, digest = new_pin("2468")
+    record = AgentRecord("55", pin_salt=salt, pin_hash=digest)
+    assert record.pin_matches("2468")
+    assert not record.pin_matches("2469")
+    assert not AgentRecord("56").pin_matches("")
+    with pytest.raises(InvalidInput):
+        new_pin("12")
+    with pytest.raises(InvalidInput):
+        check_queue_name("Sales;x")
