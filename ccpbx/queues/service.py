@@ -129,6 +129,7 @@ class QueueService:
         self._worker: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
+        self._next_flush = 0.0
         self.recovered: dict[str, list[str]] = {}
         ami.on_event("Newexten", self._on_newexten)
         ami.on_event("Hangup", self._on_hangup)
@@ -153,7 +154,7 @@ class QueueService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._flush_intervals(closed_only=True)
+        self._flush_intervals()
         self._writes.put_nowait(None)
         if self._writer is not None:
             try:
@@ -473,8 +474,9 @@ class QueueService:
             for agent in assignment.agent_ids:
                 self._start_connect(assignment.call_id, agent)
         next_interval = self.stats.interval_of(now) + self.stats.interval_s
-        closed = self._flush_intervals(closed_only=True)
-        del closed
+        if now >= self._next_flush:
+            self._flush_intervals()
+            self._next_flush = next_interval
         after = self.state.timers(now).next_at
         return next_interval if after is None else min(after, next_interval)
 
@@ -683,7 +685,8 @@ class QueueService:
                     log.warning("acd_store_failed", error=repr(exc), attempt=attempt)
                     break
 
-    def _flush_intervals(self, *, closed_only: bool) -> int:
+    def _flush_intervals(self) -> int:
+        """Store the statistics intervals that have ended (15 minutes by default)."""
         queues, agents = self.stats.pop_closed_intervals(self._clock())
         if queues or agents:
             size = self.stats.interval_s

@@ -161,3 +161,37 @@ def test_pins_are_salted_and_checked() -> None:
         new_pin("12")
     with pytest.raises(InvalidInput):
         check_queue_name("Sales;x")
+
+
+async def test_closed_intervals_and_state_changes_are_stored(database_url: str) -> None:
+    """Every published event lands in acd_events (the agent rows form the agent state
+    log) and a statistics interval is written once it has ended, by the writer task."""
+    import asyncpg
+
+    clock = Clock()
+    clock.now = 960.0
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        svc = service(clock)
+        svc._pool = lambda: pool
+        svc._writer = asyncio.create_task(svc._write_loop())
+        svc._worker = asyncio.create_task(asyncio.sleep(3600))  # stands in for the worker
+        svc._tick()  # first tick: nothing to flush yet
+        svc._handle("held", held("c1"))
+        clock.now += 3
+        svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
+        clock.now = 1_030.0  # the interval [960, 1020) has ended
+        svc._tick()
+        await svc.stop()
+        rows = await pool.fetch("SELECT kind, call_id FROM acd_events ORDER BY id")
+        assert [(r["kind"], r["call_id"]) for r in rows] == [
+            ("call_enqueued", "c1"),
+            ("call_abandoned", "c1"),
+        ]
+        (interval,) = await pool.fetch("SELECT * FROM acd_queue_intervals")
+        assert interval["queue"] == "sales"
+        assert interval["interval_start"].timestamp() == 960.0
+        assert '"abandoned": 0' in interval["counts"]
+        assert '"short_abandoned": 1' in interval["counts"]
+    finally:
+        await pool.close()
