@@ -168,10 +168,13 @@ async def step(
     seconds: float,
     hold_ms: int,
     answered: list[dict[str, Any]],
+    kinds: dict[str, int],
     verbose: bool,
 ) -> dict[str, Any]:
     calls = int(rate * seconds)
     before = len(answered)
+    kinds_before = dict(kinds)
+    cpu = time.process_time()
     started = time.monotonic()
     result = await asyncio.to_thread(
         run_sipp,
@@ -184,6 +187,7 @@ async def step(
         timeout_s=seconds + hold_ms / 1000 + 60,
     )
     elapsed = time.monotonic() - started
+    cpu_ms = (time.process_time() - cpu) * 1000
     ok, failed = sipp_counts(result.stdout)
     failed = max(failed, calls - ok)
     waits = [float(e.get("wait_s", 0.0)) * 1000 for e in answered[before:]]
@@ -191,7 +195,10 @@ async def step(
         "rate": rate, "calls": calls, "ok": ok, "failed": failed, "seconds": round(elapsed, 1),
     }  # fmt: skip
     if service == DID:
+        for kind in ("call_enqueued", "call_abandoned"):
+            out[kind.removeprefix("call_")] = kinds.get(kind, 0) - kinds_before.get(kind, 0)
         out["acd_answered"] = len(waits)
+        out["ccpbx_cpu_ms_per_call"] = round(cpu_ms / max(1, calls), 2)
         out["wait_p50_ms"] = round(statistics.median(waits), 1) if waits else None
         out["wait_p99_ms"] = round(pct(waits, 0.99), 1) if waits else None
         out["passed"] = failed == 0 and len(waits) >= calls
@@ -261,16 +268,19 @@ async def run(args: argparse.Namespace) -> None:
         print(f"{len(agents)} persistent agents connected", flush=True)
 
         answered: list[dict[str, Any]] = []
+        kinds: dict[str, int] = {}
         feed = daemon.acd.subscribe()
 
         async def collect() -> None:
             async for item in feed:
+                kinds[item["kind"]] = kinds.get(item["kind"], 0) + 1
                 if item["kind"] == "call_answered":
                     answered.append(item)
 
         collector = asyncio.create_task(collect())
         best: dict[str, int] = {}
-        for name, service in (("plain", PLAIN), ("ccpbx", DID)):
+        paths = [("plain", PLAIN), ("ccpbx", DID)]
+        for name, service in [p for p in paths if p[0] in args.paths]:
             for rate in args.rates:
                 row = await step(
                     asterisk,
@@ -280,6 +290,7 @@ async def run(args: argparse.Namespace) -> None:
                     args.seconds,
                     args.hold_ms,
                     answered,
+                    kinds,
                     args.verbose,
                 )
                 print(f"{name:6s} {row}", flush=True)
@@ -312,6 +323,7 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--hold-ms", type=int, default=2000)
+    parser.add_argument("--paths", default="plain,ccpbx", help="which paths to measure")
     parser.add_argument("--verbose", action="store_true", help="show SIPp and Asterisk on failure")
     args = parser.parse_args()
     logs.configure("info" if args.verbose else "warning", "console")
