@@ -1,7 +1,7 @@
 """Print the dialer pacing table: every pacer over the shipped scenarios (markdown).
 
 Usage: .venv/bin/python bench/dialer_table.py [--days D] [--seeds K] [--only SUBSTR] [--jobs J]
-(about 5-8 CPU-minutes at the default 2 days and 1 seed; --jobs 2 halves the wait).
+(about 2 CPU-minutes at the default 2 days and 1 seed; --jobs 2 halves the wait).
 
 For each scenario: progressive, the best fixed VICIdial ratio (bisection on the dial
 level for the highest level whose worst 30-day abandon rate stays under the target),
