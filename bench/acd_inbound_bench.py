@@ -279,7 +279,9 @@ async def run(args: argparse.Namespace) -> None:
 
         collector = asyncio.create_task(collect())
         best: dict[str, int] = {}
-        paths = [("plain", PLAIN), ("ccpbx", DID)]
+        # ccpbx first: the SIPp phones send no RTP, and the endpoints' rtp_timeout (120 s)
+        # ends the agents' persistent legs after two minutes.
+        paths = [("ccpbx", DID), ("plain", PLAIN)]
         for name, service in [p for p in paths if p[0] in args.paths]:
             for rate in args.rates:
                 row = await step(

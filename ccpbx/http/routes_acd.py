@@ -18,6 +18,7 @@ from ccpbx.acd import AgentMode, Membership, QueueConfig, Strategy
 from ccpbx.errors import Forbidden, InvalidInput, NotFound
 from ccpbx.http.keys import REQUEST_TOKEN
 from ccpbx.http.middleware import Handler, requires
+from ccpbx.queues import store
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id
 from ccpbx.queues.service import QueueService
 
@@ -151,8 +152,6 @@ async def put_agent(request: web.Request) -> web.Response:
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise InvalidInput(f"bad agent definition: {exc}") from exc
-    from ccpbx.queues import store
-
     pool = _service(request)._pool
     if pool is None:
         raise InvalidInput("no database configured for agent profiles")

@@ -33,10 +33,7 @@ from ccpbx.acd import (
     AgentMode,
     AgentState,
     CallStatus,
-    IllegalTransition,
     OverflowKind,
-    UnknownAgent,
-    UnknownQueue,
     next_assignments,
 )
 from ccpbx.ami import AmiClient
@@ -44,8 +41,8 @@ from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.callcontrol.ring import RingConnections, RingResult
-from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound, Unavailable
-from ccpbx.queues import store
+from ccpbx.errors import CcpbxError, Conflict, Unavailable
+from ccpbx.queues import store, supervision, views
 from ccpbx.queues.feed import Broadcaster, EventFeed
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_reason
 from ccpbx.store.db import Executor
@@ -270,111 +267,28 @@ class QueueService:
     def subscribe(self) -> EventFeed:
         return self.feed.subscribe()
 
-    # ----- supervisor and recording ---------------------------------------------------
+    # ----- supervisor, recording, read side (see supervision.py and views.py) ---------
 
     async def spy(self, supervisor_endpoint: str, agent: str, how: str) -> dict[str, Any]:
-        """Call the supervisor's phone into ChanSpy on the agent's channel:
-        ``listen`` (q), ``whisper`` (qw: only the agent hears) or ``barge`` (qB)."""
-        options = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}.get(how)
-        if options is None:
-            raise InvalidInput("how must be listen, whisper or barge", field="how")
-        channel = self.agent_channel(agent)
-        if not channel:
-            raise Conflict(f"agent {agent} has no live channel to listen to", agent=agent)
-        from ccpbx.callcontrol.persistent import ENDPOINT_RE
-
-        if not ENDPOINT_RE.match(supervisor_endpoint):
-            raise InvalidInput("not a SIP endpoint name", field="endpoint")
-        spy_id = f"ccpbx-spy-{agent}-{int(self._clock() * 1000)}"
-        await self._ami.action(
-            "Originate",
-            Channel=f"PJSIP/{supervisor_endpoint}",
-            Application="ChanSpy",
-            Data=f"{channel},{options}",
-            ChannelId=spy_id,
-            CallerID=f'"ccpbx {how} {agent}" <{agent}>',
-            Timeout="30000",
-            Async="true",
-            timeout=10,
-        )
-        log.info("acd_spy_started", agent=agent, how=how, spied=channel, spy=spy_id)
-        return {"agent": agent, "how": how, "channel": channel, "options": options, "id": spy_id}
+        return await supervision.spy(self, supervisor_endpoint, agent, how)
 
     def agent_channel(self, agent: str) -> str:
-        """The channel of the agent's phone: the persistent leg, or the answered ring leg."""
-        leg = self.persistent.leg(agent)
-        if leg is not None and leg.channel:
-            return leg.channel
-        a = self.state.agents.get(agent)
-        if a is not None and a.call_id is not None and a.call_id in self.legs:
-            return self.legs[a.call_id].agent_channel
-        return ""
+        return supervision.agent_channel(self, agent)
 
     async def set_recording(self, call_id: str, paused: bool) -> dict[str, Any]:
-        leg = self.legs.get(call_id)
-        if leg is None or leg.recording is None:
-            raise NotFound(f"call {call_id} is not being recorded", call_id=call_id)
-        await self._ami.action(
-            "MixMonitorMute", Channel=leg.channel, Direction="both", State="1" if paused else "0"
-        )
-        log.info("acd_recording_muted", call_id=call_id, paused=paused)
-        return {"call_id": call_id, "file": leg.recording, "paused": paused}
-
-    # ----- read side ------------------------------------------------------------------
+        return await supervision.set_recording(self, call_id, paused)
 
     def agent_view(self, agent: str) -> dict[str, Any]:
-        a = self.state.agents.get(agent)
-        if a is None:
-            raise UnknownAgent("agent never logged in", agent_id=agent)
-        session = self.sessions.get(agent)
-        return {
-            "agent": a.id,
-            "name": a.name,
-            "state": a.state.value,
-            "since": a.since,
-            "mode": a.mode.value,
-            "endpoint": session.endpoint if session else None,
-            "pause_reason": a.pause_reason,
-            "pending_pause": a.pending_pause,
-            "call_id": a.call_id,
-            "queues": sorted(a.queues),
-            "calls_taken": a.calls_taken,
-        }
+        return views.agent_view(self, agent)
 
     def agents_view(self) -> list[dict[str, Any]]:
-        return [self.agent_view(a) for a in sorted(self.state.agents)]
+        return [views.agent_view(self, a) for a in sorted(self.state.agents)]
 
     def queue_view(self, name: str, *, waiting: bool = False) -> dict[str, Any]:
-        if name not in self.specs:
-            raise UnknownQueue("no such queue", queue=name)
-        now = self._clock()
-        s = self.stats.queue_stats(self.state, name, now)
-        spec = self.specs[name]
-        out: dict[str, Any] = {
-            "queue": name,
-            "strategy": spec.config.strategy.value,
-            "at": now,
-            "waiting": s.waiting,
-            "longest_wait_s": round(s.longest_wait_s, 3),
-            "agents": s.agents,
-            "total": _counts(s.total),
-            "interval_start": s.interval_start,
-            "interval": _counts(s.interval),
-            "service_level_s": spec.config.service_level_s,
-        }
-        if waiting:
-            out["calls"] = [
-                {
-                    "call_id": c.call_id,
-                    "wait_s": round(now - c.enqueued_at, 3),
-                    "priority": c.priority,
-                }
-                for c in self.state.waiting(name)
-            ]
-        return out
+        return views.queue_view(self, name, waiting=waiting)
 
     def queues_view(self) -> list[dict[str, Any]]:
-        return [self.queue_view(name) for name in sorted(self.specs)]
+        return [views.queue_view(self, name) for name in sorted(self.specs)]
 
     # ----- AMI callbacks (enqueue only) ------------------------------------------------
 
@@ -709,14 +623,3 @@ class QueueService:
 
     def recovered_event(self, event: AcdEvent) -> AcdEvent:
         return dataclasses.replace(event, reason=event.reason or "recovered")
-
-    def illegal(self, exc: IllegalTransition) -> None:  # pragma: no cover - logging aid
-        log.info("acd_illegal_transition", error=exc.message, **exc.details)
-
-
-def _counts(counts: Any) -> dict[str, Any]:
-    out = dataclasses.asdict(counts)
-    for name in ("service_level", "asa_s", "aht_s"):
-        value = getattr(counts, name)
-        out[name] = round(value, 4) if value is not None else None
-    return out

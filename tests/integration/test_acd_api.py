@@ -52,16 +52,42 @@ async def test_agent_api_stats_and_event_websocket(
     (token in the query) streams a snapshot then the agent's and the call's events, and
     queue statistics count the answered call with its wait."""
     daemon = await start_daemon()
-    await add_queue(daemon, "sales", wrapup_s=0.5)
-    await add_agent(daemon, "1001", ["sales"])
-    await add_agent(daemon, "1002", ["sales"])
+    await daemon.acd.wait_ready(20)
     tok = await tokens(daemon)
+    admin, _ = await TokenRepository(daemon.database.pool).create("admin", "ops")
+    tok["admin"] = admin
     base = f"http://127.0.0.1:{daemon.http_port}"
 
     def auth(name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {tok[name]}"}
 
     async with aiohttp.ClientSession() as http:
+        # Queue and agent profiles by API (admin only).
+        queue_body = {"wrapup_s": 0.5, "record": False, "strategy": "longest_idle"}
+        async with http.put(
+            f"{base}/api/queues/sales", json=queue_body, headers=auth("supervisor")
+        ) as resp:
+            assert resp.status == 403
+        async with http.put(
+            f"{base}/api/queues/sales", json=queue_body, headers=auth("admin")
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+        for agent in ("1001", "1002"):
+            profile = {
+                "name": f"Agent {agent}",
+                "pin": "1357",
+                "mode": "persistent",
+                "queues": {"sales": {"penalty": 0}},
+            }
+            async with http.put(
+                f"{base}/api/agents/{agent}", json=profile, headers=auth("admin")
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+        stored = await daemon.database.pool.fetchval(
+            "SELECT wrapup_s FROM acd_queues WHERE name = 'sales'"
+        )
+        assert stored == 0.5
+
         ws = await http.ws_connect(f"{base}/api/events?token={tok['agent']}")
         snapshot = await ws.receive_json(timeout=5)
         assert snapshot["type"] == "snapshot"

@@ -1,0 +1,69 @@
+"""Read side of the queue service: JSON-ready views of agents and queues with their
+live statistics (for the API and the websocket snapshot)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from ccpbx.acd import UnknownAgent, UnknownQueue
+from ccpbx.acd.stats import AgentCounts, QueueCounts
+
+if TYPE_CHECKING:
+    from ccpbx.queues.service import QueueService
+
+
+def agent_view(service: QueueService, agent: str) -> dict[str, Any]:
+    a = service.state.agents.get(agent)
+    if a is None:
+        raise UnknownAgent("agent never logged in", agent_id=agent)
+    session = service.sessions.get(agent)
+    return {
+        "agent": a.id,
+        "name": a.name,
+        "state": a.state.value,
+        "since": a.since,
+        "mode": a.mode.value,
+        "endpoint": session.endpoint if session else None,
+        "pause_reason": a.pause_reason,
+        "pending_pause": a.pending_pause,
+        "call_id": a.call_id,
+        "queues": sorted(a.queues),
+        "calls_taken": a.calls_taken,
+    }
+
+
+def queue_view(service: QueueService, name: str, *, waiting: bool = False) -> dict[str, Any]:
+    """Totals, the current interval, waiting calls, longest wait and agents by state."""
+    if name not in service.specs:
+        raise UnknownQueue("no such queue", queue=name)
+    now = service._clock()
+    s = service.stats.queue_stats(service.state, name, now)
+    spec = service.specs[name]
+    out: dict[str, Any] = {
+        "queue": name,
+        "strategy": spec.config.strategy.value,
+        "at": now,
+        "waiting": s.waiting,
+        "longest_wait_s": round(s.longest_wait_s, 3),
+        "agents": s.agents,
+        "total": counts(s.total),
+        "interval_start": s.interval_start,
+        "interval": counts(s.interval),
+        "service_level_s": spec.config.service_level_s,
+    }
+    if waiting:
+        out["calls"] = [
+            {"call_id": c.call_id, "wait_s": round(now - c.enqueued_at, 3), "priority": c.priority}
+            for c in service.state.waiting(name)
+        ]
+    return out
+
+
+def counts(c: QueueCounts | AgentCounts) -> dict[str, Any]:
+    out = dataclasses.asdict(c)
+    for name in ("service_level", "asa_s", "aht_s"):
+        if hasattr(c, name):
+            value = getattr(c, name)
+            out[name] = round(value, 4) if value is not None else None
+    return out
