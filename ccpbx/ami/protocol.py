@@ -331,7 +331,8 @@ class AmiFramer:
 
 
 def _starts_message(part: bytes) -> bool:
-    return part.startswith((b"Event: ", b"Response: "))
+    # Extra blank lines before a message leave leading newlines on its part.
+    return part.lstrip(b"\n").startswith((b"Event: ", b"Response: "))
 
 
 _FORBIDDEN_VALUE = re.compile(r"[\r\n\x00]")

@@ -243,6 +243,16 @@ def test_arbitrary_bytes_never_raise_nor_overflow(chunks: list[bytes]) -> None:
     assert tail[-1].name == "Last"
 
 
+def test_message_after_blank_lines_ends_a_follows_body() -> None:
+    """An event after extra blank lines is not swallowed into an unterminated Follows body
+    (found by the byte-soup property: ``Response: Follows``, a lone LF, then an event)."""
+    framer = AmiFramer(max_message_bytes=256)
+    assert framer.feed(b"Response: Follows") == []
+    assert framer.feed(b"\n") == []
+    msgs = framer.feed(b"\r\n\r\nEvent: Last\r\n\r\n")
+    assert [m.name for m in msgs] == ["Follows", "Last"]
+
+
 def test_extra_blank_lines_between_messages_are_ignored() -> None:
     """Several blank lines between messages neither create messages nor hide a Follows body."""
     framer = AmiFramer()
