@@ -4,7 +4,8 @@
 Feature codes, dialed from the agent's desk phone:
 
 - ``*45``: log in; the phone asks for the agent number then the PIN (DTMF, ``#`` ends
-  each), and logs the agent in at this phone in the agent's usual mode;
+  each), and logs the agent in at this phone in the agent's usual mode (persistent:
+  the call ends and ccpbx calls the phone back into the agent's conference);
 - ``*46``: log out the agent logged in at this phone;
 - ``*47``: pause; the reason is the digits dialed after ``*47`` (``*4712``) or, if
   none, asked for by DTMF; ``*48``: unpause.
@@ -12,12 +13,14 @@ Feature codes, dialed from the agent's desk phone:
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Awaitable, Callable
 
 import structlog
 
-from ccpbx.agi import AgiSession
+from ccpbx.acd import AgentMode
+from ccpbx.agi import AgiError, AgiSession
 from ccpbx.callcontrol.persistent import ENDPOINT_RE
 from ccpbx.errors import CcpbxError
 from ccpbx.queues.model import QUEUE_RE
@@ -100,8 +103,11 @@ def phone_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[Non
             log.info(
                 "acd_feature_code_refused", dialed=dialed, endpoint=endpoint, error=exc.message
             )
-            await session.stream_file("beeperr")
-        await session.hangup()
+            if session.usable:
+                await session.stream_file("beeperr")
+        if session.usable:
+            with contextlib.suppress(AgiError):
+                await session.hangup()
 
     return handle
 
@@ -133,8 +139,16 @@ async def _login(service: QueueService, session: AgiSession, endpoint: str) -> N
         if record is None or not record.pin_matches(pin):
             log.info("acd_phone_login_refused", agent=agent, endpoint=endpoint)
             continue
+        if record.mode is AgentMode.PERSISTENT:
+            # The phone is busy with this call: hang it up, then ccpbx calls it back into
+            # the agent's conference (the persistent connection).
+            await session.stream_file("agent-loginok")
+            await session.hangup()
+            await service.login(agent, endpoint)
+            log.info("acd_phone_login", agent=agent, endpoint=endpoint, mode="persistent")
+            return
         await service.login(agent, endpoint)
-        log.info("acd_phone_login", agent=agent, endpoint=endpoint)
+        log.info("acd_phone_login", agent=agent, endpoint=endpoint, mode="ring")
         await session.stream_file("agent-loginok")
         return
     await session.stream_file("agent-incorrect")

@@ -84,3 +84,43 @@ async def test_login_pause_unpause_logout_by_feature_codes(
 async def _complete(rows_coro: object) -> list[tuple[str, str | None, str | None]] | None:
     rows = await rows_coro  # type: ignore[misc]
     return rows if len(rows) >= 4 else None
+
+
+async def test_persistent_agent_logs_in_by_feature_code_and_is_called_back(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """A persistent agent dialing *45 with the right PIN hears the confirmation, the call
+    ends, and ccpbx calls the phone back into the agent's conference: the agent is
+    available in persistent mode and the next caller is put through without ringing."""
+    from ccpbx.sandbox.asterisk import Phone
+    from ccpbx.sandbox.phones import SippPhone
+
+    from .test_acd_support import waiting_caller
+
+    phone = SippPhone(asterisk, Phone(USER, PASSWORD, rewrite_contact=False))
+    phone.start()
+    try:
+        daemon = await start_daemon()
+        acd = daemon.acd
+        await add_queue(daemon, "billing")
+        await add_agent(daemon, "56", ["billing"], mode=AgentMode.PERSISTENT, pin="1357")
+        keypad = Keypad(asterisk)
+        steps = [
+            Step.pause(1500),
+            *keypad.press("56#"),
+            Step.pause(500),
+            *keypad.press("1357#", last=True),
+        ]
+        await dial(asterisk, "*45", steps)
+        await eventually(lambda: acd.persistent.connected("56"), 20)
+        await eventually(lambda: "56" in acd.state.agents)
+        view = acd.agent_view("56")
+        assert (view["state"], view["mode"], view["endpoint"]) == ("available", "persistent", USER)
+        assert phone.invites() == 1  # the call back into the conference
+
+        call = await waiting_caller(daemon.ami, "billing")
+        await eventually(lambda: acd.state.agents["56"].state is AgentState.ON_CALL)
+        assert acd.state.agents["56"].call_id == call
+        assert phone.invites() == 1
+    finally:
+        phone.stop()
