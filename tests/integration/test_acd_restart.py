@@ -77,3 +77,36 @@ async def test_restart_keeps_talking_calls_and_waiting_order(
     await eventually(lambda: waiting[0] in leg.callers)
     assert [c.call_id for c in acd.state.waiting("sales")] == waiting[1:]
     assert [p.invites() for p in phones] == [1, 1]
+
+
+async def test_restart_keeps_a_ring_mode_call(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """A ring-mode agent's phone bridged with a caller when ccpbx stops is found again
+    from the bridge the two channels share: the agent is on that call after the restart,
+    and goes to wrap-up when the caller hangs up."""
+    from ccpbx.acd import AgentMode
+
+    phone = SippPhone(asterisk, Phone("1003", "pw-1003-secret", rewrite_contact=False))
+    phone.start()
+    try:
+        first = await start_daemon()
+        await add_queue(first, "care", wrapup_s=0.5)
+        await add_agent(first, "1003", ["care"], mode=AgentMode.RING)
+        await first.acd.login("1003", "1003")
+        call = await waiting_caller(first.ami, "care")
+        await eventually(lambda: first.acd.state.agents["1003"].state is AgentState.ON_CALL)
+        agent_channel = first.acd.legs[call].agent_channel
+        await first.stop()
+
+        second = await start_daemon()
+        acd = second.acd
+        await acd.wait_ready(20)
+        assert acd.recovered["talking"] == [call]
+        assert acd.state.agents["1003"].call_id == call
+        assert acd.legs[call].agent_channel == agent_channel
+        await second.ami.action("Hangup", Channel=acd.legs[call].channel, timeout=5)
+        await eventually(lambda: acd.state.agents["1003"].state is AgentState.AVAILABLE, 10)
+        assert phone.invites() == 1
+    finally:
+        phone.stop()
