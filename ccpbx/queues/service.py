@@ -138,6 +138,10 @@ class QueueService:
         """Start the worker (it recovers state from Asterisk first) and the DB writer."""
         if self._worker is not None:
             raise RuntimeError("queue service already started")
+        # Registered here, after the channel view's own resync hooks (the daemon attaches
+        # the view first): a reconcile then reads a fresh view.
+        self._ami.on_connected(self._on_resynced)
+        self._ami.on_resync(self._on_resynced)
         self._writer = asyncio.create_task(self._write_loop(), name="acd-writer")
         self._worker = asyncio.create_task(self._run(), name="acd-worker")
 
@@ -301,6 +305,9 @@ class QueueService:
         # still find the caller it is about once recovery has registered it.
         self._inbox.put_nowait(("hangup", event))
 
+    async def _on_resynced(self) -> None:
+        self._inbox.put_nowait(("reconcile", None))
+
     def _on_leg_lost(self, agent: str, reason: str) -> None:
         self._inbox.put_nowait(("leg_lost", (agent, reason)))
 
@@ -366,6 +373,8 @@ class QueueService:
             self._rang(*data, now=now)
         elif kind == "leg_lost":
             self._leg_lost(data[0], now)
+        elif kind == "reconcile":
+            self._reconcile(now)
 
     def _tick(self) -> float | None:
         """Apply due timers, route, start connects; return when to wake up next."""
@@ -488,6 +497,25 @@ class QueueService:
         self.sessions.pop(agent, None)
         self._write(lambda db: store.delete_session(db, agent))
         self._publish(events)
+
+    def _reconcile(self, now: float) -> None:
+        """After an AMI reconnect or dropped events: callers and persistent agent legs that
+        are no longer among Asterisk's channels ended while ccpbx could not see it."""
+        gone = [call_id for call_id in self.legs if call_id not in self._channels]
+        for call_id in gone:
+            self._hung_up(call_id, now)
+        lost = [
+            s.agent
+            for s in self.sessions.values()
+            if s.mode is AgentMode.PERSISTENT
+            and (leg := self.persistent.leg(s.agent)) is not None
+            and leg.uniqueid not in self._channels
+        ]
+        for agent in lost:
+            self._leg_lost(agent, now)
+            self._spawn(self.persistent.close(agent), "acd-forget-leg")
+        if gone or lost:
+            log.warning("acd_reconciled", calls_gone=len(gone), agents_lost=len(lost))
 
     def _overflow(self, call_id: str, now: float) -> list[AcdEvent]:
         target = self.state.queue(self.state.call(call_id).queue).overflow

@@ -195,3 +195,27 @@ async def test_closed_intervals_and_state_changes_are_stored(database_url: str) 
         assert '"short_abandoned": 1' in interval["counts"]
     finally:
         await pool.close()
+
+
+async def test_reconcile_ends_calls_whose_channels_are_gone() -> None:
+    """After an AMI reconnect, a waiting caller and a talking caller whose channels are
+    no longer in Asterisk's channel list are ended (abandon; hang-up and wrap-up)."""
+    clock = Clock()
+    svc = service(clock)
+    login(svc, "11", AgentMode.PERSISTENT, clock.now)
+    svc._handle("held", held("c1"))
+    svc._tick()
+    svc._handle("connected", ("c1", "11", True, "PJSIP/11-1"))
+    svc._handle("held", held("c2"))
+    seen = AmiMessage("event", "Newchannel", {"Uniqueid": "c3", "Channel": "Local/x;2"})
+    svc._channels.apply(seen)
+    svc._handle("held", held("c3"))
+    clock.now += 10
+    svc._handle("reconcile", None)
+    assert set(svc.state.calls) == {"c3"}
+    assert svc.state.agents["11"].state is AgentState.WRAP_UP
+    counts = svc.stats.queue_counts("sales")
+    assert (counts.answered, counts.handled, counts.abandoned) == (1, 1, 1)
+    for task in list(svc._tasks):
+        task.cancel()
+    await asyncio.gather(*svc._tasks, return_exceptions=True)
