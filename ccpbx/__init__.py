@@ -1,2 +1,3 @@
 """ccpbx: a contact-center control plane for Asterisk."""
+
 __version__ = "0.1.0"
