@@ -23,6 +23,7 @@ from ccpbx import logs
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox import postgres
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, free_tcp_port
+from ccpbx.sandbox.demo_acd import AGENT_PHONES, run_acd_demo
 from ccpbx.sandbox.demo_ivr import DEMO_DID, run_ivr_demo
 from ccpbx.sandbox.root import ensure_runtime
 from ccpbx.sandbox.sipp import caller_scenario, run_sipp
@@ -52,7 +53,9 @@ async def demo_database() -> AsyncIterator[str]:
 async def run(hold: float) -> int:
     say("sandbox Asterisk")
     runtime = ensure_runtime()
-    asterisk = AsteriskInstance(runtime, f"demo-{int(time.time())}", AsteriskSettings())
+    asterisk = AsteriskInstance(
+        runtime, f"demo-{int(time.time())}", AsteriskSettings(phones=list(AGENT_PHONES))
+    )
     asterisk.start()
     print(asterisk.cli("core show version").strip())
     try:
@@ -88,6 +91,10 @@ async def run(hold: float) -> int:
                 say("IVR: write a menu, check it, activate it, call it, roll it back")
                 with tempfile.TemporaryDirectory(prefix="ccpbx-demo-") as workdir:
                     green = await run_ivr_demo(asterisk, database_url, Path(workdir)) and green
+                    say("queues: agents on SIP phones take waiting callers")
+                    green = (
+                        await run_acd_demo(asterisk, daemon, database_url, Path(workdir)) and green
+                    )
                 if hold > 0:
                     sip = f"sip:{DEMO_DID}@127.0.0.1:{asterisk.settings.sip_port}"
                     say(
