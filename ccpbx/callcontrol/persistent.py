@@ -116,7 +116,8 @@ class PersistentAgentConnections:
                 Async="true",
                 timeout=10,
             )
-            await asyncio.wait_for(joined, ring_timeout + 5)
+            async with asyncio.timeout(ring_timeout + 5):
+                await joined
         except BaseException:
             self._forget(agent, uniqueid)
             self._join_waiters.pop(uniqueid, None)
@@ -142,7 +143,8 @@ class PersistentAgentConnections:
                 Priority="1",
                 timeout=timeout,
             )
-            await asyncio.wait_for(joined, timeout)
+            async with asyncio.timeout(timeout):
+                await joined
         finally:
             self._join_waiters.pop(caller_uniqueid, None)
         return self._clock() - started

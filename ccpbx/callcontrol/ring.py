@@ -92,7 +92,8 @@ class RingConnections:
                 Async="true",
                 timeout=10,
             )
-            response = await asyncio.wait_for(future, timeout_s + 10)
+            async with asyncio.timeout(timeout_s + 10):
+                response = await future
         except BaseException:
             # Nothing may ring on after we stopped waiting for it.
             await self.cancel(leg)

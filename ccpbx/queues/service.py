@@ -159,7 +159,8 @@ class QueueService:
         self._writes.put_nowait(None)
         if self._writer is not None:
             try:
-                await asyncio.wait_for(self._writer, 5)
+                async with asyncio.timeout(5):
+                    await self._writer
             except TimeoutError:
                 log.warning("acd_writer_stop_timeout", pending=self._writes.qsize())
         self.feed.close()
@@ -338,7 +339,10 @@ class QueueService:
         while True:
             timeout = None if wake is None else max(0.0, wake - self._clock())
             try:
-                item = await asyncio.wait_for(self._inbox.get(), timeout)
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as an item does, and this loop would never end.
+                async with asyncio.timeout(timeout):
+                    item = await self._inbox.get()
                 batch = [item]
                 while not self._inbox.empty():
                     batch.append(self._inbox.get_nowait())
