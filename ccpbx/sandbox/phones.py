@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone, free_udp_port
+from ccpbx.sandbox.sipp import sdp_offer
 
 _counter = itertools.count(1)
 
@@ -79,17 +80,7 @@ _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=phone 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=sendrecv
-  ]]></send>
+{sdp}  ]]></send>
   <recv request="ACK" crlf="true"/>
   <recv request="BYE"/>
   <send><![CDATA[
@@ -134,7 +125,9 @@ class SippPhone:
         self._workdir.mkdir(parents=True, exist_ok=True)
         user, password = self.phone.name, self.phone.password
         answer = self._workdir / f"{self.name}-answer.xml"
-        answer.write_text(_ANSWER.format(user=user, answer_after_ms=self.answer_after_ms))
+        answer.write_text(
+            _ANSWER.format(user=user, answer_after_ms=self.answer_after_ms, sdp=sdp_offer("phone"))
+        )
         register = self._workdir / f"{self.name}-register.xml"
         register.write_text(
             _REGISTER.format(user=user, password=password, contact_port=self.port, expires=3600)

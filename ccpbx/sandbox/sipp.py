@@ -19,6 +19,23 @@ _DTMF_KEYS = frozenset("0123456789*#")
 _counter = itertools.count(1)
 _MEDIA_MARKER = "@ccpbx-media@"
 
+
+def sdp_offer(origin: str) -> str:
+    """The audio offer every test endpoint makes: PCMU plus RFC 2833 events (SIPp keywords)."""
+    return (
+        "      v=0\n"
+        f"      o={origin} 53655765 2353687637 IN IP[local_ip_type] [local_ip]\n"
+        "      s=-\n"
+        "      c=IN IP[media_ip_type] [media_ip]\n"
+        "      t=0 0\n"
+        "      m=audio [media_port] RTP/AVP 0 101\n"
+        "      a=rtpmap:0 PCMU/8000\n"
+        "      a=rtpmap:101 telephone-event/8000\n"
+        "      a=fmtp:101 0-15\n"
+        "      a=sendrecv\n"
+    )
+
+
 _INVITE = """
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
@@ -32,17 +49,7 @@ _INVITE = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=caller 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=sendrecv
-"""
+""" + sdp_offer("caller")
 
 _ACK = """
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0

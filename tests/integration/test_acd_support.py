@@ -9,7 +9,7 @@ from ccpbx.acd import AgentMode, Membership, QueueConfig, Strategy
 from ccpbx.ami import AmiClient
 from ccpbx.daemon import Daemon
 from ccpbx.queues import AgentRecord, QueueSpec, store
-from ccpbx.sandbox.sipp import Step
+from ccpbx.sandbox.sipp import Step, sdp_offer
 
 
 async def add_queue(
@@ -82,17 +82,7 @@ _PHONE_INVITE = """
       Content-Type: application/sdp
       Content-Length: [len]
 
-      v=0
-      o=phone 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0 101
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-      a=sendrecv
-"""
+""" + sdp_offer("phone")
 
 _PHONE_ACK = """
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
