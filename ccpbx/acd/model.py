@@ -43,6 +43,8 @@ class OverflowKind(StrEnum):
     QUEUE = "queue"
     VOICEMAIL = "voicemail"
     CALLBACK = "callback"
+    MESSAGE = "message"
+    """Play a recorded message and hang up (an outbound campaign's abandon message)."""
 
 
 class CallStatus(StrEnum):

@@ -52,6 +52,8 @@ log = structlog.get_logger(__name__)
 WAIT_CONTEXT = "ccpbx-queue-wait"
 HOLD_CONTEXTS = frozenset({WAIT_CONTEXT, "ccpbx-queue-hold"})
 FALLBACK = ("ccpbx-fallback", "s", "1")
+MESSAGE_CONTEXT = "ccpbx-outbound-abandon"
+"""Where a call overflowing to a message goes (extension: the queue it waited in)."""
 RING_EARLY_S = 0.5
 """Asterisk gives up ringing this much before the engine's ring timeout, so the
 phone's own no-answer normally arrives first and the engine's timer is a backstop."""
@@ -123,6 +125,7 @@ class QueueService:
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._writes: asyncio.Queue[Callable[[Executor], Awaitable[Any]] | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._listeners: list[Callable[[AcdEvent], None]] = []
         self._worker: asyncio.Task[None] | None = None
         self._writer: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -271,6 +274,11 @@ class QueueService:
 
     def subscribe(self) -> EventFeed:
         return self.feed.subscribe()
+
+    def add_listener(self, listener: Callable[[AcdEvent], None]) -> None:
+        """``listener(event)`` runs on the worker for every ACD event, in order; it must
+        not block (enqueue and return). The dialer follows its calls this way."""
+        self._listeners.append(listener)
 
     # ----- supervisor, recording, read side (see supervision.py and views.py) ---------
 
@@ -528,6 +536,10 @@ class QueueService:
         if leg is not None and target is not None:
             if target.kind is OverflowKind.QUEUE:
                 leg.queue = target.target
+            elif target.kind is OverflowKind.MESSAGE:
+                self.legs.pop(call_id, None)
+                where = (MESSAGE_CONTEXT, leg.queue, "1")
+                self._spawn(self._redirect(leg.channel, where), "acd-overflow-message")
             else:
                 self.legs.pop(call_id, None)
                 self._spawn(self._redirect(leg.channel, FALLBACK), "acd-overflow")
@@ -607,6 +619,11 @@ class QueueService:
                 event_kind=event.kind.value,
             )
             self.feed.publish({"type": "acd", **event.to_dict()})
+            for listener in self._listeners:
+                try:
+                    listener(event)
+                except Exception:
+                    log.exception("acd_listener_failed", event_kind=event.kind.value)
 
     def _write(self, job: Callable[[Executor], Awaitable[Any]]) -> None:
         if self._pool is not None:
