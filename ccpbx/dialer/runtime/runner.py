@@ -1,0 +1,605 @@
+"""One running campaign: pace, lease, dial, follow each call, record its outcome once.
+
+Everything that changes the campaign's calls runs on the runner's worker task, in
+order: Asterisk's answers (OriginateResponse, Hangup, the AMD verdict), the ACD's
+events for the campaign's calls (put through to an agent, abandoned, talk ended) and
+the outcomes of its own placing tasks. The service passes them in with :meth:`feed`.
+
+A call's life: the pacer asks for n calls; the runner leases n leads (each gets its
+attempt row), writes ``dialing`` on the attempt (before Asterisk hears of it: an
+attempt that was never ``dialing`` was never dialed), tells the ACD what priority the
+call will have, and sends ``Originate`` with the attempt id as the channel's uniqueid.
+A live answer goes to ``[ccpbx-outbound]``, then waits in the campaign's ACD queue;
+the ACD puts it through to an agent's persistent connection, or, after the grace time
+(the queue's max wait), redirects it to the campaign's abandon message. Outcomes are
+written in order by one writer task; a lost database only delays them (the attempt
+stays open and is settled later, never redialed on a guess).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from ccpbx.acd import AcdEvent, EventKind, spare_agents
+from ccpbx.ami import AmiClient
+from ccpbx.ami.channels import ChannelView
+from ccpbx.ami.errors import AmiActionError
+from ccpbx.ami.protocol import AmiMessage
+from ccpbx.dialer.outcomes import amd_outcome, originate_outcome
+from ccpbx.dialer.pacing.model import Pacer
+from ccpbx.dialer.runtime import records
+from ccpbx.dialer.runtime.book import AbandonLedger, CallBook, OutboundCall, Phase
+from ccpbx.dialer.runtime.settle import settled_outcome
+from ccpbx.dialer.runtime.snapshot import pacing_snapshot, pool_view
+from ccpbx.errors import CcpbxError
+from ccpbx.queues.service import CallAttributes, QueueService
+from ccpbx.store import attempts as store_attempts
+from ccpbx.store.campaigns import Campaign
+from ccpbx.store.db import Executor
+from ccpbx.store.leasing import LeasedLead, lease, renew_leases
+from ccpbx.store.phones import zone
+
+log = structlog.get_logger(__name__)
+
+OUTBOUND_CONTEXT = "ccpbx-outbound"
+Pool = Callable[[], Executor]
+Job = Callable[[Executor], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerSettings:
+    """How the runtime dials (beyond the campaign's own stored settings)."""
+
+    grace_s: float = 1.5
+    """Seconds a live answer may wait for an agent before the abandon message (the
+    message must start within 2 s of the answer)."""
+    abandon_prompt: str = "ccpbx/abandon"
+    machine_prompt: str = "ccpbx/machine"
+    machine_action: str = "hangup"
+    outbound_priority: int = -1
+    """ACD priority of answered outbound calls (inbound callers have 0: served first)."""
+    max_batch: int = 20
+    """At most this many calls placed per decision."""
+    max_lines_per_agent: float = 4.0
+    """Calls in flight never exceed this many per logged-in agent."""
+    shift_length_s: float = 8 * 3600.0
+    stuck_after_s: float = 30.0
+    """A call with no news this long after its ring timeout, and no channel, is settled."""
+    idle_poll_s: float = 5.0
+    """When no lead is callable, look again after this long."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallStats:
+    placed: int
+    answered: int
+    connected: int
+    abandoned: int
+    failed: int
+    answer_to_agent_ms: tuple[float, ...]
+
+
+class CampaignRunner:
+    """Dials one campaign (see the module docstring)."""
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        queue: str,
+        *,
+        ami: AmiClient,
+        channels: ChannelView,
+        acd: QueueService,
+        pool: Pool,
+        pacer: Pacer,
+        dialer_id: str,
+        settings: RunnerSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.campaign = campaign
+        self.queue = queue
+        self._ami = ami
+        self._channels = channels
+        self._acd = acd
+        self._pool = pool
+        self.pacer = pacer
+        self.dialer_id = dialer_id
+        self.settings = settings or RunnerSettings()
+        self._clock = clock
+        self.book = CallBook()
+        self.ledger = AbandonLedger(zone(campaign.settings.cap_time_zone))
+        self.agent_calls: dict[str, str] = {}
+        """Agent -> the attempt it is on or last wrapped up (for dispositions)."""
+        self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._writes: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._worker: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self.dialing = False
+        self.started_at = clock()
+        self._last_decision = 0.0
+        self._no_leads_until = 0.0
+        self._outcomes_seen: dict[str, str] = {}
+        self.counts = {"placed": 0, "answered": 0, "connected": 0, "abandoned": 0, "failed": 0}
+        self.answer_to_agent_s: deque[float] = deque(maxlen=10_000)
+        self.ready = asyncio.Event()
+
+    # ----- lifecycle -----------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._worker is not None:
+            raise RuntimeError("campaign runner already started")
+        self._writer = asyncio.create_task(self._write_loop(), name="dialer-writer")
+        self._worker = asyncio.create_task(self._run(), name=f"dialer-{self.campaign.name}")
+
+    def resume_dialing(self) -> None:
+        self.dialing = True
+        self._inbox.put_nowait(("wake", None))
+
+    def stop_dialing(self) -> None:
+        """Place no new call; calls in flight are followed to their end."""
+        self.dialing = False
+
+    async def stop(self) -> None:
+        """Stop the worker; calls stay up in Asterisk (a restart settles or follows them)."""
+        if self._worker is None:
+            return
+        self._worker.cancel()
+        await asyncio.gather(self._worker, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._writes.put_nowait(None)
+        if self._writer is not None:
+            try:
+                async with asyncio.timeout(5):
+                    await self._writer
+            except TimeoutError:
+                self._writer.cancel()
+                log.warning("dialer_writer_stop_timeout", campaign=self.campaign.name)
+        self._worker = None
+
+    def feed(self, kind: str, data: Any) -> None:
+        """An input from the service's dispatch (any task; only enqueues)."""
+        self._inbox.put_nowait((kind, data))
+
+    # ----- read side -----------------------------------------------------------------
+
+    def stats(self) -> CallStats:
+        return CallStats(
+            **self.counts,
+            answer_to_agent_ms=tuple(s * 1000 for s in self.answer_to_agent_s),
+        )
+
+    def view(self) -> dict[str, Any]:
+        now = self._clock()
+        today, last_24h, last_30d = self.ledger.windows(now)
+        return {
+            "name": self.campaign.name,
+            "id": self.campaign.id,
+            "mode": self.campaign.settings.mode,
+            "queue": self.queue,
+            "dialing": self.dialing,
+            "pacer": self.pacer.name,
+            "in_flight": len(self.book),
+            "ringing": len(self.book.ringing_since()),
+            "waiting_for_agent": len(self.book.waiting_since()),
+            **self.counts,
+            "abandon_rate": {
+                "today": today.rate,
+                "last_24h": last_24h.rate,
+                "last_30d": last_30d.rate,
+                "target": float(self.campaign.settings.abandon_target),
+            },
+        }
+
+    # ----- worker --------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._recover()
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("dialer_recovery_failed", campaign=self.campaign.name, error=repr(exc))
+                await asyncio.sleep(1.0)
+        self.ready.set()
+        renew_every = max(5.0, self.campaign.settings.lease_ttl_s / 3)
+        next_renew = self._clock() + renew_every
+        while True:
+            timeout = max(0.0, self._last_decision + self.pacer.tick_s - self._clock())
+            try:
+                async with asyncio.timeout(timeout):
+                    item = await self._inbox.get()
+                batch = [item]
+                while not self._inbox.empty():
+                    batch.append(self._inbox.get_nowait())
+            except TimeoutError:
+                batch = []
+            changed = False
+            for kind, data in batch:
+                try:
+                    changed = self._handle(kind, data) or changed
+                except Exception:
+                    log.exception("dialer_input_failed", kind=kind, campaign=self.campaign.name)
+            now = self._clock()
+            if now >= next_renew:
+                next_renew = now + renew_every
+                self._renew_and_sweep(now)
+            due = now - self._last_decision >= self.pacer.tick_s
+            eager = (
+                changed
+                and self.pacer.on_events
+                and now - self._last_decision >= self.pacer.event_gap_s
+            )
+            if due or eager:
+                self._decide(now)
+
+    def _decide(self, now: float) -> None:
+        self._last_decision = now
+        if not self.dialing or now < self._no_leads_until:
+            return
+        state = self._acd.state
+        if self.queue not in state.queues:
+            return
+        outbound = {c.key for c in self.book.calls()}
+        pool = pool_view(state, self.queue, set(spare_agents(state, now)), outbound_calls=outbound)
+        if pool.logged_in == 0:
+            return
+        ringing = self.book.ringing_since() + (now,) * self.book.reserved
+        snapshot = pacing_snapshot(
+            pool,
+            now=now,
+            ringing_since=ringing,
+            waiting_since=self.book.waiting_since(),
+            windows=self.ledger.windows(now),
+            abandon_target=float(self.campaign.settings.abandon_target),
+            grace_s=self.settings.grace_s,
+            shift_elapsed_s=now - self.started_at,
+            shift_length_s=self.settings.shift_length_s,
+        )
+        wanted = self.pacer.decide(snapshot)
+        cap = int(pool.logged_in * self.settings.max_lines_per_agent) - len(ringing)
+        n = min(wanted, self.settings.max_batch, cap)
+        if n <= 0:
+            return
+        self.book.reserved += n
+        self._spawn(self._place(n), "dialer-place")
+
+    def _handle(self, kind: str, data: Any) -> bool:
+        now = self._clock()
+        if kind == "originate":
+            return self._originate_response(data, now)
+        if kind == "hangup":
+            return self._hangup(data, now)
+        if kind == "amd":
+            return self._amd(data, now)
+        if kind == "acd":
+            return self._acd_event(data, now)
+        if kind == "placed":
+            lead, ok = data
+            self.book.reserved -= 1
+            if ok is None:
+                self.book.placed(
+                    OutboundCall(lead.attempt_id, lead.contact_id, lead.e164, placed_at=now)
+                )
+                self.counts["placed"] += 1
+            return True
+        if kind == "dial_failed":
+            key, outcome = data
+            self._finish(key, outcome, now, live=False)
+            return True
+        if kind == "leased_fewer":
+            missing = data
+            self.book.reserved -= missing
+            self._no_leads_until = now + self.settings.idle_poll_s
+            return True
+        if kind == "wake":
+            self._last_decision = 0.0
+            return True
+        return False
+
+    # ----- Asterisk's answers ------------------------------------------------------------
+
+    def _originate_response(self, event: AmiMessage, now: float) -> bool:
+        key = event.get("Uniqueid") or ""
+        call = self.book.get(key)
+        if call is None or call.phase is not Phase.DIALING:
+            return False
+        outcome = originate_outcome(event.get("Response") or "", event.get("Reason") or "")
+        if outcome is None or outcome == "answered":
+            ring_s = self.book.answered(key, now)
+            self.counts["answered"] += 1
+            if not self.campaign.settings.amd_enabled and ring_s is not None:
+                self.pacer.observe_outcome(ring_s, True)
+            stamp = _utc(now)
+            self._write(
+                lambda db: store_attempts.mark_progress(db, call.attempt_id, "answered", stamp)
+            )
+            return True
+        self.pacer.observe_outcome(now - call.placed_at, False)
+        self._finish(key, outcome, now, live=False)
+        return True
+
+    def _amd(self, event: AmiMessage, now: float) -> bool:
+        key = event.get("Attempt") or ""
+        call = self.book.get(key)
+        if call is None or call.phase is not Phase.ANSWERED or call.human is not None:
+            return False
+        assert call.answered_at is not None
+        ring_s = call.answered_at - call.placed_at
+        if amd_outcome(event.get("Status") or "") == "machine":
+            call.human = False
+            self.pacer.observe_outcome(ring_s, False)
+            self._outcomes_seen[key] = "machine"
+        else:
+            call.human = True
+            self.pacer.observe_outcome(ring_s, True)
+        return True
+
+    def _hangup(self, event: AmiMessage, now: float) -> bool:
+        key = event.get("Uniqueid") or ""
+        call = self.book.get(key)
+        if call is None:
+            return False
+        if call.phase is Phase.DIALING:
+            # The OriginateResponse normally comes first; keep waiting for it briefly.
+            return False
+        if call.phase is Phase.ANSWERED and key not in self._acd.state.calls:
+            # Gone before the ACD had it: a machine (AMD), or a customer who hung up
+            # at once (counted as abandoned: a live answer no agent reached).
+            seen = self._outcomes_seen.pop(key, None)
+            if seen == "machine":
+                self._finish(key, "machine", now, live=False)
+            else:
+                self._abandoned(key, now)
+            return True
+        return False
+
+    # ----- the ACD's events for campaign calls ----------------------------------------------
+
+    def _acd_event(self, event: AcdEvent, now: float) -> bool:
+        kind = event.kind
+        if kind is EventKind.WRAPUP_ENDED and event.agent_id is not None:
+            if event.agent_id in self.agent_calls and event.duration_s is not None:
+                self.pacer.observe_wrap(event.duration_s)
+            return True
+        key = event.call_id or ""
+        call = self.book.get(key)
+        if kind is EventKind.CALL_ANSWERED and call is not None and event.agent_id:
+            took = self.book.connected(key, event.agent_id, now)
+            if took is not None:
+                self.answer_to_agent_s.append(took)
+            self.agent_calls[event.agent_id] = key
+            self.counts["connected"] += 1
+            assert call.answered_at is not None
+            self.ledger.add(call.answered_at, abandoned=False, now=now)
+            stamp = _utc(now)
+            self._write(
+                lambda db: store_attempts.record_outcome(db, call.attempt_id, "answered", stamp)
+            )
+            log.info(
+                "dialer_connected",
+                campaign=self.campaign.name,
+                attempt_id=key,
+                agent=event.agent_id,
+                answer_to_agent_ms=None if took is None else round(took * 1000, 1),
+            )
+            return True
+        if kind in (EventKind.CALL_OVERFLOWED, EventKind.CALL_ABANDONED) and call is not None:
+            self._abandoned(key, now)
+            return True
+        if kind is EventKind.CALL_ENDED and event.agent_id in self.agent_calls:
+            if self.agent_calls.get(event.agent_id or "") == key:
+                self.book.finish(key)
+                if event.duration_s is not None:
+                    self.pacer.observe_talk(event.duration_s)
+            return True
+        return kind in (EventKind.AGENT_UNPAUSED, EventKind.AGENT_LOGGED_IN)
+
+    def _abandoned(self, key: str, now: float) -> None:
+        call = self.book.finish(key)
+        if call is None:
+            return
+        self.counts["abandoned"] += 1
+        self.ledger.add(call.answered_at or now, abandoned=True, now=now)
+        self.pacer.observe_abandon(now)
+        stamp = _utc(now)
+        self._write(
+            lambda db: store_attempts.record_outcome(db, call.attempt_id, "abandoned", stamp)
+        )
+        log.info("dialer_abandoned", campaign=self.campaign.name, attempt_id=key)
+
+    def _finish(self, key: str, outcome: str, now: float, *, live: bool) -> None:
+        call = self.book.finish(key)
+        if call is None:
+            return
+        self.counts["failed"] += 1
+        stamp = _utc(now)
+        self._write(lambda db: store_attempts.record_outcome(db, call.attempt_id, outcome, stamp))
+        log.info("dialer_outcome", campaign=self.campaign.name, attempt_id=key, outcome=outcome)
+
+    # ----- placing calls ---------------------------------------------------------------
+
+    async def _place(self, n: int) -> None:
+        leads: list[LeasedLead] = []
+        try:
+            leads = await lease(
+                self._pool(), self.campaign.id, n, _utc(self._clock()), dialer_id=self.dialer_id
+            )
+        except CcpbxError as exc:
+            log.warning("dialer_lease_failed", campaign=self.campaign.name, error=exc.message)
+        except Exception as exc:
+            log.warning("dialer_lease_failed", campaign=self.campaign.name, error=repr(exc))
+        if len(leads) < n:
+            self.feed("leased_fewer", n - len(leads))
+        for lead in leads:
+            await self._dial(lead)
+
+    async def _dial(self, lead: LeasedLead) -> None:
+        key = str(lead.attempt_id)
+        settings = self.campaign.settings
+        try:
+            # Written before Asterisk hears of the call: an attempt never marked dialing
+            # was never dialed, and may be given back as not_dialed.
+            await store_attempts.mark_progress(
+                self._pool(), lead.attempt_id, "dialing", _utc(self._clock()), uniqueid=key
+            )
+        except Exception as exc:
+            log.warning("dialer_mark_dialing_failed", attempt_id=key, error=repr(exc))
+            self.feed("placed", (lead, "not marked"))
+            return
+        self.feed("placed", (lead, None))
+        self._acd.expect_call(key, CallAttributes(priority=self.settings.outbound_priority))
+        variables = [
+            f"CCPBX_ATTEMPT={key}",
+            f"CCPBX_CAMPAIGN={self.campaign.id}",
+            f"CCPBX_AMD={1 if settings.amd_enabled else 0}",
+            f"CCPBX_MACHINE={self.settings.machine_action}",
+            f"CCPBX_ABANDON_PROMPT={self.settings.abandon_prompt}",
+            f"CCPBX_MACHINE_PROMPT={self.settings.machine_prompt}",
+        ]
+        try:
+            await self._ami.action(
+                "Originate",
+                Channel=settings.dial_string_template.format(
+                    number=lead.e164, trunk=settings.trunk
+                ),
+                Context=OUTBOUND_CONTEXT,
+                Exten=self.queue,
+                Priority="1",
+                ChannelId=key,
+                CallerID=settings.caller_id,
+                Timeout=str(settings.ring_timeout_s * 1000),
+                Variable=variables,
+                Async="true",
+                timeout=10,
+            )
+        except AmiActionError as exc:
+            # Asterisk refused the Originate: nothing was dialed.
+            log.warning("dialer_originate_refused", attempt_id=key, error=exc.message)
+            self.feed("dial_failed", (key, "failed"))
+        except Exception as exc:
+            # Not known whether Asterisk placed it: the OriginateResponse or, failing
+            # that, the sweep (no channel after the ring timeout) settles it.
+            log.warning("dialer_originate_unknown", attempt_id=key, error=repr(exc))
+
+    # ----- recovery and sweeping ---------------------------------------------------------
+
+    async def _recover(self) -> None:
+        """Load the abandon history; settle or follow the campaign's open attempts."""
+        now = self._clock()
+        since = _utc(now - 30 * 86_400)
+        history = await records.live_answers(self._pool(), self.campaign.id, since)
+        fresh = AbandonLedger(zone(self.campaign.settings.cap_time_zone))
+        for at, abandoned in history:
+            fresh.add(at.timestamp(), abandoned=abandoned, now=now)
+        self.ledger = fresh
+        settled = followed = 0
+        for attempt in await records.open_attempts(self._pool(), self.campaign.id):
+            key = str(attempt.id)
+            if key in self.book:
+                continue
+            channel = self._channels.get(key)
+            outcome = settled_outcome(
+                dialing=attempt.dialing,
+                answered=attempt.answered,
+                outcome_seen=None,
+                channel_up=channel is not None,
+            )
+            if outcome is None:
+                call = OutboundCall(attempt.id, attempt.contact_id, attempt.e164, placed_at=now)
+                acd_call = self._acd.state.calls.get(key)
+                if attempt.answered or (channel is not None and channel.state == "Up"):
+                    call.phase = Phase.ANSWERED
+                    call.answered_at = (
+                        attempt.answered_at.timestamp() if attempt.answered_at else now
+                    )
+                    if acd_call is not None and acd_call.agent_id is not None:
+                        call.phase = Phase.CONNECTED
+                        call.agent = acd_call.agent_id
+                        self.agent_calls[acd_call.agent_id] = key
+                self.book.placed(call)
+                followed += 1
+                continue
+            await records.settle(self._pool(), attempt.id, outcome, _utc(now))
+            settled += 1
+        if settled or followed:
+            log.warning(
+                "dialer_recovered", campaign=self.campaign.name, settled=settled, followed=followed
+            )
+
+    def _renew_and_sweep(self, now: float) -> None:
+        ids = [c.attempt_id for c in self.book.calls() if c.phase is not Phase.CONNECTED]
+        if ids:
+            stamp = _utc(now)
+            self._write(lambda db: renew_leases(db, ids, stamp))
+        limit = self.campaign.settings.ring_timeout_s + self.settings.stuck_after_s
+        for call in self.book.calls():
+            if call.phase is Phase.DIALING and now - call.placed_at > limit:
+                if call.key not in self._channels:
+                    log.warning("dialer_call_lost", attempt_id=call.key)
+                    self._finish(call.key, "cancelled", now, live=False)
+            elif call.phase is not Phase.DIALING and call.key not in self._channels:
+                # Its end was missed (events lost across a reconnect).
+                if call.phase is Phase.CONNECTED:
+                    self.book.finish(call.key)
+                elif now - (call.answered_at or now) > self.settings.stuck_after_s:
+                    self._abandoned(call.key, now)
+
+    # ----- plumbing ------------------------------------------------------------------------
+
+    def _write(self, job: Job) -> None:
+        self._writes.put_nowait(job)
+
+    async def _write_loop(self) -> None:
+        """Apply writes in order; a failing one is retried a few times, then left: the
+        attempt stays open, its lease expires and it is settled then."""
+        while True:
+            job = await self._writes.get()
+            if job is None:
+                return
+            for attempt in range(5):
+                try:
+                    await job(self._pool())
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except CcpbxError as exc:
+                    if exc.error_id != "unavailable":
+                        log.warning("dialer_store_refused", error=exc.message)
+                        break
+                    log.warning("dialer_store_failed", error=exc.message, attempt=attempt)
+                    await asyncio.sleep(0.5 * (attempt + 1))
+                except Exception as exc:
+                    log.warning("dialer_store_failed", error=repr(exc), attempt=attempt)
+                    await asyncio.sleep(0.5 * (attempt + 1))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("dialer_task_failed", task=task.get_name(), exc_info=task.exception())
+
+
+def _utc(at: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(at, dt.UTC)
+
+
+def new_dialer_id() -> str:
+    return f"ccpbx-{uuid.uuid4().hex[:8]}"

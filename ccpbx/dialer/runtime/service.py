@@ -1,0 +1,255 @@
+"""All campaigns of one Asterisk node: starts their runners, routes Asterisk's and the
+ACD's events to them, and is the control surface the HTTP API and the agents' phones
+use (start, pause, figures, dispositions)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+from ccpbx.acd import AcdEvent, EventKind, OverflowKind, OverflowTarget, QueueConfig
+from ccpbx.ami import AmiClient
+from ccpbx.ami.channels import ChannelView
+from ccpbx.ami.protocol import AmiMessage
+from ccpbx.dialer.pacing import make_pacer
+from ccpbx.dialer.runtime.runner import CampaignRunner, Pool, RunnerSettings, new_dialer_id
+from ccpbx.errors import Conflict, InvalidInput, NotFound
+from ccpbx.queues.model import QueueSpec, check_queue_name
+from ccpbx.queues.service import QueueService
+from ccpbx.store import attempts as store_attempts
+from ccpbx.store import campaigns as store_campaigns
+from ccpbx.store.campaigns import Campaign
+
+log = structlog.get_logger(__name__)
+
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_AGENT_FREED = frozenset(
+    {EventKind.WRAPUP_ENDED, EventKind.AGENT_UNPAUSED, EventKind.AGENT_LOGGED_IN}
+)
+"""ACD events that may free an agent for a campaign (a pacing decision follows)."""
+PACER_OF_MODE = {"progressive": "progressive", "predictive": "predictive"}
+
+
+class DialerService:
+    """Runs every campaign marked running (see the module docstring)."""
+
+    def __init__(
+        self,
+        ami: AmiClient,
+        channels: ChannelView,
+        acd: QueueService,
+        *,
+        pool: Pool,
+        settings: RunnerSettings | None = None,
+        pacers: Mapping[str, str] | None = None,
+        dialer_id: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._ami = ami
+        self._channels = channels
+        self._acd = acd
+        self._pool = pool
+        self.settings = settings or RunnerSettings()
+        self._pacers = dict(PACER_OF_MODE, **(pacers or {}))
+        self.dialer_id = dialer_id or new_dialer_id()
+        self._clock = clock
+        self.runners: dict[str, CampaignRunner] = {}
+        self._started = False
+        ami.on_event("OriginateResponse", self._on_originate)
+        ami.on_event("Hangup", self._on_hangup)
+        ami.on_event("UserEvent", self._on_user_event)
+        acd.add_listener(self._on_acd)
+
+    # ----- lifecycle -----------------------------------------------------------------
+
+    async def start(self, *, ready_timeout: float = 30.0) -> None:
+        """Start a runner for every running campaign (after the ACD has recovered, so
+        calls already with agents are found)."""
+        await self._acd.wait_ready(ready_timeout)
+        self._started = True
+        rows = await self._pool().fetch("SELECT name FROM campaigns WHERE status = 'running'")
+        for row in rows:
+            try:
+                await self._run(row["name"])
+            except Exception as exc:
+                log.error("dialer_campaign_not_started", campaign=row["name"], error=repr(exc))
+
+    async def stop(self) -> None:
+        """Stop dialing; calls in flight stay up in Asterisk for the next start."""
+        for runner in list(self.runners.values()):
+            runner.stop_dialing()
+        for runner in list(self.runners.values()):
+            await runner.stop()
+        self.runners.clear()
+        self._started = False
+
+    # ----- control ---------------------------------------------------------------------
+
+    async def start_campaign(self, name: str) -> dict[str, Any]:
+        campaign = await store_campaigns.get_campaign(self._pool(), name)
+        if campaign.status == "archived":
+            raise Conflict(f"campaign {name!r} is archived", campaign=name)
+        self._pacer_name(campaign)
+        await store_campaigns.set_status(self._pool(), campaign.id, "running")
+        await self._run(name)
+        return self.campaign_view(name)
+
+    async def pause_campaign(self, name: str) -> dict[str, Any]:
+        campaign = await store_campaigns.get_campaign(self._pool(), name)
+        await store_campaigns.set_status(self._pool(), campaign.id, "paused")
+        runner = self.runners.get(name)
+        if runner is not None:
+            runner.stop_dialing()
+        return self.campaign_view(name)
+
+    def campaigns_view(self) -> list[dict[str, Any]]:
+        return [runner.view() for _, runner in sorted(self.runners.items())]
+
+    def campaign_view(self, name: str) -> dict[str, Any]:
+        runner = self.runners.get(name)
+        if runner is None:
+            raise NotFound(f"campaign {name!r} is not running on this node", campaign=name)
+        return runner.view()
+
+    def attempt_of_agent(self, agent: str) -> uuid.UUID | None:
+        """The campaign call the agent is on, or wrapped up last."""
+        for runner in self.runners.values():
+            key = runner.agent_calls.get(agent)
+            if key is not None:
+                return uuid.UUID(key)
+        return None
+
+    def agent_of_channel(self, uniqueid: str) -> str | None:
+        """The agent whose persistent phone leg has this uniqueid (or channel name)."""
+        persistent = self._acd.persistent
+        for agent in persistent.agents():
+            leg = persistent.leg(agent)
+            if leg is not None and uniqueid in (leg.uniqueid, leg.channel):
+                return agent
+        return None
+
+    async def dispose(
+        self,
+        agent: str,
+        code: str,
+        *,
+        callback_at: dt.datetime | None = None,
+        callback_for_agent: bool = False,
+        note: str = "",
+    ) -> dict[str, Any]:
+        """The agent's disposition of its current or last campaign call."""
+        attempt_id = self.attempt_of_agent(agent)
+        if attempt_id is None:
+            raise Conflict(f"agent {agent} has no campaign call to dispose", agent=agent)
+        agent_row = None
+        if callback_for_agent:
+            agent_row = await self._pool().fetchval(
+                "SELECT id FROM agents WHERE username = $1", agent
+            )
+            if agent_row is None:
+                raise InvalidInput(
+                    f"agent {agent} has no user record for a personal callback", agent=agent
+                )
+        attempt = await store_attempts.set_disposition(
+            self._pool(),
+            attempt_id,
+            code,
+            dt.datetime.fromtimestamp(self._clock(), dt.UTC),
+            callback_at=callback_at,
+            callback_agent_id=agent_row,
+            note=note,
+        )
+        log.info("dialer_disposition", agent=agent, attempt_id=str(attempt_id), code=code)
+        return {"attempt_id": str(attempt.id), "disposition": attempt.disposition}
+
+    # ----- internals -------------------------------------------------------------------
+
+    def _pacer_name(self, campaign: Campaign) -> str:
+        name = self._pacers.get(campaign.settings.mode)
+        if name is None:
+            raise InvalidInput(
+                f"campaign mode {campaign.settings.mode!r} is not dialed automatically;"
+                f" use one of {', '.join(sorted(self._pacers))}",
+                mode=campaign.settings.mode,
+            )
+        return name
+
+    async def _run(self, name: str) -> CampaignRunner:
+        runner = self.runners.get(name)
+        if runner is not None:
+            runner.resume_dialing()
+            return runner
+        campaign = await store_campaigns.get_campaign(self._pool(), name)
+        queue = await self._queue_of(campaign)
+        await self._configure_queue(queue)
+        runner = CampaignRunner(
+            campaign,
+            queue,
+            ami=self._ami,
+            channels=self._channels,
+            acd=self._acd,
+            pool=self._pool,
+            pacer=make_pacer(self._pacer_name(campaign)),
+            dialer_id=self.dialer_id,
+            settings=self.settings,
+            clock=self._clock,
+        )
+        self.runners[name] = runner
+        await runner.start()
+        runner.resume_dialing()
+        log.info("dialer_campaign_started", campaign=name, queue=queue, pacer=runner.pacer.name)
+        return runner
+
+    async def _queue_of(self, campaign: Campaign) -> str:
+        if campaign.settings.queue_id is None:
+            raise InvalidInput(
+                f"campaign {campaign.name!r} has no queue: its agents are that queue's members",
+                campaign=campaign.name,
+            )
+        name = await self._pool().fetchval(
+            "SELECT name FROM queues WHERE id = $1", campaign.settings.queue_id
+        )
+        if name is None:
+            raise NotFound("campaign queue not found", queue_id=campaign.settings.queue_id)
+        return check_queue_name(name)
+
+    async def _configure_queue(self, queue: str) -> None:
+        """The campaign's ACD queue: its max wait is the grace time, and a call that waits
+        that long hears the abandon message (the dialer owns these two settings)."""
+        spec = self._acd.specs.get(queue) or QueueSpec(QueueConfig(queue))
+        config = dataclasses.replace(
+            spec.config,
+            max_wait_s=self.settings.grace_s,
+            overflow=OverflowTarget(OverflowKind.MESSAGE),
+            relaxation=(),
+        )
+        await self._acd.configure_queue(dataclasses.replace(spec, config=config), save=False)
+
+    # ----- event routing (only enqueues) ----------------------------------------------------
+
+    def _broadcast(self, kind: str, data: Any) -> None:
+        for runner in self.runners.values():
+            runner.feed(kind, data)
+
+    def _on_originate(self, event: AmiMessage) -> None:
+        if _UUID_RE.match(event.get("Uniqueid") or ""):
+            self._broadcast("originate", event)
+
+    def _on_hangup(self, event: AmiMessage) -> None:
+        if _UUID_RE.match(event.get("Uniqueid") or ""):
+            self._broadcast("hangup", event)
+
+    def _on_user_event(self, event: AmiMessage) -> None:
+        if event.get("UserEvent") == "CcpbxAmd":
+            self._broadcast("amd", event)
+
+    def _on_acd(self, event: AcdEvent) -> None:
+        if event.kind in _AGENT_FREED or _UUID_RE.match(event.call_id or ""):
+            self._broadcast("acd", event)

@@ -1,0 +1,31 @@
+"""What an attempt's outcome is when its dialer lost track of it (pure).
+
+After a crash or restart, and for leases that expired, ccpbx asks Asterisk whether
+the attempt's channel (its uniqueid is the attempt id) still exists. If it does, the
+call is followed to its end; if not, the outcome is decided from how far the attempt
+got before ccpbx lost it. Nothing is redialed on a guess: an attempt that may have
+rung the customer gets ``cancelled``, whose retry delay applies before the next try;
+only an attempt never handed to Asterisk is ``not_dialed``.
+"""
+
+from __future__ import annotations
+
+
+def settled_outcome(
+    *, dialing: bool, answered: bool, outcome_seen: str | None, channel_up: bool
+) -> str | None:
+    """The outcome to record, or None while the channel is still up (keep following).
+
+    ``dialing``: the attempt was marked dialing (written before the Originate);
+    ``answered``: the customer's answer was recorded; ``outcome_seen``: an outcome the
+    runner learnt but could not store (it wins).
+    """
+    if outcome_seen is not None:
+        return outcome_seen
+    if channel_up:
+        return None
+    if answered:
+        return "answered"
+    if dialing:
+        return "cancelled"
+    return "not_dialed"
