@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,17 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DialerConfig:
+    enabled: bool = True
+    # Seconds a live answer may wait for an agent before the abandon message plays
+    # (the message must start within 2 s of the answer).
+    grace_s: float = 1.5
+    abandon_prompt: str = "ccpbx/abandon"
+    machine_prompt: str = "ccpbx/machine"
+    machine_action: str = "hangup"  # hangup | message
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     ami: AmiConfig = field(default_factory=AmiConfig)
     agi: AgiConfig = field(default_factory=AgiConfig)
@@ -80,6 +92,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     log: LogConfig = field(default_factory=LogConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    dialer: DialerConfig = field(default_factory=DialerConfig)
     source: str = "defaults"
 
 
@@ -90,6 +103,7 @@ _SECTIONS: dict[str, type] = {
     "database": DatabaseConfig,
     "log": LogConfig,
     "daemon": DaemonConfig,
+    "dialer": DialerConfig,
 }
 
 
@@ -205,6 +219,20 @@ def validate(config: Config) -> Config:
             f"log.level: one of debug, info, warning, error; got {config.log.level!r}",
             key="log.level",
         )
+    if not 0 < config.dialer.grace_s <= 2.0:
+        raise ConfigError(
+            "dialer.grace_s: the abandon message must start within 2 s of the answer;"
+            f" need 0 < grace_s <= 2, got {config.dialer.grace_s}",
+            key="dialer.grace_s",
+        )
+    if config.dialer.machine_action not in {"hangup", "message"}:
+        raise ConfigError(
+            f"dialer.machine_action: one of hangup, message; got {config.dialer.machine_action!r}",
+            key="dialer.machine_action",
+        )
+    for key in ("abandon_prompt", "machine_prompt"):
+        if not re.fullmatch(r"[a-z0-9][a-z0-9/_-]{0,79}", getattr(config.dialer, key)):
+            raise ConfigError(f"dialer.{key}: a sound name (a-z 0-9 / _ -)", key=f"dialer.{key}")
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(
             f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"

@@ -25,6 +25,8 @@ from ccpbx.ami.client import AmiClient
 from ccpbx.ami.settings import AmiSettings
 from ccpbx.config import Config, load
 from ccpbx.database import Database
+from ccpbx.dialer.runtime.runner import RunnerSettings
+from ccpbx.dialer.runtime.service import DialerService
 from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
@@ -80,6 +82,20 @@ class Daemon:
         self.channels = ChannelView()
         self.ami = AmiClient(ami_settings(config))
         self.acd = QueueService(self.ami, self.channels, pool=lambda: self.database.pool)
+        self.dialer: DialerService | None = None
+        if config.dialer.enabled:
+            self.dialer = DialerService(
+                self.ami,
+                self.channels,
+                self.acd,
+                pool=lambda: self.database.pool,
+                settings=RunnerSettings(
+                    grace_s=config.dialer.grace_s,
+                    abandon_prompt=config.dialer.abandon_prompt,
+                    machine_prompt=config.dialer.machine_prompt,
+                    machine_action=config.dialer.machine_action,
+                ),
+            )
         for script, handler in acd_handlers(self.acd).items():
             self.handlers.setdefault(script, handler)
         self.agi = FastAgiServer(
@@ -163,6 +179,8 @@ class Daemon:
         self.channels.attach(self.ami)
         await self.ami.start()
         await self.acd.start()
+        if self.dialer is not None:
+            self._spawn(self._start_dialer(self.dialer), "dialer-start")
         await self.agi.start()
         app = make_app(self.health, self.metrics, self._verify_token, self.acd)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -183,6 +201,18 @@ class Daemon:
             ami=f"{self.config.ami.host}:{self.config.ami.port}",
             config=self.config.source,
         )
+
+    async def _start_dialer(self, dialer: DialerService) -> None:
+        # After the ACD has recovered its calls from Asterisk (it may wait for the link).
+        while True:
+            try:
+                await dialer.start(ready_timeout=60.0)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("dialer_start_failed", error=repr(exc))
+                await asyncio.sleep(2.0)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
@@ -225,6 +255,11 @@ class Daemon:
         if self._site is not None:
             await self._site.stop()  # no new HTTP requests
         await self.agi.close(grace=timeout / 2)  # no new calls; drain the ones in progress
+        if self.dialer is not None:
+            for task in [t for t in self._tasks if t.get_name() == "dialer-start"]:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            await self.dialer.stop()  # no new calls; those in flight stay up in Asterisk
         await self.acd.stop()  # calls stay up in Asterisk; a restart finds them again
         await self.ami.close()
         if self._runner is not None:
