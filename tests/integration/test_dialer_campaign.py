@@ -1,0 +1,95 @@
+"""Outbound campaigns on real Asterisk, a SIPp carrier playing the customers and SIPp
+desk phones as the agents' persistent connections."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+import pytest
+
+from ccpbx.sandbox.asterisk import AsteriskInstance
+from ccpbx.sandbox.carrier import Carrier
+
+from .conftest import StartDaemon, eventually
+from .dialer_support import (
+    NEW_YORK,
+    TOKYO,
+    CallLog,
+    agent_phones,
+    attempt_rows,
+    log_in_agents,
+    seed_campaign,
+)
+
+AGENTS = ("1001", "1002", "1003", "1004", "1005")
+OUTCOME_OF = {
+    "answer": {"answered", "abandoned"},
+    "busy": {"busy"},
+    "congestion": {"congestion", "failed"},
+    "no_answer": {"no_answer"},
+}
+
+
+@pytest.mark.timeout(420)
+async def test_predictive_campaign_of_300_contacts_runs_to_the_end(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """300 contacts, 5 persistent agents, predictive pacing: every callable contact gets
+    exactly one attempt with the outcome the carrier played; the carrier never sees a
+    do-not-call number, a number outside its calling window, or one number twice at
+    once; every abandoned call heard the abandon message; answered calls reached agents."""
+    numbers = [(f"+1212555{i:04d}", NEW_YORK) for i in range(290)]
+    numbers += [(f"+8131234{i:04d}", TOKYO) for i in range(10)]  # window closed there
+    blocked = [numbers[i][0] for i in range(5, 290, 29)]  # 10 on the do-not-call list
+    calls = CallLog()
+    daemon = await start_daemon(events={"Newexten": calls.newexten})
+    campaign = await seed_campaign(daemon, "c300", numbers, do_not_call=blocked)
+    callable_numbers = {n for n, z in numbers if z == NEW_YORK and n not in blocked}
+    assert daemon.dialer is not None
+    with (
+        Carrier(asterisk, answer_pct=60, busy_pct=15, congestion_pct=10, talk_s=2.5) as carrier,
+        agent_phones(asterisk, AGENTS),
+    ):
+        await log_in_agents(daemon, AGENTS, ["outbound"])
+        started = time.monotonic()
+        await daemon.dialer.start_campaign("c300")
+
+        async def finished() -> bool:
+            rows = await attempt_rows(daemon, campaign)
+            done = [r for r in rows if r["outcome"] is not None]
+            return len(done) == len(callable_numbers) and len(rows) == len(done)
+
+        await eventually(finished, timeout=360, interval=1.0)
+        elapsed = time.monotonic() - started
+        view = daemon.dialer.campaign_view("c300")
+        await daemon.dialer.pause_campaign("c300")
+        await asyncio.sleep(1.0)
+        log = carrier.log()
+        overlaps = carrier.overlaps()
+
+    rows = await attempt_rows(daemon, campaign)
+    dialed = Counter(str(r["e164"]) for r in rows)
+    assert set(dialed) == callable_numbers
+    assert max(dialed.values()) == 1
+    seen = carrier.numbers()
+    assert set(seen) == callable_numbers
+    assert max(seen.values()) == 1
+    assert overlaps == []
+    outcomes = {str(r["e164"]): str(r["outcome"]) for r in rows}
+    for number, outcome in outcomes.items():
+        assert outcome in OUTCOME_OF[carrier.behaviour_of(number)], (number, outcome)
+    abandoned = {str(r["id"]) for r in rows if r["outcome"] == "abandoned"}
+    answered = {str(r["id"]) for r in rows if r["outcome"] == "answered"}
+    assert abandoned <= calls.abandon_message
+    assert not (answered & calls.abandon_message)
+    assert answered
+    stats = daemon.dialer.runners["c300"].stats()
+    assert stats.connected == len(answered)
+    assert stats.abandoned == len(abandoned)
+    assert len(log) == len(callable_numbers)
+    print(
+        f"\n300-contact campaign: {elapsed:.0f} s, {len(answered)} connected,"
+        f" {len(abandoned)} abandoned, view={view}"
+    )
