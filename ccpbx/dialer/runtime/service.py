@@ -4,6 +4,7 @@ use (start, pause, figures, dispositions)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import re
@@ -20,7 +21,7 @@ from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.dialer.pacing import make_pacer
 from ccpbx.dialer.runtime.runner import CampaignRunner, Pool, RunnerSettings, new_dialer_id
-from ccpbx.errors import Conflict, InvalidInput, NotFound
+from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound
 from ccpbx.queues.model import QueueSpec, check_queue_name
 from ccpbx.queues.service import QueueService
 from ccpbx.store import attempts as store_attempts
@@ -51,6 +52,7 @@ class DialerService:
         pacers: Mapping[str, str] | None = None,
         dialer_id: str | None = None,
         clock: Callable[[], float] = time.time,
+        sync_s: float = 5.0,
     ) -> None:
         self._ami = ami
         self._channels = channels
@@ -61,7 +63,13 @@ class DialerService:
         self.dialer_id = dialer_id or new_dialer_id()
         self._clock = clock
         self.runners: dict[str, CampaignRunner] = {}
+        self._lock = asyncio.Lock()
+        """Held while runners are started or stopped (API, sync loop)."""
+        self._refused: set[str] = set()
+        """Running campaigns that cannot be dialed (bad settings): logged once."""
         self._started = False
+        self._sync_s = sync_s
+        self._sync_task: asyncio.Task[None] | None = None
         ami.on_event("OriginateResponse", self._on_originate)
         ami.on_event("Hangup", self._on_hangup)
         ami.on_event("UserEvent", self._on_user_event)
@@ -74,15 +82,46 @@ class DialerService:
         calls already with agents are found)."""
         await self._acd.wait_ready(ready_timeout)
         self._started = True
-        rows = await self._pool().fetch("SELECT name FROM campaigns WHERE status = 'running'")
+        await self.sync()
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="dialer-sync")
+
+    async def sync(self) -> None:
+        """Follow the campaigns' stored status (set by the API, the CLI or another node's
+        operator): run the running ones, stop dialing the others."""
+        rows = await self._pool().fetch("SELECT name, status FROM campaigns")
         for row in rows:
+            name, status = row["name"], row["status"]
+            runner = self.runners.get(name)
+            if status == "running" and (runner is None or not runner.dialing):
+                if name in self._refused:
+                    continue
+                try:
+                    await self._run(name)
+                except CcpbxError as exc:
+                    self._refused.add(name)
+                    log.error("dialer_campaign_not_started", campaign=name, error=exc.message)
+            elif status != "running" and runner is not None and runner.dialing:
+                runner.stop_dialing()
+                log.info("dialer_campaign_paused", campaign=name)
+            if status != "running":
+                self._refused.discard(name)
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._sync_s)
             try:
-                await self._run(row["name"])
+                await self.sync()
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:
-                log.error("dialer_campaign_not_started", campaign=row["name"], error=repr(exc))
+                log.warning("dialer_sync_failed", error=repr(exc))
 
     async def stop(self) -> None:
         """Stop dialing; calls in flight stay up in Asterisk for the next start."""
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            await asyncio.gather(self._sync_task, return_exceptions=True)
+            self._sync_task = None
         for runner in list(self.runners.values()):
             runner.stop_dialing()
         for runner in list(self.runners.values()):
@@ -98,6 +137,7 @@ class DialerService:
             raise Conflict(f"campaign {name!r} is archived", campaign=name)
         self._pacer_name(campaign)
         await store_campaigns.set_status(self._pool(), campaign.id, "running")
+        self._refused.discard(name)
         await self._run(name)
         return self.campaign_view(name)
 
@@ -182,6 +222,10 @@ class DialerService:
         return name
 
     async def _run(self, name: str) -> CampaignRunner:
+        async with self._lock:
+            return await self._run_locked(name)
+
+    async def _run_locked(self, name: str) -> CampaignRunner:
         runner = self.runners.get(name)
         if runner is not None:
             runner.resume_dialing()
