@@ -124,7 +124,7 @@ def _bench(argv: Sequence[str]) -> int:
     return dialer_main(list(argv[1:]))
 
 
-_STORE_COMMANDS = frozenset({"contacts", "dnc"})
+_STORE_COMMANDS = frozenset({"contacts", "dnc", "campaign"})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register_store(sub)
+    from ccpbx.dialer.cli import register as register_dialer
     from ccpbx.ivr.cli import register as register_ivr
+
+    register_dialer(sub)
 
     register_ivr(sub)
     return parser

@@ -37,8 +37,8 @@ def test_call_book_lifecycle_reports_times_once() -> None:
     assert book.waiting_since() == ()
     assert book.finish(call.key) is call
     assert book.finish(call.key) is None
+    book.placed(call)
     with pytest.raises(ValueError):
-        book.placed(call)
         book.placed(call)
 
 
@@ -86,7 +86,8 @@ def test_pool_view_counts_only_campaign_members() -> None:
     view = pool_view(state, "camp", {"a1", "a2", "a3", "b1", "x9"}, outbound_calls=())
     assert view.logged_in == 4
     assert sorted(view.ready_agents) == ["a1", "a2", "a3", "b1"]
-    assert view.talking_since == () and view.held_for_inbound == 0
+    assert view.talking_since == ()
+    assert view.held_for_inbound == 0
 
 
 def test_inbound_waiting_calls_take_agents_before_pacing() -> None:
