@@ -11,17 +11,10 @@ import pytest
 
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.carrier import Carrier
+from ccpbx.sandbox.outbound import NEW_YORK, TOKYO, seed_campaign
 
 from .conftest import StartDaemon, eventually
-from .dialer_support import (
-    NEW_YORK,
-    TOKYO,
-    CallLog,
-    agent_phones,
-    attempt_rows,
-    log_in_agents,
-    seed_campaign,
-)
+from .dialer_support import CallLog, agent_phones, attempt_rows, log_in_agents
 
 AGENTS = ("1001", "1002", "1003", "1004", "1005")
 OUTCOME_OF = {
