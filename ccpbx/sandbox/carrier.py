@@ -1,0 +1,449 @@
+"""SIPp playing the carrier an outbound campaign dials through: it plays the customers.
+
+Asterisk's ``[carrier]`` trunk points at 127.0.0.1:``carrier_port``; a SIPp server
+there answers every INVITE. What happens to a call is decided by the last two
+digits NN of the called number, so a test knows each contact's outcome in advance:
+
+    NN < answer_pct                              -> "answer": 180, 200 after
+                                                    answer_delay_s, a person says a
+                                                    short hello then is silent, BYE
+                                                    after talk_s unless Asterisk's BYE
+                                                    comes first
+    ... next busy_pct                            -> "busy": 486 Busy Here
+    ... next congestion_pct                      -> "congestion": 503 Service Unavailable
+    ... next machine_pct (default 0)             -> "machine": answered like "answer", but
+                                                    a long greeting then silence (an
+                                                    answering machine for AMD)
+    the rest                                     -> "no_answer": 180 until Asterisk
+                                                    CANCELs (200, 487, ACK)
+
+The same rule is written twice: in Python (:meth:`Carrier.behaviour_of`) and in the
+SIPp scenario (regular expression and tests on the Request-URI); the scenario logs
+what it chose, so a test can check that both agree.
+
+SIPp logs each INVITE, each answer and each call's end; :meth:`Carrier.log` parses
+them into :class:`CarrierCall` records (numbers seen, how often, whether a number was
+in two calls at once: :meth:`Carrier.overlaps`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import signal
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from ccpbx.sandbox.asterisk import AsteriskInstance, free_udp_port
+from ccpbx.sandbox.dtmf import _PCAP_HEADER, _frame, _ulaw
+from ccpbx.sandbox.sipp import sdp_offer
+
+BEHAVIOURS = ("answer", "busy", "congestion", "machine", "no_answer")
+LOG_TAG = "ccpbx-carrier"
+_TRAILING_DIGITS = re.compile(r"([0-9])([0-9])$")
+_counter = itertools.count(1)
+
+
+def behaviour_of(
+    number: str, answer_pct: int, busy_pct: int, congestion_pct: int, machine_pct: int = 0
+) -> str:
+    """What the carrier does with a call to ``number`` (see module docstring)."""
+    match = _TRAILING_DIGITS.search(number)
+    if match is None:
+        raise ValueError(f"number must end with two digits: {number!r}")
+    nn = int(match.group(1) + match.group(2))
+    for behaviour, bound in zip(
+        BEHAVIOURS[:4], _bounds(answer_pct, busy_pct, congestion_pct, machine_pct), strict=True
+    ):
+        if nn < bound:
+            return behaviour
+    return "no_answer"
+
+
+def _bounds(*pcts: int) -> list[int]:
+    return list(itertools.accumulate(pcts))
+
+
+@dataclass
+class CarrierCall:
+    """One call the carrier received, from its log. Times are seconds on SIPp's clock
+    (comparable with each other within one carrier run)."""
+
+    call_id: str
+    number: str
+    behaviour: str
+    invited_at: float
+    answered_at: float | None = None
+    ended_at: float | None = None
+    end: str | None = None
+    """How it ended: "bye_received" (Asterisk hung up), "bye_sent" (the customer did),
+    "cancelled" (Asterisk gave up ringing), "rejected" (busy/congestion, ACK received),
+    "ring_limit" (nobody cancelled: 480 after the carrier's own ring limit)."""
+
+    def overlaps(self, other: CarrierCall) -> bool:
+        """Both calls were up at the same moment (an unfinished call lasts forever)."""
+        end_self = self.ended_at if self.ended_at is not None else float("inf")
+        end_other = other.ended_at if other.ended_at is not None else float("inf")
+        return self.invited_at < end_other and other.invited_at < end_self
+
+
+@dataclass
+class Carrier:
+    """The SIPp carrier on the sandbox's carrier port (see module docstring).
+
+    ``start()``/``stop()`` or ``with Carrier(asterisk, ...) as carrier:``.
+    """
+
+    asterisk: AsteriskInstance
+    answer_pct: int = 50
+    busy_pct: int = 20
+    congestion_pct: int = 10
+    machine_pct: int = 0
+    answer_delay_s: float = 0.5
+    talk_s: float = 5.0
+    ring_limit_s: float = 120.0
+    process: subprocess.Popen[bytes] | None = None
+    name: str = field(default_factory=lambda: f"carrier-{next(_counter)}")
+
+    def __post_init__(self) -> None:
+        pcts = (self.answer_pct, self.busy_pct, self.congestion_pct, self.machine_pct)
+        if any(p < 0 for p in pcts) or sum(pcts) > 100:
+            raise ValueError(f"percentages must be >= 0 and add up to at most 100: {pcts}")
+        if self.answer_delay_s < 0 or self.talk_s <= 0 or self.ring_limit_s <= 0:
+            raise ValueError("answer_delay_s must be >= 0, talk_s and ring_limit_s > 0")
+
+    # -- the rule ------------------------------------------------------------------
+    def behaviour_of(self, number: str) -> str:
+        """ "answer" | "busy" | "congestion" | "machine" | "no_answer" for ``number``."""
+        return behaviour_of(
+            number, self.answer_pct, self.busy_pct, self.congestion_pct, self.machine_pct
+        )
+
+    # -- paths -----------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self.asterisk.settings.carrier_port
+
+    @property
+    def _inside(self) -> str:
+        return f"{self.asterisk.inside}/sipp"
+
+    def _host(self, name: str) -> Path:
+        return self.asterisk.runtime.host_path(f"{self._inside}/{name}")
+
+    @property
+    def log_path(self) -> Path:
+        return self._host(f"{self.name}.log")
+
+    @property
+    def errors_path(self) -> Path:
+        return self._host(f"{self.name}.errors.log")
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Write the scenario and media, start SIPp listening on the carrier port."""
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError(f"{self.name} is already running")
+        self._host("").mkdir(parents=True, exist_ok=True)
+        talk_ms = int(self.talk_s * 1000)
+        person = f"{self.name}-person.pcap"
+        machine = f"{self.name}-machine.pcap"
+        self._host(person).write_bytes(media_pcap([(600, True), (talk_ms + 1000, False)]))
+        self._host(machine).write_bytes(media_pcap([(3500, True), (talk_ms + 1000, False)]))
+        scenario = carrier_scenario(
+            bounds=_bounds(self.answer_pct, self.busy_pct, self.congestion_pct, self.machine_pct),
+            answer_delay_ms=int(self.answer_delay_s * 1000),
+            talk_ms=talk_ms,
+            ring_limit_ms=int(self.ring_limit_s * 1000),
+            person_pcap=f"{self._inside}/{person}",
+            machine_pcap=f"{self._inside}/{machine}",
+        )
+        self._host(f"{self.name}.xml").write_text(scenario)
+        for path in (self.log_path, self.errors_path):
+            path.unlink(missing_ok=True)
+        argv = [
+            "sipp",
+            "-sf",
+            f"{self._inside}/{self.name}.xml",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-mp",
+            str(free_udp_port()),
+            "-nostdin",
+            "-trace_logs",
+            "-log_file",
+            f"{self._inside}/{self.name}.log",
+            "-trace_err",
+            "-error_file",
+            f"{self._inside}/{self.name}.errors.log",
+        ]
+        cmd = ["sh", "-c", f'cd {self._inside} && exec "$@"', "sipp", *argv]
+        self.process = subprocess.Popen(
+            self.asterisk.runtime.command(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        """End SIPp (calls still up are left to Asterisk to time out or hang up)."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def __enter__(self) -> Carrier:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- what happened ---------------------------------------------------------------------
+    def log(self) -> list[CarrierCall]:
+        """Every call received so far, in order of arrival."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return parse_log(text)
+
+    def numbers(self) -> Counter[str]:
+        """How many calls each number received."""
+        return Counter(call.number for call in self.log())
+
+    def overlaps(self) -> list[tuple[CarrierCall, CarrierCall]]:
+        """Pairs of calls to the same number that were up at the same moment."""
+        by_number: dict[str, list[CarrierCall]] = {}
+        for call in self.log():
+            by_number.setdefault(call.number, []).append(call)
+        return [
+            (a, b)
+            for calls in by_number.values()
+            for a, b in itertools.combinations(calls, 2)
+            if a.overlaps(b)
+        ]
+
+    def errors(self) -> str:
+        """SIPp's error log (unexpected messages, failed calls)."""
+        return self.errors_path.read_text(errors="replace") if self.errors_path.exists() else ""
+
+
+def parse_log(text: str) -> list[CarrierCall]:
+    """Parse the carrier's log lines into calls (other lines are ignored)."""
+    calls: dict[str, CarrierCall] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 4 or parts[0] != LOG_TAG:
+            continue
+        kind, at = parts[1], int(parts[2]) / 1000
+        if kind == "invite" and len(parts) == 6:
+            number, behaviour, call_id = parts[3], parts[4], parts[5]
+            calls[call_id] = CarrierCall(call_id, number, behaviour, at)
+        elif kind == "answered" and parts[3] in calls:
+            calls[parts[3]].answered_at = at
+        elif kind == "end" and len(parts) == 5 and parts[3] in calls:
+            calls[parts[3]].ended_at = at
+            calls[parts[3]].end = parts[4]
+    return list(calls.values())
+
+
+def media_pcap(segments: list[tuple[int, bool]]) -> bytes:
+    """PCMU RTP in 20 ms packets: each (milliseconds, speaking) segment is speech (a
+    warbling tone, well above silence) or digital silence; one stream throughout."""
+    frames = []
+    n = 0
+    for milliseconds, speaking in segments:
+        for _ in range(max(1, milliseconds // 20)):
+            if speaking:
+                payload = bytes(
+                    _ulaw(int(8000 * _sine((300 + 100 * ((n // 25) % 3)) * (n * 160 + k) / 8000)))
+                    for k in range(160)
+                )
+            else:
+                payload = b"\xff" * 160
+            rtp = (
+                (0x80).to_bytes(1, "big")
+                + (0x80 if n == 0 else 0).to_bytes(1, "big")
+                + ((20000 + n) & 0xFFFF).to_bytes(2, "big")
+                + ((0x10000000 + 160 * n) & 0xFFFFFFFF).to_bytes(4, "big")
+                + (0x0CCCA221).to_bytes(4, "big")
+                + payload
+            )
+            frames.append(_frame(rtp, n, 1_000_000 + 20_000 * n))
+            n += 1
+    return _PCAP_HEADER + b"".join(frames)
+
+
+def _sine(cycles: float) -> float:
+    return math.sin(2 * math.pi * cycles)
+
+
+_REPLY_HEAD = """
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]cr[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:carrier@[local_ip]:[local_port];transport=[transport]>
+"""
+
+
+def _reply(status: str, *, retrans: bool = False, body: str = "", next_label: str = "") -> str:
+    attrs = ' retrans="500"' if retrans else ""
+    attrs += f' next="{next_label}"' if next_label else ""
+    content = (
+        "Content-Type: application/sdp\n      Content-Length: [len]\n\n" + body
+        if body
+        else "Content-Length: 0\n"
+    )
+    return (
+        f"  <send{attrs}><![CDATA[\n      SIP/2.0 {status}{_REPLY_HEAD}      {content}  ]]></send>"
+    )
+
+
+def _log(kind: str, *rest: str) -> str:
+    words = " ".join((LOG_TAG, kind, "[clock_tick]", *rest))
+    return f'  <nop><action><log message="{words}"/></action></nop>'
+
+
+def carrier_scenario(
+    *,
+    bounds: list[int],
+    answer_delay_ms: int,
+    talk_ms: int,
+    ring_limit_ms: int,
+    person_pcap: str,
+    machine_pcap: str,
+) -> str:
+    """The SIPp server scenario (see module docstring); ``bounds`` are the cumulative
+    percentages of answer, busy, congestion and machine."""
+    tests = "\n".join(
+        f'      <test assign_to="is_{b}" variable="nn" compare="less_than" value="{bound}"/>'
+        for b, bound in zip(BEHAVIOURS[:4], bounds, strict=True)
+    )
+    branches = "\n".join(f'  <nop next="{b}" test="is_{b}"/>' for b in BEHAVIOURS[:4])
+    ok_to_bye = """  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+  ]]></send>"""
+    answered = []
+    for kind, pcap in (("answer", person_pcap), ("machine", machine_pcap)):
+        answered += [
+            f'  <label id="{kind}"/>',
+            _log("invite", "[$number]", kind, "[call_id]"),
+            _reply("180 Ringing"),
+            f'  <recv request="CANCEL" timeout="{max(1, answer_delay_ms)}"'
+            f' ontimeout="{kind}_now" next="cancelled"/>',
+            f'  <label id="{kind}_now"/>',
+            _reply("200 OK", retrans=True, body=sdp_offer("carrier")),
+            '  <recv request="ACK" crlf="true"/>',
+            _log("answered", "[call_id]"),
+            f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>',
+            '  <nop next="talk"/>',
+        ]
+    xml = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="ccpbx carrier">
+  <recv request="INVITE" crlf="true" rrs="true">
+    <action>
+      <ereg regexp="^INVITE sip:([^@;>]*([0-9][0-9]))@" search_in="msg" check_it="true"
+            assign_to="request_line,number,nn_text"/>
+      <todouble assign_to="nn" variable="nn_text"/>
+{tests}
+      <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="remote_from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="local_to"/>
+      <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" check_it="true"
+            assign_to="invite_cseq"/>
+    </action>
+  </recv>
+{_log("request", "[call_id]", "[$request_line]")}
+{branches}
+
+  <!-- no_answer: ring until Asterisk gives up -->
+{_log("invite", "[$number]", "no_answer", "[call_id]")}
+{_reply("180 Ringing")}
+  <recv request="CANCEL" timeout="{ring_limit_ms}" ontimeout="ring_limit" next="cancelled"/>
+  <label id="ring_limit"/>
+{_reply("480 Temporarily Unavailable")}
+  <recv request="ACK" crlf="true"/>
+{_log("end", "[call_id]", "ring_limit")}
+  <nop next="done"/>
+
+  <label id="busy"/>
+{_log("invite", "[$number]", "busy", "[call_id]")}
+{_reply("486 Busy Here")}
+  <recv request="ACK" crlf="true"/>
+{_log("end", "[call_id]", "rejected")}
+  <nop next="done"/>
+
+  <label id="congestion"/>
+{_log("invite", "[$number]", "congestion", "[call_id]")}
+{_reply("503 Service Unavailable")}
+  <recv request="ACK" crlf="true"/>
+{_log("end", "[call_id]", "rejected")}
+  <nop next="done"/>
+
+{chr(10).join(answered)}
+
+  <label id="talk"/>
+  <recv request="BYE" timeout="{talk_ms}" ontimeout="hang_up"/>
+{ok_to_bye}
+{_log("end", "[call_id]", "bye_received")}
+  <nop next="done"/>
+  <label id="hang_up"/>
+  <send retrans="500"><![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$local_to];tag=[pid]cr[call_number]
+      To: [$remote_from]
+      Call-ID: [call_id]
+      CSeq: 1 BYE
+      Contact: <sip:carrier@[local_ip]:[local_port];transport=[transport]>
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="200"/>
+{_log("end", "[call_id]", "bye_sent")}
+  <nop next="done"/>
+
+  <label id="cancelled"/>
+{_reply("200 OK")}
+  <send><![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]cr[call_number]
+      [last_Call-ID:]
+      CSeq: [$invite_cseq] INVITE
+      Content-Length: 0
+  ]]></send>
+  <recv request="ACK" crlf="true"/>
+{_log("end", "[call_id]", "cancelled")}
+
+  <label id="done"/>
+</scenario>
+"""
+    return xml
