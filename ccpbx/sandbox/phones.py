@@ -3,8 +3,9 @@
 SIPp cannot take a new incoming call inside a client scenario, so a phone is two
 SIPp processes: a registrar client that registers the phone's contact (with
 digest authentication) and a server that answers every INVITE on that contact
-and stays in the call until the PBX hangs up. The server logs one line per
-INVITE, so a test can count how many times the phone rang.
+and stays in the call until the PBX hangs up, sending silence the whole time as a real
+phone does (Asterisk hangs up a phone whose media stops for ``rtp_timeout``). The
+server logs one line per INVITE, so a test can count how many times the phone rang.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone, free_udp_port
+from ccpbx.sandbox.carrier import media_pcap
 from ccpbx.sandbox.sipp import sdp_offer
 
 _counter = itertools.count(1)
+MEDIA_LOOP_MS = 20_000
+"""Length of the silence the phone plays in a loop while in a call."""
 
 _REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="ccpbx phone registration">
@@ -82,7 +86,9 @@ _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
 {sdp}  ]]></send>
   <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
+  <label id="media"/>
+  <nop><action><exec play_pcap_audio="{silence_pcap}"/></action></nop>
+  <recv request="BYE" timeout="{media_ms}" ontimeout="media"/>
   <send><![CDATA[
       SIP/2.0 200 OK
       [last_Via:]
@@ -125,8 +131,16 @@ class SippPhone:
         self._workdir.mkdir(parents=True, exist_ok=True)
         user, password = self.phone.name, self.phone.password
         answer = self._workdir / f"{self.name}-answer.xml"
+        silence = self._workdir / f"{self.name}-silence.pcap"
+        silence.write_bytes(media_pcap([(MEDIA_LOOP_MS, False)]))
         answer.write_text(
-            _ANSWER.format(user=user, answer_after_ms=self.answer_after_ms, sdp=sdp_offer("phone"))
+            _ANSWER.format(
+                user=user,
+                answer_after_ms=self.answer_after_ms,
+                sdp=sdp_offer("phone"),
+                silence_pcap=f"{self._workdir_inside}/{silence.name}",
+                media_ms=MEDIA_LOOP_MS,
+            )
         )
         register = self._workdir / f"{self.name}-register.xml"
         register.write_text(

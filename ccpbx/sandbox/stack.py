@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from ccpbx.config import AgiConfig, AmiConfig, Config, DatabaseConfig, HttpConfig, LogConfig
+from ccpbx.config import (
+    AgiConfig,
+    AmiConfig,
+    Config,
+    DatabaseConfig,
+    DialerConfig,
+    HttpConfig,
+    LogConfig,
+)
 from ccpbx.sandbox.asterisk import AsteriskInstance
 
 
@@ -26,5 +34,10 @@ def daemon_config(
         http=HttpConfig(host="127.0.0.1", port=http_port),
         database=DatabaseConfig(url=database_url, pool_min=1, pool_max=4),
         log=LogConfig(level="info", format=log_format),
+        # A stock sound stands in for the recorded identification message a call
+        # center records (sounds/ccpbx/abandon by default).
+        dialer=DialerConfig(
+            abandon_prompt="please-try-call-later", machine_prompt="please-try-call-later"
+        ),
         source="sandbox",
     )
