@@ -17,7 +17,6 @@ from ccpbx.sandbox import phones
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
 from ccpbx.sandbox.dtmf import Keypad
 from ccpbx.sandbox.phones import SippPhone
-from ccpbx.sandbox.sipp import sdp_offer
 
 from .conftest import StartDaemon, eventually
 
