@@ -7,16 +7,22 @@ the next batch of key presses (RFC 2833 pcaps from :class:`ccpbx.sandbox.dtmf.Ke
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
+from dialer.store_control import StoreControl
+from store.factories import T0, campaign_with_contacts
 
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
+from ccpbx.dialer.disposition_keys import KeyStatus
+from ccpbx.dialer.dispositions import DispositionDesk
 from ccpbx.sandbox import phones
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
 from ccpbx.sandbox.dtmf import Keypad
 from ccpbx.sandbox.phones import SippPhone
+from ccpbx.store import attempts, leasing
 
 from .conftest import StartDaemon, eventually
 
@@ -69,7 +75,7 @@ def key_pressing_answer(keypad: Keypad, batches: list[str]) -> str:
     ]
     for batch in batches:
         body += ['  <recv request="MESSAGE"/>', f"  <send><![CDATA[{_OK}]]></send>"]
-        for step in keypad.press(batch, gap_ms=300):
+        for step in keypad.press(batch, gap_ms=300, last=True):
             if step.kind == "audio":
                 body.append(f'  <nop><action><exec play_pcap_audio="{step.value}"/></action></nop>')
             else:
@@ -113,12 +119,63 @@ async def test_keys_on_a_persistent_leg_raise_dtmf_events(
     leg = await agents.open(AGENT, AGENT)
     await cue(daemon.ami, leg.channel)
     received = await eventually(
-        lambda: [
-            e["Digit"]
-            for e in events
-            if e.get("Direction") == "Received" and e.get("Uniqueid") == leg.uniqueid
-        ]
-        if len(events) >= 2
-        else None
+        lambda: (
+            [
+                e["Digit"]
+                for e in events
+                if e.get("Direction") == "Received" and e.get("Uniqueid") == leg.uniqueid
+            ]
+            if len(events) >= 2
+            else None
+        )
     )
     assert received == ["1", "#"]
+
+
+@pytest.mark.parametrize("key_batches", [["1#", "9#", "3"]])
+async def test_agent_disposes_by_keypad(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, phone: SippPhone
+) -> None:
+    """In wrap-up the agent presses 1# and the desk disposes of the call as 'sale'; on the
+    next call 9# is refused (no such key) and 3 alone schedules a callback after the
+    callback disposition's default delay (2 h)."""
+    events: list[AmiMessage] = []
+    daemon = await start_daemon(events={"DTMFEnd": events.append})
+    pool = daemon.database.pool
+
+    def keys_heard() -> str:
+        return "".join(e["Digit"] for e in events if e.get("Direction") == "Received")
+
+    camp, _ = await campaign_with_contacts(pool, 2)
+    first, second = await leasing.lease(pool, camp.id, 2, T0, dialer_id="test")
+    for lead in (first, second):
+        await attempts.record_outcome(pool, lead.attempt_id, "answered", T0)
+    agents = PersistentAgentConnections(daemon.ami)
+    control = StoreControl(pool, legs=agents)
+    desk = DispositionDesk(daemon.ami, lambda: pool, control, inter_digit_s=5)
+    await desk.start()
+    try:
+        leg = await agents.open(AGENT, AGENT)
+        control.assign(AGENT, first.attempt_id)
+        await cue(daemon.ami, leg.channel)
+        await eventually(lambda: keys_heard() == "1#" and control.disposed)
+        assert (await attempts.get_attempt(pool, first.attempt_id)).disposition == "sale"
+
+        control.assign(AGENT, second.attempt_id)
+        await cue(daemon.ami, leg.channel)
+        await eventually(lambda: keys_heard() == "1#9#")
+        await eventually(lambda: [r for _, r in desk.results if r.status is KeyStatus.INVALID])
+        assert len(control.disposed) == 1
+        before = dt.datetime.now(dt.UTC)
+        await cue(daemon.ami, leg.channel)
+        await eventually(lambda: len(control.disposed) == 2)
+        after = dt.datetime.now(dt.UTC)
+    finally:
+        await desk.stop()
+    assert [(a, c) for a, c, _ in control.disposed] == [(AGENT, "sale"), (AGENT, "callback")]
+    due = await pool.fetchval(
+        "SELECT due_at FROM callbacks WHERE contact_id = $1 AND status = 'pending'",
+        second.contact_id,
+    )
+    delay = dt.timedelta(hours=2)
+    assert before + delay <= due <= after + delay
