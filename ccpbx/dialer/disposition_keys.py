@@ -18,6 +18,21 @@ KEYS = frozenset("0123456789*#")
 INTER_DIGIT_S = 3.0
 
 
+def repeated_end(
+    previous: tuple[str, float] | None, digit: str, at: float, duration_ms: int
+) -> bool:
+    """Whether a key's end (at ``at`` s, held ``duration_ms``) only repeats the previous one.
+
+    Asterisk defers a key pressed within 45 ms of the one before and reads its end
+    again later, reporting it twice a few ms apart. A real second press of the same
+    key ends at least its own duration after the first ended.
+    """
+    if previous is None or duration_ms <= 0:
+        return False
+    last_digit, last_at = previous
+    return digit == last_digit and (at - last_at) * 1000 < duration_ms / 2
+
+
 class KeyStatus(Enum):
     PENDING = "pending"  # more keys may follow
     CODE = "code"  # a disposition code is complete

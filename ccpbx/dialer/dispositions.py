@@ -34,6 +34,7 @@ from ccpbx.dialer.disposition_keys import (
     KeyCollector,
     KeyResult,
     KeyStatus,
+    repeated_end,
 )
 from ccpbx.errors import CcpbxError, Conflict, InvalidInput
 from ccpbx.store import attempts
@@ -194,6 +195,23 @@ class _Key:
     uniqueid: str
     channel: str
     digit: str
+    at: float  # Asterisk's event time (s)
+    duration_ms: int
+
+
+def _key(event: AmiMessage) -> _Key:
+    try:
+        at = float(event.get("Timestamp") or 0)
+        duration_ms = int(event.get("DurationMs") or 0)
+    except ValueError:
+        at, duration_ms = 0.0, 0
+    return _Key(
+        event.get("Uniqueid") or "",
+        event.get("Channel") or "",
+        event.get("Digit") or "",
+        at,
+        duration_ms,
+    )
 
 
 class DispositionDesk:
@@ -221,6 +239,7 @@ class DispositionDesk:
         self._callback_for_agent = callback_for_agent
         self._queue: asyncio.Queue[_Key] = asyncio.Queue(maxsize=max_pending)
         self._collectors: dict[str, KeyCollector] = {}
+        self._last_end: dict[str, tuple[str, float]] = {}  # agent -> (digit, at)
         self._keys: DispositionKeys | None = None
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
@@ -246,9 +265,7 @@ class DispositionDesk:
     def _on_dtmf(self, event: AmiMessage) -> None:
         if event.get("Direction") != "Received" or self._task is None:
             return
-        key = _Key(
-            event.get("Uniqueid") or "", event.get("Channel") or "", event.get("Digit") or ""
-        )
+        key = _key(event)
         try:
             self._queue.put_nowait(key)
         except asyncio.QueueFull:
@@ -277,6 +294,11 @@ class DispositionDesk:
             key.channel
         )
         if agent is None:
+            return
+        previous = self._last_end.get(agent)
+        self._last_end[agent] = (key.digit, key.at)
+        if key.at and repeated_end(previous, key.digit, key.at, key.duration_ms):
+            log.debug("disposition_key_repeat_ignored", agent=agent, digit=key.digit)
             return
         try:
             if self._keys is None:

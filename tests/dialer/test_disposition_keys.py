@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ccpbx.dialer.disposition_keys import DispositionKeys, KeyCollector, KeyResult, KeyStatus
+from ccpbx.dialer.disposition_keys import (
+    DispositionKeys,
+    KeyCollector,
+    KeyResult,
+    KeyStatus,
+    repeated_end,
+)
 
 SEEDED = {"1": "sale", "2": "not_interested", "3": "callback", "4": "do_not_call"}
 
@@ -102,3 +108,14 @@ def test_bad_keys_and_settings_are_refused() -> None:
         KeyCollector(DispositionKeys(SEEDED), inter_digit_s=0)
     with pytest.raises(ValueError):
         KeyCollector(DispositionKeys(SEEDED)).press("A", 0)
+
+
+def test_a_key_end_reported_twice_is_read_once() -> None:
+    """A second end of the same key a few ms after the first (Asterisk re-reading a
+    deferred key) is a repeat; a real second press ends at least its duration later."""
+    assert repeated_end(("3", 10.000), "3", 10.008, 180)
+    assert repeated_end(("1", 10.000), "1", 10.050, 180)
+    assert not repeated_end(("1", 10.000), "1", 10.230, 180)  # pressed again
+    assert not repeated_end(("1", 10.000), "2", 10.008, 180)  # another key
+    assert not repeated_end(None, "1", 10.0, 180)
+    assert not repeated_end(("1", 10.000), "1", 10.001, 0)  # duration unknown

@@ -22,7 +22,8 @@ from ccpbx.sandbox import phones
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
 from ccpbx.sandbox.dtmf import Keypad
 from ccpbx.sandbox.phones import SippPhone
-from ccpbx.store import attempts, leasing
+from ccpbx.store import attempts, campaigns, leasing
+from ccpbx.store.campaigns import Disposition
 
 from .conftest import StartDaemon, eventually
 
@@ -132,13 +133,14 @@ async def test_keys_on_a_persistent_leg_raise_dtmf_events(
     assert received == ["1", "#"]
 
 
-@pytest.mark.parametrize("key_batches", [["1#", "9#", "3"]])
+@pytest.mark.parametrize("key_batches", [["1#", "9#", "3", "1"]])
 async def test_agent_disposes_by_keypad(
     asterisk: AsteriskInstance, start_daemon: StartDaemon, phone: SippPhone
 ) -> None:
-    """In wrap-up the agent presses 1# and the desk disposes of the call as 'sale'; on the
-    next call 9# is refused (no such key) and 3 alone schedules a callback after the
-    callback disposition's default delay (2 h)."""
+    """With keys 1 (sale) and 11 (a code added for the test) an agent in wrap-up presses
+    1# and the desk disposes of the call as 'sale'; on the next call 9# is refused (no
+    such key) and 3 alone schedules a callback after the callback disposition's default
+    delay (2 h); on a third, a lone 1 is taken as 'sale' once the agent stops typing."""
     events: list[AmiMessage] = []
     daemon = await start_daemon(events={"DTMFEnd": events.append})
     pool = daemon.database.pool
@@ -146,13 +148,14 @@ async def test_agent_disposes_by_keypad(
     def keys_heard() -> str:
         return "".join(e["Digit"] for e in events if e.get("Direction") == "Received")
 
-    camp, _ = await campaign_with_contacts(pool, 2)
-    first, second = await leasing.lease(pool, camp.id, 2, T0, dialer_id="test")
-    for lead in (first, second):
+    await campaigns.save_disposition(pool, Disposition("voicemail", "Voicemail", dtmf_key="11"))
+    camp, _ = await campaign_with_contacts(pool, 3)
+    first, second, third = await leasing.lease(pool, camp.id, 3, T0, dialer_id="test")
+    for lead in (first, second, third):
         await attempts.record_outcome(pool, lead.attempt_id, "answered", T0)
     agents = PersistentAgentConnections(daemon.ami)
     control = StoreControl(pool, legs=agents)
-    desk = DispositionDesk(daemon.ami, lambda: pool, control, inter_digit_s=5)
+    desk = DispositionDesk(daemon.ami, lambda: pool, control, inter_digit_s=1.5)
     await desk.start()
     try:
         leg = await agents.open(AGENT, AGENT)
@@ -170,9 +173,20 @@ async def test_agent_disposes_by_keypad(
         await cue(daemon.ami, leg.channel)
         await eventually(lambda: len(control.disposed) == 2)
         after = dt.datetime.now(dt.UTC)
+
+        control.assign(AGENT, third.attempt_id)
+        await cue(daemon.ami, leg.channel)
+        await eventually(lambda: len(control.disposed) == 3)
     finally:
         await desk.stop()
-    assert [(a, c) for a, c, _ in control.disposed] == [(AGENT, "sale"), (AGENT, "callback")]
+    codes = [r.code for _, r in desk.results if r.status is KeyStatus.CODE]
+    assert codes == ["sale", "callback", "sale"]  # no key read twice
+    assert [(a, c) for a, c, _ in control.disposed] == [
+        (AGENT, "sale"),
+        (AGENT, "callback"),
+        (AGENT, "sale"),
+    ]
+    assert (await attempts.get_attempt(pool, third.attempt_id)).disposition == "sale"
     due = await pool.fetchval(
         "SELECT due_at FROM callbacks WHERE contact_id = $1 AND status = 'pending'",
         second.contact_id,
