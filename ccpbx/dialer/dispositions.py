@@ -218,8 +218,10 @@ class DispositionDesk:
     """Takes dispositions agents type on their phones' keypads during wrap-up.
 
     Keys pressed on a channel that is no agent's persistent leg are ignored, as are
-    keys of an agent with no call to dispose. ``callback_for_agent``: a callback
-    given by keypad is reserved for the agent who gave it (default: anyone).
+    keys of an agent with no campaign call to dispose (``attempt_of_agent`` None).
+    ``callback_for_agent``: a callback given by keypad is reserved for the agent who
+    gave it (default: anyone). ``results`` keeps the last 20 key results (for tests
+    and a supervisor's view).
     """
 
     def __init__(
@@ -245,6 +247,11 @@ class DispositionDesk:
         self.dropped = 0
         self.results: list[tuple[str, KeyResult]] = []  # the last few, newest last
         ami.on_event("DTMFEnd", self._on_dtmf)
+
+    @property
+    def backlog(self) -> int:
+        """Keys received and not yet looked at."""
+        return self._queue.qsize()
 
     async def start(self) -> None:
         if self._task is None:
@@ -287,13 +294,20 @@ class DispositionDesk:
                     if result is not None:
                         await self._result(agent, result)
                 continue
-            await self._key(key, loop.time())
+            try:
+                await self._key(key, loop.time())
+            except Exception:
+                log.exception("disposition_key_failed", uniqueid=key.uniqueid, digit=key.digit)
 
     async def _key(self, key: _Key, now: float) -> None:
         agent = self._control.agent_of_channel(key.uniqueid) or self._control.agent_of_channel(
             key.channel
         )
         if agent is None:
+            return
+        if self._control.attempt_of_agent(agent) is None:
+            # Not on a campaign call nor wrapping one up: the keys are not for us.
+            self._collectors.pop(agent, None)
             return
         previous = self._last_end.get(agent)
         self._last_end[agent] = (key.digit, key.at)

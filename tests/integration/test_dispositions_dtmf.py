@@ -16,7 +16,7 @@ from store.factories import T0, campaign_with_contacts
 
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
-from ccpbx.dialer.disposition_keys import KeyStatus
+from ccpbx.dialer.disposition_keys import KeyStatus, repeated_end
 from ccpbx.dialer.dispositions import DispositionDesk
 from ccpbx.sandbox import phones
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
@@ -133,20 +133,30 @@ async def test_keys_on_a_persistent_leg_raise_dtmf_events(
     assert received == ["1", "#"]
 
 
-@pytest.mark.parametrize("key_batches", [["1#", "9#", "3", "1"]])
+@pytest.mark.parametrize("key_batches", [["1", "1#", "9#", "3", "1"]])
 async def test_agent_disposes_by_keypad(
     asterisk: AsteriskInstance, start_daemon: StartDaemon, phone: SippPhone
 ) -> None:
-    """With keys 1 (sale) and 11 (a code added for the test) an agent in wrap-up presses
-    1# and the desk disposes of the call as 'sale'; on the next call 9# is refused (no
-    such key) and 3 alone schedules a callback after the callback disposition's default
-    delay (2 h); on a third, a lone 1 is taken as 'sale' once the agent stops typing."""
+    """With keys 1 (sale) and 11 (a code added for the test), a 1 pressed with no call is
+    ignored; then an agent in wrap-up presses 1# and the desk disposes of the call as
+    'sale'; on the next call 9# is refused (no such key) and 3 alone schedules a callback
+    after the callback disposition's default delay (2 h); on a third, a lone 1 is taken
+    as 'sale' once the agent stops typing."""
     events: list[AmiMessage] = []
     daemon = await start_daemon(events={"DTMFEnd": events.append})
     pool = daemon.database.pool
 
     def keys_heard() -> str:
-        return "".join(e["Digit"] for e in events if e.get("Direction") == "Received")
+        """The keys pressed, each once (Asterisk may report a key's end twice)."""
+        keys, last = "", None
+        for e in events:
+            if e.get("Direction") != "Received":
+                continue
+            at, digit = float(e["Timestamp"]), e["Digit"]
+            if not repeated_end(last, digit, at, int(e["DurationMs"])):
+                keys += digit
+            last = (digit, at)
+        return keys
 
     await campaigns.save_disposition(pool, Disposition("voicemail", "Voicemail", dtmf_key="11"))
     camp, _ = await campaign_with_contacts(pool, 3)
@@ -159,14 +169,16 @@ async def test_agent_disposes_by_keypad(
     await desk.start()
     try:
         leg = await agents.open(AGENT, AGENT)
+        await cue(daemon.ami, leg.channel)
+        await eventually(lambda: keys_heard() == "1" and desk.backlog == 0)
         control.assign(AGENT, first.attempt_id)
         await cue(daemon.ami, leg.channel)
-        await eventually(lambda: keys_heard() == "1#" and control.disposed)
+        await eventually(lambda: keys_heard() == "11#" and control.disposed)
         assert (await attempts.get_attempt(pool, first.attempt_id)).disposition == "sale"
 
         control.assign(AGENT, second.attempt_id)
         await cue(daemon.ami, leg.channel)
-        await eventually(lambda: keys_heard() == "1#9#")
+        await eventually(lambda: keys_heard() == "11#9#")
         await eventually(lambda: [r for _, r in desk.results if r.status is KeyStatus.INVALID])
         assert len(control.disposed) == 1
         before = dt.datetime.now(dt.UTC)
