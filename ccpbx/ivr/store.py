@@ -16,12 +16,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import structlog
 
 from ccpbx.errors import Conflict, InvalidInput, NotFound
 from ccpbx.ivr.engine import FlowRun
 from ccpbx.ivr.model import Flow
 from ccpbx.ivr.validate import check_text
+from ccpbx.store.attempts import request_callback
+from ccpbx.store.contacts import add_contact, get_or_create_list
 from ccpbx.store.db import Executor, translate_errors
+from ccpbx.store.phones import PhoneError, normalise
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,6 +397,57 @@ async def find_contact(
     return out
 
 
+CALLBACK_LIST_PREFIX = "ivr-callbacks:"
+
+
+def callback_list_name(campaign: str) -> str:
+    """The contact list that holds a campaign's callers unknown to the contact store."""
+    return (CALLBACK_LIST_PREFIX + campaign)[:200]
+
+
+async def _new_callback_contact(
+    conn: asyncpg.Connection,
+    campaign_id: int,
+    campaign: str,
+    number: str,
+    candidates: list[str],
+    now: dt.datetime,
+) -> tuple[int, int] | None:
+    """A contact for an unknown caller, in the campaign's callbacks list (created and
+    dialed by the campaign on first use); None when the number cannot be dialed by
+    the rules (not a valid number, or no time zone known for it)."""
+    clist = await get_or_create_list(conn, callback_list_name(campaign))
+    phone = None
+    # The number as an international one first, then as a national one of the list's region.
+    for text in (candidates[0], number):
+        try:
+            phone = normalise(text, clist.default_region)
+            break
+        except PhoneError as exc:
+            log.info("ivr_callback_number_unreadable", number=text, error=str(exc))
+    if phone is None:
+        log.warning("ivr_callback_number_not_dialable", number=number)
+        return None
+    if phone.e164 not in candidates:  # read as a national number: known after all?
+        known = await conn.fetchrow(
+            """SELECT contact_id, id FROM phone_numbers WHERE e164 = $1
+               ORDER BY rank, contact_id LIMIT 1""",
+            phone.e164,
+        )
+        if known is not None:
+            return known["contact_id"], known["id"]
+    await conn.execute(
+        """INSERT INTO campaign_lists (campaign_id, list_id) VALUES ($1, $2)
+           ON CONFLICT DO NOTHING""",
+        campaign_id,
+        clist.id,
+    )
+    contact = await add_contact(
+        conn, clist.id, [phone], name=phone.e164, fields={"source": "ivr callback"}, now=now
+    )
+    return contact.id, contact.phones[0].id
+
+
 async def record_callback(
     pool: asyncpg.Pool,
     *,
@@ -399,38 +456,47 @@ async def record_callback(
     due_at: dt.datetime,
     campaign: str | None,
     note: str,
+    now: dt.datetime | None = None,
 ) -> int:
-    """Record a caller's callback request; schedule it in `callbacks` when possible.
+    """Record a caller's callback request; for a named campaign, make it a due callback.
 
-    A request for a known contact in a named campaign also becomes (or moves) that
-    contact's pending callback, which the dialer already serves.
+    The caller's contact (a new one in the campaign's callbacks list when the number
+    is unknown) becomes a lead of the campaign, dialed first from ``due_at`` on,
+    through the dialer's usual rules (calling window, do-not-call, attempt caps).
     """
     candidates = e164_candidates(number)
     if not candidates:
         raise InvalidInput("callback request without a caller number")
+    now = now or dt.datetime.now(dt.UTC)
     async with pool.acquire() as conn, conn.transaction():
-        contact = await conn.fetchrow(
-            """SELECT p.contact_id, p.id AS phone_id FROM phone_numbers p
-               WHERE p.e164 = ANY($1::text[]) ORDER BY p.rank LIMIT 1""",
-            candidates,
-        )
         campaign_id = None
         if campaign is not None:
             campaign_id = await conn.fetchval("SELECT id FROM campaigns WHERE name = $1", campaign)
+        # A contact already dialed by this campaign first, then any contact with the number.
+        contact = await conn.fetchrow(
+            """SELECT p.contact_id, p.id AS phone_id FROM phone_numbers p
+               LEFT JOIN campaign_leads l ON l.contact_id = p.contact_id AND l.campaign_id = $2
+               WHERE p.e164 = ANY($1::text[])
+               ORDER BY l.contact_id IS NULL, p.rank, p.contact_id LIMIT 1""",
+            candidates,
+            campaign_id,
+        )
+        found = (contact["contact_id"], contact["phone_id"]) if contact is not None else None
         callback_id = None
-        if contact is not None and campaign_id is not None:
-            callback_id = await conn.fetchval(
-                """INSERT INTO callbacks (campaign_id, contact_id, phone_id, due_at, note)
-                   VALUES ($1, $2, $3, $4, $5)
-                   ON CONFLICT (campaign_id, contact_id) WHERE status = 'pending'
-                   DO UPDATE SET due_at = EXCLUDED.due_at, phone_id = EXCLUDED.phone_id
-                   RETURNING id""",
-                campaign_id,
-                contact["contact_id"],
-                contact["phone_id"],
-                due_at,
-                note or "requested in the IVR",
-            )
+        if campaign_id is not None and campaign is not None:
+            if found is None:
+                found = await _new_callback_contact(
+                    conn, campaign_id, campaign, number, candidates, now
+                )
+            if found is not None:
+                callback_id = await request_callback(
+                    conn,
+                    campaign_id,
+                    found[0],
+                    due_at,
+                    phone_id=found[1],
+                    note=note or "requested in the IVR",
+                )
         ident: int = await conn.fetchval(
             """INSERT INTO ivr_callback_requests (call_id, e164, due_at, contact_id, campaign_id,
                                                   callback_id, note)
@@ -438,7 +504,7 @@ async def record_callback(
             call_id,
             candidates[0],
             due_at,
-            contact["contact_id"] if contact else None,
+            found[0] if found else None,
             campaign_id,
             callback_id,
             note,

@@ -341,3 +341,60 @@ async def schedule_callback(
         row["status"],
         row["note"],
     )
+
+
+async def request_callback(
+    db: Executor,
+    campaign_id: int,
+    contact_id: int,
+    due_at: dt.datetime,
+    *,
+    phone_id: int | None = None,
+    agent_id: int | None = None,
+    note: str = "",
+) -> int:
+    """The contact asked to be called back (IVR): make it a due callback of the campaign.
+
+    Unlike :func:`schedule_callback` the contact need not be a lead yet: it becomes
+    one. Its lead is dialed first (tier 0) from ``due_at`` on, through the same
+    lease rules as any lead (calling window, do-not-call, attempt caps). While an
+    attempt on the contact is in flight the lead is left to that attempt and the
+    callback stays pending (a customer on the phone with us needs no callback).
+    Returns the callback's id.
+    """
+    async with transaction(db) as conn:
+        await conn.execute(
+            """INSERT INTO campaign_leads (campaign_id, contact_id, priority, ready_at)
+               SELECT $1, c.id, c.priority, $3 FROM contacts c WHERE c.id = $2
+               ON CONFLICT DO NOTHING""",
+            campaign_id,
+            contact_id,
+            due_at,
+        )
+        status = await conn.fetchval(
+            """SELECT status FROM campaign_leads WHERE campaign_id = $1 AND contact_id = $2
+               FOR UPDATE""",
+            campaign_id,
+            contact_id,
+        )
+        if status is None:
+            raise NotFound(f"no contact {contact_id}", contact_id=contact_id)
+        target = {"campaign_id": campaign_id, "contact_id": contact_id, "phone_id": phone_id}
+        if status != "leased":
+            return await _schedule(conn, target, due_at, agent_id, note)
+        with translate_errors("request callback", contact_id=contact_id):
+            callback_id: int = await conn.fetchval(
+                """INSERT INTO callbacks (campaign_id, contact_id, phone_id, agent_id, due_at, note)
+                   VALUES ($1, $2, $3, $4, $5, $6)
+                   ON CONFLICT (campaign_id, contact_id) WHERE status = 'pending'
+                   DO UPDATE SET due_at = EXCLUDED.due_at, phone_id = EXCLUDED.phone_id,
+                                 note = EXCLUDED.note
+                   RETURNING id""",
+                campaign_id,
+                contact_id,
+                phone_id,
+                agent_id,
+                due_at,
+                note,
+            )
+        return callback_id

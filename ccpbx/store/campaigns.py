@@ -84,6 +84,18 @@ class Disposition:
     is_final: bool = False
     is_callback: bool = False
     add_to_dnc: bool = False
+    # Keys that give it from the phone in wrap-up (sql/0011), None: API only.
+    dtmf_key: str | None = None
+    # A callback given by DTMF is due this many seconds later.
+    callback_delay_s: int = 7200
+
+    def __post_init__(self) -> None:
+        if self.dtmf_key is not None and not (
+            1 <= len(self.dtmf_key) <= 2 and self.dtmf_key.isascii() and self.dtmf_key.isdigit()
+        ):
+            raise InvalidInput("a disposition key is 1 or 2 digits", dtmf_key=self.dtmf_key)
+        if self.callback_delay_s <= 0:
+            raise InvalidInput("callback delay must be positive", value=self.callback_delay_s)
 
 
 def _campaign(row: asyncpg.Record) -> Campaign:
@@ -221,24 +233,40 @@ async def detach_list(db: Executor, campaign_id: int, list_id: int) -> None:
 
 async def list_dispositions(db: Executor) -> list[Disposition]:
     rows = await db.fetch(
-        "SELECT code, label, is_final, is_callback, add_to_dnc FROM dispositions ORDER BY code"
+        """SELECT code, label, is_final, is_callback, add_to_dnc, dtmf_key, callback_delay_s
+           FROM dispositions ORDER BY code"""
     )
     return [Disposition(*r) for r in rows]
+
+
+async def get_disposition(db: Executor, code: str) -> Disposition:
+    row = await db.fetchrow(
+        """SELECT code, label, is_final, is_callback, add_to_dnc, dtmf_key, callback_delay_s
+           FROM dispositions WHERE code = $1""",
+        code,
+    )
+    if row is None:
+        raise InvalidInput(f"unknown disposition code {code!r}", code=code)
+    return Disposition(*row)
 
 
 async def save_disposition(db: Executor, disposition: Disposition) -> Disposition:
     """Create or change a disposition code."""
     with translate_errors("save disposition", code=disposition.code):
         await db.execute(
-            """INSERT INTO dispositions (code, label, is_final, is_callback, add_to_dnc)
-               VALUES ($1, $2, $3, $4, $5)
+            """INSERT INTO dispositions (code, label, is_final, is_callback, add_to_dnc,
+                                         dtmf_key, callback_delay_s)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
                ON CONFLICT (code) DO UPDATE SET label = EXCLUDED.label,
                    is_final = EXCLUDED.is_final, is_callback = EXCLUDED.is_callback,
-                   add_to_dnc = EXCLUDED.add_to_dnc""",
+                   add_to_dnc = EXCLUDED.add_to_dnc, dtmf_key = EXCLUDED.dtmf_key,
+                   callback_delay_s = EXCLUDED.callback_delay_s""",
             disposition.code,
             disposition.label,
             disposition.is_final,
             disposition.is_callback,
             disposition.add_to_dnc,
+            disposition.dtmf_key,
+            disposition.callback_delay_s,
         )
     return disposition
