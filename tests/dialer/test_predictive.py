@@ -75,11 +75,33 @@ def test_normal_tail_basics() -> None:
 
 def test_places_more_calls_than_ready_agents_when_idle(make_snap: Snap) -> None:
     """With agents idle and nothing in flight it over-dials (p < 1), and less as calls ring."""
-    pacer = PredictivePacer()
+    pacer = PredictivePacer(warmup=0)
     idle = pacer.decide(make_snap(ready=10))
     assert idle > 10
     fewer = pacer.decide(make_snap(ready=10, ringing=(1.0,) * 10))
     assert 0 < fewer < idle
+
+
+def test_dials_progressively_until_it_has_seen_outcomes(make_snap: Snap) -> None:
+    """A fresh campaign's answer rate is unknown: no over-dialing on the prior alone;
+    once ``warmup`` outcomes are in, it over-dials for a campaign that answers rarely."""
+    pacer = PredictivePacer(warmup=30)
+    assert pacer.decide(make_snap(ready=10)) == 10
+    assert pacer.decide(make_snap(ready=10, ringing=(1.0,) * 4)) == 6
+    for i in range(30):
+        pacer.observe_outcome(5.0 + i % 7, live=i % 5 == 0)
+    assert pacer.decide(make_snap(ready=10)) > 10
+
+
+def test_estimator_leaves_the_prior_behind_early() -> None:
+    """Tables are rebuilt after a few real samples (not only every hundred), and the
+    prior's pseudo-samples are dropped once 20 real ones are in."""
+    est = Estimator()
+    assert est.taus[0] >= 3.0  # the prior's answer times: 3-15 s
+    for _ in range(20):
+        est.outcome(0.5, live=True)
+    assert est.taus == (0.5,) * est.k
+    assert est.p > 0.5
 
 
 def test_places_nothing_when_all_busy_and_calls_ringing(make_snap: Snap) -> None:
@@ -90,7 +112,7 @@ def test_places_nothing_when_all_busy_and_calls_ringing(make_snap: Snap) -> None
 
 def test_agents_in_late_wrap_count_as_supply(make_snap: Snap) -> None:
     """Agents about to leave wrap-up justify calls that fresh talkers do not."""
-    pacer = PredictivePacer()
+    pacer = PredictivePacer(warmup=0)
     for _ in range(300):
         pacer.observe_wrap(15.0)
         pacer.observe_talk(120.0)
@@ -101,8 +123,8 @@ def test_agents_in_late_wrap_count_as_supply(make_snap: Snap) -> None:
 
 def test_feedback_tightens_when_the_day_runs_over_budget(make_snap: Snap) -> None:
     """Abandons beyond the day's allowance lower the risk threshold and the calls placed."""
-    calm = PredictivePacer()
-    hot = PredictivePacer()
+    calm = PredictivePacer(warmup=0)
+    hot = PredictivePacer(warmup=0)
     base: dict[str, Any] = {"ready": 3, "talking": (60.0,) * 7}
     a = calm.decide(make_snap(today=AbandonWindow(1000, 10), **base))
     b = hot.decide(make_snap(today=AbandonWindow(1000, 40), **base))

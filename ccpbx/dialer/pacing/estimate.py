@@ -69,8 +69,33 @@ class Estimator:
         self._ring_every = 4 * rebuild_every
         self.talk_step = 2.0
         self.wrap_step = 0.5
+        # Real samples seen; the prior's pseudo-samples are dropped from a law once it has
+        # PRIOR_OUT real ones, and tables are rebuilt early (at 10, 20, 40, ... samples)
+        # so a fresh campaign leaves the generic prior within its first minutes.
+        self.outcomes = 0
+        self.talks = 0
+        self._prior_left = {
+            "answer": len(prior.answer_s),
+            "fail": len(prior.fail_s),
+            "talk": len(prior.talk_s),
+            "wrap": len(prior.wrap_s),
+        }
+        self._real = {"answer": 0, "fail": 0, "talk": 0, "wrap": 0}
         self._build_ring()
         self._build_handle()
+
+    PRIOR_OUT = 20
+
+    def _add(self, law: str, sample: deque[float], value: float) -> None:
+        sample.append(value)
+        self._real[law] += 1
+        if self._prior_left[law] and self._real[law] >= self.PRIOR_OUT:
+            for _ in range(min(self._prior_left[law], len(sample) - self._real[law])):
+                sample.popleft()
+            self._prior_left[law] = 0
+
+    def _due(self, new: int, seen: int, every: int) -> bool:
+        return new >= min(every, max(10, seen // 2))
 
     # -- observations -------------------------------------------------------------------
     @property
@@ -83,21 +108,26 @@ class Estimator:
         d = self._decay
         self._live_w = self._live_w * d + (1.0 if live else 0.0)
         self._all_w = self._all_w * d + 1.0
-        (self._answer if live else self._fail).append(ring_s)
+        if live:
+            self._add("answer", self._answer, ring_s)
+        else:
+            self._add("fail", self._fail, ring_s)
         self._ring_new += 1
-        if self._ring_new >= self._ring_every:
+        self.outcomes += 1
+        if self._due(self._ring_new, self.outcomes, self._ring_every):
             self._build_ring()
 
     def talk(self, talk_s: float) -> None:
         """Record a finished talk."""
-        self._talk.append(talk_s)
+        self._add("talk", self._talk, talk_s)
         self._handle_new += 1
-        if self._handle_new >= self._rebuild_every:
+        self.talks += 1
+        if self._due(self._handle_new, self.talks, self._rebuild_every):
             self._build_handle()
 
     def wrap(self, wrap_s: float) -> None:
         """Record a finished wrap-up."""
-        self._wrap.append(wrap_s)
+        self._add("wrap", self._wrap, wrap_s)
 
     def set_grace(self, grace_s: float) -> None:
         """Grace time added to the agent-side horizon (rebuilds if it changed)."""

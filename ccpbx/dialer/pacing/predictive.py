@@ -48,6 +48,7 @@ PREDICTIVE_OPTIONS = (
     "a0",
     "integral_s",
     "p_halflife",
+    "warmup",
 )
 
 
@@ -72,6 +73,7 @@ class PredictivePacer(BasePacer):
         horizons: int = 4,
         prior: Prior | None = None,
         p_halflife: float = 1500.0,
+        warmup: float = 30,
     ) -> None:
         if not 0 <= margin < 0.5 or kappa <= 0 or not 0 < theta0 < 1 or integral_s <= 0:
             raise ValueError("invalid predictive pacer parameters")
@@ -85,6 +87,9 @@ class PredictivePacer(BasePacer):
         self.est = Estimator(horizons=horizons, prior=prior, p_halflife=p_halflife)
         self._last_now: float | None = None
         self.theta = theta0
+        self.warmup = int(warmup)
+        """Until this many call outcomes are seen, dial progressively: the generic prior
+        must not over-dial a campaign whose answer rate nobody knows yet."""
 
     @classmethod
     def from_options(cls, options: Mapping[str, float]) -> PredictivePacer:
@@ -185,6 +190,8 @@ class PredictivePacer(BasePacer):
         # Calls that fit within the ready agents cannot be abandoned (every one of them
         # finds an agent whatever happens), so never place fewer than progressive would.
         placed = max(0, snapshot.ready - snapshot.in_flight - snapshot.waiting)
+        if est.outcomes < self.warmup:
+            return placed
         while placed < cap:
             risk = 0.0
             for i in range(k):
