@@ -25,11 +25,13 @@ from ccpbx.ami.client import AmiClient
 from ccpbx.ami.settings import AmiSettings
 from ccpbx.config import Config, load
 from ccpbx.database import Database
+from ccpbx.dialer.dispositions import DispositionDesk
 from ccpbx.dialer.runtime.runner import RunnerSettings
 from ccpbx.dialer.runtime.service import DialerService
 from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
+from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.metrics import MetricsRegistry, Sample
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.service import QueueService
@@ -83,6 +85,7 @@ class Daemon:
         self.ami = AmiClient(ami_settings(config))
         self.acd = QueueService(self.ami, self.channels, pool=lambda: self.database.pool)
         self.dialer: DialerService | None = None
+        self.dispositions: DispositionDesk | None = None
         if config.dialer.enabled:
             self.dialer = DialerService(
                 self.ami,
@@ -183,6 +186,10 @@ class Daemon:
             self._spawn(self._start_dialer(self.dialer), "dialer-start")
         await self.agi.start()
         app = make_app(self.health, self.metrics, self._verify_token, self.acd)
+        if self.dialer is not None:
+            setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
+            self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)
+            await self.dispositions.start()
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, self.config.http.host, self.config.http.port)
@@ -260,6 +267,8 @@ class Daemon:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
             await self.dialer.stop()  # no new calls; those in flight stay up in Asterisk
+        if self.dispositions is not None:
+            await self.dispositions.stop()
         await self.acd.stop()  # calls stay up in Asterisk; a restart finds them again
         await self.ami.close()
         if self._runner is not None:

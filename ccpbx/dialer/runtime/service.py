@@ -5,6 +5,7 @@ use (start, pause, figures, dispositions)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import re
@@ -15,16 +16,16 @@ from typing import Any
 
 import structlog
 
-from ccpbx.acd import AcdEvent, EventKind, OverflowKind, OverflowTarget, QueueConfig
+from ccpbx.acd import AcdEvent, AgentState, EventKind, OverflowKind, OverflowTarget, QueueConfig
 from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
+from ccpbx.dialer.dispositions import NoCallToDispose, agent_row_id, dispose_attempt
 from ccpbx.dialer.pacing import make_pacer
 from ccpbx.dialer.runtime.runner import CampaignRunner, Pool, RunnerSettings, new_dialer_id
 from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound
 from ccpbx.queues.model import QueueSpec, check_queue_name
 from ccpbx.queues.service import QueueService
-from ccpbx.store import attempts as store_attempts
 from ccpbx.store import campaigns as store_campaigns
 from ccpbx.store.campaigns import Campaign
 
@@ -184,30 +185,29 @@ class DialerService:
         callback_for_agent: bool = False,
         note: str = "",
     ) -> dict[str, Any]:
-        """The agent's disposition of its current or last campaign call."""
+        """The agent's disposition of its current or last campaign call; a disposition
+        given in wrap-up ends the wrap-up (the agent is ready for the next call)."""
         attempt_id = self.attempt_of_agent(agent)
         if attempt_id is None:
-            raise Conflict(f"agent {agent} has no campaign call to dispose", agent=agent)
-        agent_row = None
-        if callback_for_agent:
-            agent_row = await self._pool().fetchval(
-                "SELECT id FROM agents WHERE username = $1", agent
-            )
-            if agent_row is None:
-                raise InvalidInput(
-                    f"agent {agent} has no user record for a personal callback", agent=agent
-                )
-        attempt = await store_attempts.set_disposition(
-            self._pool(),
+            raise NoCallToDispose(f"agent {agent} has no campaign call to dispose", agent=agent)
+        pool = self._pool()
+        agent_id = await agent_row_id(pool, agent) if callback_for_agent else None
+        now = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+        done = await dispose_attempt(
+            pool,
             attempt_id,
             code,
-            dt.datetime.fromtimestamp(self._clock(), dt.UTC),
+            now,
             callback_at=callback_at,
-            callback_agent_id=agent_row,
+            callback_agent_id=agent_id,
             note=note,
         )
+        record = self._acd.state.agents.get(agent)
+        if record is not None and record.state is AgentState.WRAP_UP:
+            with contextlib.suppress(CcpbxError):
+                await self._acd.end_wrapup(agent)
         log.info("dialer_disposition", agent=agent, attempt_id=str(attempt_id), code=code)
-        return {"attempt_id": str(attempt.id), "disposition": attempt.disposition}
+        return {"agent": agent, **done.as_dict()}
 
     # ----- internals -------------------------------------------------------------------
 
