@@ -18,14 +18,19 @@ carrier answers with   Hangup ``Cause``        DialEnd ``DialStatus``  Originate
 
 So the ``Reason`` of a failed originate does not tell busy from congestion (both 0,
 not 5 and 8 as Asterisk's ``AST_CONTROL_*`` codes would suggest): the hangup cause
-of the attempt's channel, which arrives before the OriginateResponse, decides.
-An answered call reaches the dialplan (even music on hold in ``ccpbx-queue-wait``)
-*before* its OriginateResponse arrives.
+of the attempt's channel (or the DialEnd status) decides. These three events come
+from different Asterisk threads: Hangup and DialEnd arrive before *or after* the
+OriginateResponse (seen both ways within milliseconds), so :class:`AttemptReport`
+collects them and says when the outcome is known. An answered call may reach the
+dialplan (even music on hold in ``ccpbx-queue-wait``) before its OriginateResponse.
+A failed originate also runs extension ``failed`` of ``ccpbx-outbound`` on a stand-in
+channel, which raises UserEvent ``CcpbxOriginateFailed`` (``Attempt``, ``Reason``).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Final
 
 from ccpbx.errors import InvalidInput
@@ -100,6 +105,55 @@ def dial_status_outcome(status: str) -> str:
     """The outcome named by a DialEnd ``DialStatus`` (ANSWER, BUSY, NOANSWER,
     CONGESTION, CHANUNAVAIL, CANCEL); anything else is ``"failed"``."""
     return _BY_DIAL_STATUS.get(status.strip().upper(), "failed")
+
+
+@dataclass
+class AttemptReport:
+    """What Asterisk has said so far about one attempt, in whatever order it came:
+    feed it the attempt channel's OriginateResponse, Hangup and DialEnd, then ask
+    :meth:`outcome`."""
+
+    response: str | None = None
+    reason: str | None = None
+    hangup_cause: str | None = None
+    dial_status: str | None = None
+
+    def originate_response(self, response: str, reason: str) -> None:
+        self.response, self.reason = response, reason
+
+    def hangup(self, cause: str) -> None:
+        self.hangup_cause = cause
+
+    def dial_end(self, status: str) -> None:
+        self.dial_status = status
+
+    def outcome(self, *, final: bool = False) -> str | None:
+        """The outcome once it is known, else None.
+
+        Success is "answered". A Failure with Reason 3, 5 or 8 names its outcome;
+        otherwise the hangup cause or the DialEnd status must name one (busy,
+        no_answer, congestion, ...), or both must have come ("failed").
+        ``final=True`` (the dialer's short wait after the OriginateResponse is over,
+        or it gives the attempt up): decide with what there is, "failed" when
+        nothing names the outcome.
+        """
+        if self.response == "Success":
+            return "answered"
+        if self.response != "Failure" and not final:
+            return None
+        if self.response == "Failure":
+            decided = _BY_REASON.get((self.reason or "").strip())
+            if decided is not None:
+                return decided
+        named = []
+        if self.hangup_cause is not None:
+            named.append(hangup_cause_outcome(self.hangup_cause))
+        if self.dial_status is not None:
+            named.append(dial_status_outcome(self.dial_status))
+        for outcome in named:
+            if outcome != "failed":
+                return outcome
+        return "failed" if final or len(named) == 2 else None
 
 
 def amd_outcome(status: str) -> str | None:

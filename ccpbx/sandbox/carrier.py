@@ -46,6 +46,7 @@ BEHAVIOURS = ("answer", "busy", "congestion", "machine", "no_answer")
 LOG_TAG = "ccpbx-carrier"
 _TRAILING_DIGITS = re.compile(r"([0-9])([0-9])$")
 _counter = itertools.count(1)
+_PLANNED_TIMEOUT = re.compile(r"receive timeout on message .*, jumping to label")
 
 
 def behaviour_of(
@@ -243,8 +244,19 @@ class Carrier:
         ]
 
     def errors(self) -> str:
-        """SIPp's error log (unexpected messages, failed calls)."""
+        """SIPp's error log as it is (it also notes every planned receive timeout)."""
         return self.errors_path.read_text(errors="replace") if self.errors_path.exists() else ""
+
+    def problems(self) -> list[str]:
+        """Lines of SIPp's error log that are real problems (unexpected messages, aborted
+        calls): not its header, nor the receive timeouts the scenario uses on purpose."""
+        return [
+            line
+            for line in self.errors().splitlines()
+            if line.strip()
+            and line.strip() != "The following events occurred:"
+            and not _PLANNED_TIMEOUT.search(line)
+        ]
 
 
 def parse_log(text: str) -> list[CarrierCall]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from ccpbx.dialer.outcomes import (
     MAX_SOUND_NAME,
+    AttemptReport,
     amd_outcome,
     check_sound_name,
     dial_status_outcome,
@@ -135,3 +138,76 @@ def test_unsafe_sound_names_are_refused(name: str) -> None:
     with pytest.raises(InvalidInput) as info:
         check_sound_name(name, field="abandon_prompt")
     assert info.value.details == {"field": "abandon_prompt"}
+
+
+def feed(report: AttemptReport, event: tuple[str, str, str]) -> None:
+    kind, a, b = event
+    if kind == "originate":
+        report.originate_response(a, b)
+    elif kind == "hangup":
+        report.hangup(a)
+    else:
+        report.dial_end(a)
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ((("originate", "Failure", "0"), ("hangup", "17", ""), ("dial", "BUSY", "")), "busy"),
+        (
+            (("originate", "Failure", "0"), ("hangup", "34", ""), ("dial", "CONGESTION", "")),
+            "congestion",
+        ),
+        (
+            (("originate", "Failure", "3"), ("hangup", "19", ""), ("dial", "NOANSWER", "")),
+            "no_answer",
+        ),
+        (
+            (("originate", "Failure", "0"), ("hangup", "16", ""), ("dial", "CANCEL", "")),
+            "cancelled",
+        ),
+        (
+            (("originate", "Failure", "0"), ("hangup", "21", ""), ("dial", "CHANUNAVAIL", "")),
+            "failed",
+        ),
+    ],
+)
+def test_attempt_report_in_any_order(
+    events: tuple[tuple[str, str, str], ...], expected: str
+) -> None:
+    """Whatever order OriginateResponse, Hangup and DialEnd arrive in (Asterisk sends
+    them from different threads), the report reaches the same outcome, and never a
+    wrong one before it has enough to go on."""
+    for order in itertools.permutations(events):
+        report = AttemptReport()
+        seen: list[str | None] = []
+        for event in order:
+            feed(report, event)
+            seen.append(report.outcome())
+        assert seen[-1] == expected, order
+        assert {s for s in seen if s is not None} == {expected}, order
+
+
+def test_attempt_report_waits_for_the_originate_response() -> None:
+    """A hangup cause alone decides nothing until the OriginateResponse (or the end)."""
+    report = AttemptReport()
+    report.hangup("17")
+    assert report.outcome() is None
+    assert report.outcome(final=True) == "busy"
+    report.originate_response("Failure", "0")
+    assert report.outcome() == "busy"
+
+
+def test_attempt_report_final_decides_with_what_it_has() -> None:
+    """Reason 0 with nothing else is undecided, and "failed" once the wait is over;
+    Success is answered at once."""
+    report = AttemptReport()
+    report.originate_response("Failure", "0")
+    assert report.outcome() is None
+    assert report.outcome(final=True) == "failed"
+    assert AttemptReport().outcome(final=True) == "failed"
+    answered = AttemptReport()
+    answered.originate_response("Success", "4")
+    assert answered.outcome() == "answered"
+    report.hangup("16")
+    assert report.outcome() is None  # 16 names nothing: wait for DialEnd too
