@@ -84,6 +84,8 @@ class CarrierCall:
     """How it ended: "bye_received" (Asterisk hung up), "bye_sent" (the customer did),
     "cancelled" (Asterisk gave up ringing), "rejected" (busy/congestion, ACK received),
     "ring_limit" (nobody cancelled: 480 after the carrier's own ring limit)."""
+    reinvites: int = 0
+    """re-INVITEs accepted while talking (Asterisk sends them when it bridges the call)."""
 
     def overlaps(self, other: CarrierCall) -> bool:
         """Both calls were up at the same moment (an unfinished call lasts forever)."""
@@ -177,6 +179,7 @@ class Carrier:
             "-mp",
             str(free_udp_port()),
             "-nostdin",
+            "-aa",  # 200 OK to INFO, NOTIFY, OPTIONS and UPDATE at any time
             "-trace_logs",
             "-log_file",
             f"{self._inside}/{self.name}.log",
@@ -272,6 +275,8 @@ def parse_log(text: str) -> list[CarrierCall]:
             calls[call_id] = CarrierCall(call_id, number, behaviour, at)
         elif kind == "answered" and parts[3] in calls:
             calls[parts[3]].answered_at = at
+        elif kind == "reinvite" and parts[3] in calls:
+            calls[parts[3]].reinvites += 1
         elif kind == "end" and len(parts) == 5 and parts[3] in calls:
             calls[parts[3]].ended_at = at
             calls[parts[3]].end = parts[4]
@@ -421,6 +426,9 @@ def carrier_scenario(
 {chr(10).join(answered)}
 
   <label id="talk"/>
+  <!-- SIPp takes the timeout of the first of these alternatives: both carry it -->
+  <recv request="INVITE" optional="true" next="reinvite"
+        timeout="{talk_ms}" ontimeout="hang_up"/>
   <recv request="BYE" timeout="{talk_ms}" ontimeout="hang_up"/>
 {ok_to_bye}
 {_log("end", "[call_id]", "bye_received")}
@@ -440,6 +448,24 @@ def carrier_scenario(
   <recv response="200"/>
 {_log("end", "[call_id]", "bye_sent")}
   <nop next="done"/>
+
+  <!-- a re-INVITE (Asterisk updates the connected line or media when the call is
+       bridged): accept it and go on talking (the talk time starts again) -->
+  <label id="reinvite"/>
+{_log("reinvite", "[call_id]")}
+  <send retrans="500"><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:carrier@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{sdp_offer("carrier")}  ]]></send>
+  <recv request="ACK" crlf="true" next="talk"/>
 
   <label id="cancelled"/>
 {_reply("200 OK")}

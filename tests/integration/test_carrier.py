@@ -378,6 +378,33 @@ async def test_overlaps_show_a_number_in_two_calls_at_once(
     assert [(a.number, b.number) for a, b in pairs] == [(twice, twice)]
 
 
+async def test_bridged_calls_survive_asterisks_reinvites(
+    ami: tuple[AmiClient, Events], carrier_factory: Callable[..., Carrier]
+) -> None:
+    """Two answered customers bridged together (as an agent's call would be): Asterisk
+    re-INVITEs them, the carrier accepts and keeps talking, and both calls end
+    cleanly with no SIPp error."""
+    client, events = ami
+    carrier = carrier_factory(**SPLIT, answer_delay_s=0.2, talk_s=1.5)
+    first, second = number(1, prefix="+1555040"), number(2, prefix="+1555040")
+    attempts = [await originate(client, to) for to in (first, second)]
+    holds = [await eventually(lambda a=a: on_hold(events, a)) for a in attempts]
+    await client.action(
+        "Bridge",
+        Channel1=holds[0].get("Channel"),
+        Channel2=holds[1].get("Channel"),
+        Tone="no",
+        timeout=5,
+    )
+    await eventually(lambda: len(events.of("BridgeEnter")) >= 2)
+    calls = await eventually(
+        lambda: len(log := carrier.log()) == 2 and all(c.ended_at for c in log) and log
+    )
+    assert sum(c.reinvites for c in calls) >= 1
+    assert {c.end for c in calls} <= {"bye_sent", "bye_received"}
+    assert carrier.problems() == []
+
+
 def test_log_parsing_and_overlap_rule() -> None:
     """Log lines become calls (unknown lines ignored); calls overlap only while both
     are up, and a call with no end overlaps everything after its start."""
@@ -386,6 +413,7 @@ def test_log_parsing_and_overlap_rule() -> None:
             "ccpbx-carrier request 100 c1 INVITE sip:+15550100100@",
             "ccpbx-carrier invite 100 +15550100100 answer c1",
             "ccpbx-carrier answered 600 c1",
+            "ccpbx-carrier reinvite 900 c1",
             "something else entirely",
             "ccpbx-carrier invite 700 +15550100195 no_answer c2",
             "ccpbx-carrier end 3700 c2 cancelled",
@@ -404,6 +432,7 @@ def test_log_parsing_and_overlap_rule() -> None:
     ]
     c1, c2, c3, c4 = calls
     assert (c1.invited_at, c1.answered_at, c1.ended_at, c1.end) == (0.1, 0.6, 5.6, "bye_sent")
+    assert (c1.reinvites, c2.reinvites) == (1, 0)
     assert c1.overlaps(c2)
     assert not c1.overlaps(c3)  # one ends as the other starts
     assert c4.ended_at is None
