@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import signal
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,8 +149,9 @@ class Carrier:
         return self._host(f"{self.name}.errors.log")
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> None:
-        """Write the scenario and media, start SIPp listening on the carrier port."""
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Write the scenario and media, start SIPp and wait until it listens on the
+        carrier port."""
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError(f"{self.name} is already running")
         self._host("").mkdir(parents=True, exist_ok=True)
@@ -195,6 +198,23 @@ class Carrier:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        self._wait_listening(timeout_s)
+
+    def _wait_listening(self, timeout_s: float) -> None:
+        """Return once SIPp holds the carrier port; fail (with SIPp's errors) if it
+        exits first, e.g. on a scenario it refuses."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"carrier SIPp exited with {self.process.returncode} at start:"
+                    f" {self.errors()[-2000:]}"
+                )
+            if self.process is not None and udp_port_bound(self.port, self.process.pid):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"carrier SIPp did not listen on port {self.port} in {timeout_s} s")
 
     def stop(self) -> None:
         """End SIPp (calls still up are left to Asterisk to time out or hang up)."""
@@ -260,6 +280,26 @@ class Carrier:
             and line.strip() != "The following events occurred:"
             and not _PLANNED_TIMEOUT.search(line)
         ]
+
+
+def udp_port_bound(port: int, pid: int, proc: Path = Path("/proc")) -> bool:
+    """Process ``pid`` holds a socket bound to UDP ``port`` (127.0.0.1 or any; Linux)."""
+    wanted = {f"0100007F:{port:04X}", f"00000000:{port:04X}"}
+    try:
+        rows = [line.split() for line in (proc / "net/udp").read_text().splitlines()[1:]]
+        inodes = {f"socket:[{row[9]}]" for row in rows if len(row) > 9 and row[1] in wanted}
+        if not inodes:
+            return False
+        fds = list((proc / str(pid) / "fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) in inodes:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def parse_log(text: str) -> list[CarrierCall]:

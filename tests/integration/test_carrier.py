@@ -466,3 +466,15 @@ def test_bad_settings_and_numbers_are_refused(asterisk: AsteriskInstance) -> Non
         Carrier(asterisk, answer_pct=60, busy_pct=50)
     with pytest.raises(ValueError):
         Carrier(asterisk).behaviour_of("+1555010010x")
+
+
+def test_start_waits_for_the_port_and_reports_a_failed_start(asterisk: AsteriskInstance) -> None:
+    """start() returns once SIPp holds the carrier port; a second carrier on the same
+    port fails at start with SIPp's complaint instead of silently taking no calls."""
+    with Carrier(asterisk) as first:
+        assert first.running
+        second = Carrier(asterisk)
+        with pytest.raises(RuntimeError, match="exited"):
+            second.start()
+        assert not second.running
+    assert not first.running
