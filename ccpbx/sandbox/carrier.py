@@ -46,7 +46,7 @@ from ccpbx.sandbox.sipp import sdp_offer
 
 BEHAVIOURS = ("answer", "busy", "congestion", "machine", "no_answer")
 LOG_TAG = "ccpbx-carrier"
-_TRAILING_DIGITS = re.compile(r"([0-9])([0-9])$")
+_TRAILING_DIGITS = re.compile(r"[0-9]{2}$")
 _counter = itertools.count(1)
 _PLANNED_TIMEOUT = re.compile(r"receive timeout on message .*, jumping to label")
 
@@ -58,7 +58,7 @@ def behaviour_of(
     match = _TRAILING_DIGITS.search(number)
     if match is None:
         raise ValueError(f"number must end with two digits: {number!r}")
-    nn = int(match.group(1) + match.group(2))
+    nn = int(match.group())
     for behaviour, bound in zip(
         BEHAVIOURS[:4], _bounds(answer_pct, busy_pct, congestion_pct, machine_pct), strict=True
     ):

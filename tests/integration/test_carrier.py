@@ -405,6 +405,29 @@ async def test_bridged_calls_survive_asterisks_reinvites(
     assert carrier.problems() == []
 
 
+async def test_carrier_gives_up_ringing_after_its_ring_limit(
+    ami: tuple[AmiClient, Events], carrier_factory: Callable[..., Carrier]
+) -> None:
+    """A call nobody cancels is refused with 480 after the carrier's own ring limit:
+    Asterisk reports Reason 0 with cause 19 and DialEnd NOANSWER, a no_answer."""
+    client, events = ami
+    carrier = carrier_factory(**SPLIT, ring_limit_s=1.0)
+    to = number(80, prefix="+1555050")
+    attempt = await originate(client, to, ring_ms=20_000)
+    reply = await eventually(lambda: events.one("OriginateResponse", Uniqueid=attempt))
+    hangup = await eventually(lambda: events.one("Hangup", Uniqueid=attempt))
+    dial_end = await eventually(lambda: events.one("DialEnd", DestUniqueid=attempt))
+    assert (reply.get("Response"), reply.get("Reason")) == ("Failure", "0")
+    assert (hangup.get("Cause"), dial_end.get("DialStatus")) == ("19", "NOANSWER")
+    report = AttemptReport()
+    report.originate_response("Failure", "0")
+    report.hangup("19")
+    report.dial_end("NOANSWER")
+    assert report.outcome() == "no_answer"
+    call = await eventually(lambda: (c := carrier_call(carrier, to)) and c.ended_at and c)
+    assert call.end == "ring_limit"
+
+
 def test_log_parsing_and_overlap_rule() -> None:
     """Log lines become calls (unknown lines ignored); calls overlap only while both
     are up, and a call with no end overlaps everything after its start."""
