@@ -3,7 +3,7 @@
 The dialer originates ``PJSIP/<number>@<trunk>`` with ``ChannelId=<attempt id>``, so
 every event about the attempt's channel carries ``Uniqueid`` (or ``DestUniqueid``) =
 the attempt id. What Asterisk 22.10.1 reported for each carrier behaviour, checked
-with the sandbox carrier (tests/integration/test_carrier.py), in arrival order:
+with the sandbox carrier (tests/integration/test_carrier.py):
 
 =====================  ======================  =====================  =====================
 carrier answers with   Hangup ``Cause``        DialEnd ``DialStatus``  OriginateResponse
@@ -12,9 +12,14 @@ carrier answers with   Hangup ``Cause``        DialEnd ``DialStatus``  Originate
 486 Busy Here          17 (User busy)          BUSY                   Failure, Reason 0
 503 Service Unavail.   34 (Circuit/channel     CONGESTION             Failure, Reason 0
                        congestion)
-180, never answers     19 (User alerting, no   NOANSWER               Failure, Reason 3
+180, never answers     19 (User alerting, no   (no DialEnd at all)    Failure, Reason 3
 (ring timeout)         answer)
+180, then 480          19                      NOANSWER               Failure, Reason 0
 =====================  ======================  =====================  =====================
+
+An answered call that the customer ends (BYE) while it waits on music on hold hung up
+with ``Cause`` 0 (after a SoftHangupRequest with cause 16); one the dialplan ends
+(Hangup()) with 16.
 
 So the ``Reason`` of a failed originate does not tell busy from congestion (both 0,
 not 5 and 8 as Asterisk's ``AST_CONTROL_*`` codes would suggest): the hangup cause

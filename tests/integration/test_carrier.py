@@ -317,8 +317,9 @@ async def test_hundred_numbers_at_once(
 ) -> None:
     """All 100 two-digit endings dialed at once: the SIPp scenario picks the same
     behaviour as Carrier.behaviour_of for every one, every number is logged exactly
-    once, no number is in two calls at a time, and each OriginateResponse (with its
-    hangup cause) gives the outcome the behaviour implies."""
+    once, no number is in two calls at a time, each attempt's OriginateResponse,
+    Hangup and DialEnd give the outcome the behaviour implies, and a customer who
+    hangs up while on hold leaves Hangup cause 0."""
     client, events = ami
     carrier = carrier_factory(**SPLIT, answer_delay_s=0.3, talk_s=1.5)
     numbers = [number(nn, prefix="+1555020") for nn in range(100)]
@@ -355,6 +356,10 @@ async def test_hundred_numbers_at_once(
     assert {c.number: c.behaviour for c in log} == {to: carrier.behaviour_of(to) for to in numbers}
     assert set(carrier.numbers().values()) == {1}
     assert carrier.overlaps() == []
+    # Customers who hung up while on hold: Hangup cause 0 (see ccpbx.dialer.outcomes).
+    answered = [a for a, to in attempts.items() if report(a).outcome() == "answered"]
+    await eventually(lambda: all(events.one("Hangup", Uniqueid=a) for a in answered))
+    assert {events.one("Hangup", Uniqueid=a).get("Cause") for a in answered} == {"0"}  # type: ignore[union-attr]
     # The calls really overlapped in time: the check above had something to find.
     assert max(sum(1 for c in log if c.invited_at <= t.invited_at < c.ended_at) for t in log) >= 20  # type: ignore[operator]
 
