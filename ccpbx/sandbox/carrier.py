@@ -254,6 +254,10 @@ class Carrier:
         """How many calls each number received."""
         return Counter(call.number for call in self.log())
 
+    def active(self) -> list[CarrierCall]:
+        """Calls not ended yet (ringing, talking, or waiting for an ACK)."""
+        return [call for call in self.log() if call.ended_at is None]
+
     def overlaps(self) -> list[tuple[CarrierCall, CarrierCall]]:
         """Pairs of calls to the same number that were up at the same moment."""
         by_number: dict[str, list[CarrierCall]] = {}

@@ -219,6 +219,7 @@ async def test_each_carrier_behaviour_gives_its_outcome(
     assert log[number(0)].answered_at is not None
     assert log[number(90)].end == "cancelled"
     assert log[number(35)].end == log[number(55)].end == "rejected"
+    assert [c.number for c in carrier.active()] == [number(0)]
 
     # The campaign's side hangs up the live call: the carrier sees Asterisk's BYE.
     channel = on_hold(events, answered)
@@ -227,6 +228,7 @@ async def test_each_carrier_behaviour_gives_its_outcome(
     ended = await eventually(lambda: (c := carrier_call(carrier, number(0))) and c.ended_at and c)
     assert ended.call_id == log[number(0)].call_id
     assert ended.end == "bye_received"
+    assert carrier.active() == []
     assert carrier.problems() == []
 
 
