@@ -21,9 +21,16 @@ The same rule is written twice: in Python (:meth:`Carrier.behaviour_of`) and in 
 SIPp scenario (regular expression and tests on the Request-URI); the scenario logs
 what it chose, so a test can check that both agree.
 
-SIPp logs each INVITE, each answer and each call's end; :meth:`Carrier.log` parses
-them into :class:`CarrierCall` records (numbers seen, how often, whether a number was
-in two calls at once: :meth:`Carrier.overlaps`).
+While talking, the carrier accepts re-INVITEs (Asterisk sends one when it bridges the
+call; the talk time then starts again) and answers INFO, NOTIFY, OPTIONS and UPDATE.
+Answered calls send PCMU RTP: a person says hello for 0.6 s, a machine speaks for
+3.5 s, then both stay silent (so AMD tells them apart).
+
+SIPp logs lines ``ccpbx-carrier <kind> <ms on SIPp's clock> ...``: ``invite <number>
+<behaviour> <Call-ID>``, ``answered <Call-ID>``, ``reinvite <Call-ID>`` and ``end
+<Call-ID> <how>``; :meth:`Carrier.log` parses them into :class:`CarrierCall` records
+(numbers seen and how often: :meth:`Carrier.numbers`; a number in two calls at once:
+:meth:`Carrier.overlaps`; calls still up: :meth:`Carrier.active`).
 """
 
 from __future__ import annotations
