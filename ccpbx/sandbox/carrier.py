@@ -21,18 +21,27 @@ The same rule is written twice: in Python (:meth:`Carrier.behaviour_of`) and in 
 SIPp scenario (regular expression and tests on the Request-URI); the scenario logs
 what it chose, so a test can check that both agree.
 
-SIPp logs each INVITE, each answer and each call's end; :meth:`Carrier.log` parses
-them into :class:`CarrierCall` records (numbers seen, how often, whether a number was
-in two calls at once: :meth:`Carrier.overlaps`).
+While talking, the carrier accepts re-INVITEs (Asterisk sends one when it bridges the
+call; the talk time then starts again) and answers INFO, NOTIFY, OPTIONS and UPDATE.
+Answered calls send PCMU RTP: a person says hello for 0.6 s, a machine speaks for
+3.5 s, then both stay silent (so AMD tells them apart).
+
+SIPp logs lines ``ccpbx-carrier <kind> <ms on SIPp's clock> ...``: ``invite <number>
+<behaviour> <Call-ID>``, ``answered <Call-ID>``, ``reinvite <Call-ID>`` and ``end
+<Call-ID> <how>``; :meth:`Carrier.log` parses them into :class:`CarrierCall` records
+(numbers seen and how often: :meth:`Carrier.numbers`; a number in two calls at once:
+:meth:`Carrier.overlaps`; calls still up: :meth:`Carrier.active`).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 import signal
 import subprocess
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +53,9 @@ from ccpbx.sandbox.sipp import sdp_offer
 
 BEHAVIOURS = ("answer", "busy", "congestion", "machine", "no_answer")
 LOG_TAG = "ccpbx-carrier"
-_TRAILING_DIGITS = re.compile(r"([0-9])([0-9])$")
+_TRAILING_DIGITS = re.compile(r"[0-9]{2}$")
 _counter = itertools.count(1)
+_PLANNED_TIMEOUT = re.compile(r"receive timeout on message .*, jumping to label")
 
 
 def behaviour_of(
@@ -55,7 +65,7 @@ def behaviour_of(
     match = _TRAILING_DIGITS.search(number)
     if match is None:
         raise ValueError(f"number must end with two digits: {number!r}")
-    nn = int(match.group(1) + match.group(2))
+    nn = int(match.group())
     for behaviour, bound in zip(
         BEHAVIOURS[:4], _bounds(answer_pct, busy_pct, congestion_pct, machine_pct), strict=True
     ):
@@ -83,6 +93,8 @@ class CarrierCall:
     """How it ended: "bye_received" (Asterisk hung up), "bye_sent" (the customer did),
     "cancelled" (Asterisk gave up ringing), "rejected" (busy/congestion, ACK received),
     "ring_limit" (nobody cancelled: 480 after the carrier's own ring limit)."""
+    reinvites: int = 0
+    """re-INVITEs accepted while talking (Asterisk sends them when it bridges the call)."""
 
     def overlaps(self, other: CarrierCall) -> bool:
         """Both calls were up at the same moment (an unfinished call lasts forever)."""
@@ -144,8 +156,9 @@ class Carrier:
         return self._host(f"{self.name}.errors.log")
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> None:
-        """Write the scenario and media, start SIPp listening on the carrier port."""
+    def start(self, timeout_s: float = 10.0) -> None:
+        """Write the scenario and media, start SIPp and wait until it listens on the
+        carrier port."""
         if self.process is not None and self.process.poll() is None:
             raise RuntimeError(f"{self.name} is already running")
         self._host("").mkdir(parents=True, exist_ok=True)
@@ -176,6 +189,7 @@ class Carrier:
             "-mp",
             str(free_udp_port()),
             "-nostdin",
+            "-aa",  # 200 OK to INFO, NOTIFY, OPTIONS and UPDATE at any time
             "-trace_logs",
             "-log_file",
             f"{self._inside}/{self.name}.log",
@@ -191,6 +205,23 @@ class Carrier:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+        self._wait_listening(timeout_s)
+
+    def _wait_listening(self, timeout_s: float) -> None:
+        """Return once SIPp holds the carrier port; fail (with SIPp's errors) if it
+        exits first, e.g. on a scenario it refuses."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(
+                    f"carrier SIPp exited with {self.process.returncode} at start:"
+                    f" {self.errors()[-2000:]}"
+                )
+            if self.process is not None and udp_port_bound(self.port, self.process.pid):
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"carrier SIPp did not listen on port {self.port} in {timeout_s} s")
 
     def stop(self) -> None:
         """End SIPp (calls still up are left to Asterisk to time out or hang up)."""
@@ -230,6 +261,10 @@ class Carrier:
         """How many calls each number received."""
         return Counter(call.number for call in self.log())
 
+    def active(self) -> list[CarrierCall]:
+        """Calls not ended yet (ringing, talking, or waiting for an ACK)."""
+        return [call for call in self.log() if call.ended_at is None]
+
     def overlaps(self) -> list[tuple[CarrierCall, CarrierCall]]:
         """Pairs of calls to the same number that were up at the same moment."""
         by_number: dict[str, list[CarrierCall]] = {}
@@ -243,8 +278,39 @@ class Carrier:
         ]
 
     def errors(self) -> str:
-        """SIPp's error log (unexpected messages, failed calls)."""
+        """SIPp's error log as it is (it also notes every planned receive timeout)."""
         return self.errors_path.read_text(errors="replace") if self.errors_path.exists() else ""
+
+    def problems(self) -> list[str]:
+        """Lines of SIPp's error log that are real problems (unexpected messages, aborted
+        calls): not its header, nor the receive timeouts the scenario uses on purpose."""
+        return [
+            line
+            for line in self.errors().splitlines()
+            if line.strip()
+            and line.strip() != "The following events occurred:"
+            and not _PLANNED_TIMEOUT.search(line)
+        ]
+
+
+def udp_port_bound(port: int, pid: int, proc: Path = Path("/proc")) -> bool:
+    """Process ``pid`` holds a socket bound to UDP ``port`` (127.0.0.1 or any; Linux)."""
+    wanted = {f"0100007F:{port:04X}", f"00000000:{port:04X}"}
+    try:
+        rows = [line.split() for line in (proc / "net/udp").read_text().splitlines()[1:]]
+        inodes = {f"socket:[{row[9]}]" for row in rows if len(row) > 9 and row[1] in wanted}
+        if not inodes:
+            return False
+        fds = list((proc / str(pid) / "fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) in inodes:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def parse_log(text: str) -> list[CarrierCall]:
@@ -260,6 +326,8 @@ def parse_log(text: str) -> list[CarrierCall]:
             calls[call_id] = CarrierCall(call_id, number, behaviour, at)
         elif kind == "answered" and parts[3] in calls:
             calls[parts[3]].answered_at = at
+        elif kind == "reinvite" and parts[3] in calls:
+            calls[parts[3]].reinvites += 1
         elif kind == "end" and len(parts) == 5 and parts[3] in calls:
             calls[parts[3]].ended_at = at
             calls[parts[3]].end = parts[4]
@@ -409,6 +477,9 @@ def carrier_scenario(
 {chr(10).join(answered)}
 
   <label id="talk"/>
+  <!-- SIPp takes the timeout of the first of these alternatives: both carry it -->
+  <recv request="INVITE" optional="true" next="reinvite"
+        timeout="{talk_ms}" ontimeout="hang_up"/>
   <recv request="BYE" timeout="{talk_ms}" ontimeout="hang_up"/>
 {ok_to_bye}
 {_log("end", "[call_id]", "bye_received")}
@@ -428,6 +499,24 @@ def carrier_scenario(
   <recv response="200"/>
 {_log("end", "[call_id]", "bye_sent")}
   <nop next="done"/>
+
+  <!-- a re-INVITE (Asterisk updates the connected line or media when the call is
+       bridged): accept it and go on talking (the talk time starts again) -->
+  <label id="reinvite"/>
+{_log("reinvite", "[call_id]")}
+  <send retrans="500"><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:carrier@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{sdp_offer("carrier")}  ]]></send>
+  <recv request="ACK" crlf="true" next="talk"/>
 
   <label id="cancelled"/>
 {_reply("200 OK")}
