@@ -7,9 +7,12 @@ import datetime as dt
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
+import asyncpg
+
 from ccpbx.acd import QueueConfig
 from ccpbx.daemon import Daemon
 from ccpbx.queues import QueueSpec
+from ccpbx.queues import store as queue_store
 from ccpbx.store import agents as store_agents
 from ccpbx.store import campaigns, contacts, dnc
 from ccpbx.store.campaigns import Campaign, CampaignSettings
@@ -31,7 +34,7 @@ def window_around_now(zone: str = NEW_YORK, margin_min: int = 120) -> CallingWin
 
 
 async def seed_campaign(
-    daemon: Daemon,
+    target: Daemon | asyncpg.Pool,
     name: str,
     numbers: Sequence[tuple[str, str]],
     *,
@@ -44,8 +47,10 @@ async def seed_campaign(
     ring_timeout_s: int = 15,
 ) -> Campaign:
     """A paused campaign over one list of (E.164 number, time zone) contacts, dialing
-    through the sandbox carrier; its agents are the members of ACD queue ``queue``."""
-    pool = daemon.database.pool
+    through the sandbox carrier; its agents are the members of ACD queue ``queue``.
+    ``target``: a running daemon (its ACD gets the queue at once) or a database pool
+    (the queue is stored; a daemon started later loads it)."""
+    pool = target.database.pool if isinstance(target, Daemon) else target
     clist = await contacts.create_list(pool, f"{name}-list")
     async with pool.acquire() as conn:
         await conn.executemany(
@@ -73,9 +78,10 @@ async def seed_campaign(
     )
     campaign = await campaigns.create_campaign(pool, name, settings)
     await campaigns.attach_list(pool, campaign.id, clist.id, dt.datetime.now(dt.UTC))
-    if queue not in daemon.acd.specs:
-        await daemon.acd.wait_ready(20)
-        await daemon.acd.configure_queue(
-            QueueSpec(QueueConfig(queue, wrapup_s=wrapup_s), {}, record=False)
-        )
+    spec = QueueSpec(QueueConfig(queue, wrapup_s=wrapup_s), {}, record=False)
+    if not isinstance(target, Daemon):
+        await queue_store.save_queue(pool, spec)
+    elif queue not in target.acd.specs:
+        await target.acd.wait_ready(20)
+        await target.acd.configure_queue(spec)
     return campaign

@@ -88,3 +88,45 @@ async def test_predictive_campaign_of_300_contacts_runs_to_the_end(
         f"\n300-contact campaign: {elapsed:.0f} s, {len(answered)} connected,"
         f" {len(abandoned)} abandoned, view={view}"
     )
+
+
+@pytest.mark.timeout(120)
+async def test_live_answers_no_agent_takes_hear_the_abandon_message(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """Over-dialing on purpose (4 calls per agent, everyone answers): a live answer that
+    no agent takes within the grace time is sent to the abandon message, counted as
+    abandoned once, and the customer hears the message before Asterisk hangs up."""
+    calls = CallLog()
+    daemon = await start_daemon(events={"Newexten": calls.newexten})
+    assert daemon.dialer is not None
+    daemon.dialer.pacers["progressive"] = "ratio:4"
+    numbers = [(f"+1212558{i:04d}", NEW_YORK) for i in range(8)]
+    campaign = await seed_campaign(daemon, "over", numbers, mode="progressive")
+    with (
+        Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=6.0) as carrier,
+        agent_phones(asterisk, ("1011",)),
+    ):
+        await log_in_agents(daemon, ("1011",), ["outbound"])
+        await daemon.dialer.start_campaign("over")
+        runner = daemon.dialer.runners["over"]
+
+        async def settled() -> bool:
+            rows = await attempt_rows(daemon, campaign)
+            return len(rows) == 8 and all(r["outcome"] is not None for r in rows)
+
+        await eventually(settled, timeout=90, interval=0.5)
+        await eventually(lambda: not carrier.active(), 20)
+        log = carrier.log()
+    rows = await attempt_rows(daemon, campaign)
+    abandoned = {str(r["id"]) for r in rows if r["outcome"] == "abandoned"}
+    answered = {str(r["id"]) for r in rows if r["outcome"] == "answered"}
+    assert len(abandoned) >= 3
+    assert abandoned == calls.abandon_message
+    assert len(answered) + len(abandoned) == 8
+    assert runner.counts["abandoned"] == len(abandoned)
+    # Asterisk hung up the abandoned customers (after the message), well before the
+    # customer's own hang-up after 6 s of talk.
+    assert sum(1 for c in log if c.end == "bye_received") >= len(abandoned)
+    view = daemon.dialer.campaign_view("over")
+    assert view["abandon_rate"]["today"] == pytest.approx(len(abandoned) / 8)

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ccpbx.dialer.outcomes import AttemptReport
 from ccpbx.dialer.pacing.model import AbandonWindow
 from ccpbx.dialer.pacing.window import DAY_S, RollingCounter
 
@@ -39,6 +40,10 @@ class OutboundCall:
     """AMD verdict (None: no AMD or not known yet)."""
     agent: str | None = None
     connected_at: float | None = None
+    report: AttemptReport = field(default_factory=AttemptReport)
+    """What Asterisk said of the dialing (OriginateResponse, Hangup, DialEnd)."""
+    failed_at: float | None = None
+    """When a failed OriginateResponse came (the cause may follow it)."""
 
     @property
     def key(self) -> str:

@@ -34,7 +34,7 @@ from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.errors import AmiActionError
 from ccpbx.ami.protocol import AmiMessage
-from ccpbx.dialer.outcomes import amd_outcome, originate_outcome
+from ccpbx.dialer.outcomes import amd_outcome
 from ccpbx.dialer.pacing.model import Pacer
 from ccpbx.dialer.runtime import records
 from ccpbx.dialer.runtime.book import AbandonLedger, CallBook, OutboundCall, Phase
@@ -51,6 +51,11 @@ from ccpbx.store.phones import zone
 log = structlog.get_logger(__name__)
 
 OUTBOUND_CONTEXT = "ccpbx-outbound"
+SETTLE_AFTER_S = 2.0
+"""After a failed OriginateResponse, wait this long for the hangup cause that names
+the outcome (busy, congestion ...) before recording "failed"."""
+_LIVE = frozenset({EventKind.CALL_ENQUEUED, EventKind.CALL_OFFERED, EventKind.CALL_ANSWERED})
+"""ACD events that prove a campaign call was answered (it reached the queue)."""
 Pool = Callable[[], Executor]
 Job = Callable[[Executor], Awaitable[Any]]
 
@@ -234,6 +239,7 @@ class CampaignRunner:
                 except Exception:
                     log.exception("dialer_input_failed", kind=kind, campaign=self.campaign.name)
             now = self._clock()
+            changed = self._settle_failed(now) or changed
             if now >= next_renew:
                 next_renew = now + renew_every
                 self._renew_and_sweep(now)
@@ -298,8 +304,10 @@ class CampaignRunner:
             return True
         if kind == "dial_failed":
             key, outcome = data
-            self._finish(key, outcome, now, live=False)
+            self._finish(key, outcome, now)
             return True
+        if kind == "dial_end":
+            return self._dial_end(data, now)
         if kind == "leased_fewer":
             missing = data
             self.book.reserved -= missing
@@ -317,24 +325,54 @@ class CampaignRunner:
         call = self.book.get(key)
         if call is None or call.phase is not Phase.DIALING:
             return False
-        outcome = originate_outcome(event.get("Response") or "", event.get("Reason") or "")
-        if outcome is None or outcome == "answered":
-            ring_s = self.book.answered(key, now)
-            self.counts["answered"] += 1
-            if not self.campaign.settings.amd_enabled and ring_s is not None:
-                self.pacer.observe_outcome(ring_s, True)
-            stamp = _utc(now)
-            self._write(
-                lambda db: store_attempts.mark_progress(db, call.attempt_id, "answered", stamp)
-            )
+        call.report.originate_response(event.get("Response") or "", event.get("Reason") or "")
+        if call.report.response == "Success":
+            self._answered(key, now)
             return True
+        if call.report.response == "Failure":
+            call.failed_at = now
+        return self._dialing_settled(call, now)
+
+    def _dial_end(self, event: AmiMessage, now: float) -> bool:
+        key = event.get("DestUniqueid") or ""
+        call = self.book.get(key)
+        if call is None or call.phase is not Phase.DIALING:
+            return False
+        status = event.get("DialStatus") or ""
+        if status.upper() == "ANSWER":
+            self._answered(key, now)
+            return True
+        call.report.dial_end(status)
+        return self._dialing_settled(call, now)
+
+    def _dialing_settled(self, call: OutboundCall, now: float, *, final: bool = False) -> bool:
+        """Record the outcome of a call that was not answered, once Asterisk has said
+        enough (its events come in any order; see :class:`AttemptReport`)."""
+        outcome = call.report.outcome(final=final)
+        if outcome is None or outcome == "answered":
+            return False
         self.pacer.observe_outcome(now - call.placed_at, False)
-        self._finish(key, outcome, now, live=False)
+        self._finish(call.key, outcome, now)
         return True
+
+    def _answered(self, key: str, now: float) -> None:
+        """The customer's line answered (the OriginateResponse, or the call already in
+        the dialplan or the queue: Asterisk's events race each other)."""
+        call = self.book.get(key)
+        ring_s = self.book.answered(key, now)
+        if call is None or ring_s is None:
+            return
+        self.counts["answered"] += 1
+        if not self.campaign.settings.amd_enabled:
+            self.pacer.observe_outcome(ring_s, True)
+        stamp = _utc(now)
+        self._write(lambda db: store_attempts.mark_progress(db, call.attempt_id, "answered", stamp))
 
     def _amd(self, event: AmiMessage, now: float) -> bool:
         key = event.get("Attempt") or ""
         call = self.book.get(key)
+        if call is not None and call.phase is Phase.DIALING:
+            self._answered(key, now)
         if call is None or call.phase is not Phase.ANSWERED or call.human is not None:
             return False
         assert call.answered_at is not None
@@ -354,14 +392,14 @@ class CampaignRunner:
         if call is None:
             return False
         if call.phase is Phase.DIALING:
-            # The OriginateResponse normally comes first; keep waiting for it briefly.
-            return False
+            call.report.hangup(event.get("Cause") or "")
+            return self._dialing_settled(call, now)
         if call.phase is Phase.ANSWERED and key not in self._acd.state.calls:
             # Gone before the ACD had it: a machine (AMD), or a customer who hung up
             # at once (counted as abandoned: a live answer no agent reached).
             seen = self._outcomes_seen.pop(key, None)
             if seen == "machine":
-                self._finish(key, "machine", now, live=False)
+                self._finish(key, "machine", now)
             else:
                 self._abandoned(key, now)
             return True
@@ -377,6 +415,8 @@ class CampaignRunner:
             return True
         key = event.call_id or ""
         call = self.book.get(key)
+        if call is not None and call.phase is Phase.DIALING and kind in _LIVE:
+            self._answered(key, now)
         if kind is EventKind.CALL_ANSWERED and call is not None and event.agent_id:
             took = self.book.connected(key, event.agent_id, now)
             if took is not None:
@@ -421,7 +461,7 @@ class CampaignRunner:
         )
         log.info("dialer_abandoned", campaign=self.campaign.name, attempt_id=key)
 
-    def _finish(self, key: str, outcome: str, now: float, *, live: bool) -> None:
+    def _finish(self, key: str, outcome: str, now: float) -> None:
         call = self.book.finish(key)
         if call is None:
             return
@@ -540,6 +580,16 @@ class CampaignRunner:
                 "dialer_recovered", campaign=self.campaign.name, settled=settled, followed=followed
             )
 
+    def _settle_failed(self, now: float) -> bool:
+        late = [
+            c
+            for c in self.book.calls()
+            if c.failed_at is not None and now - c.failed_at >= SETTLE_AFTER_S
+        ]
+        for call in late:
+            self._dialing_settled(call, now, final=True)
+        return bool(late)
+
     def _renew_and_sweep(self, now: float) -> None:
         ids = [c.attempt_id for c in self.book.calls() if c.phase is not Phase.CONNECTED]
         if ids:
@@ -550,7 +600,7 @@ class CampaignRunner:
             if call.phase is Phase.DIALING and now - call.placed_at > limit:
                 if call.key not in self._channels:
                     log.warning("dialer_call_lost", attempt_id=call.key)
-                    self._finish(call.key, "cancelled", now, live=False)
+                    self._finish(call.key, "cancelled", now)
             elif call.phase is not Phase.DIALING and call.key not in self._channels:
                 # Its end was missed (events lost across a reconnect).
                 if call.phase is Phase.CONNECTED:

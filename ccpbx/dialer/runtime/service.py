@@ -60,7 +60,8 @@ class DialerService:
         self._acd = acd
         self._pool = pool
         self.settings = settings or RunnerSettings()
-        self._pacers = dict(PACER_OF_MODE, **(pacers or {}))
+        self.pacers = dict(PACER_OF_MODE, **(pacers or {}))
+        """Pacer name by campaign mode (e.g. ``{"predictive": "ratio:1.5"}`` to override)."""
         self.dialer_id = dialer_id or new_dialer_id()
         self._clock = clock
         self.runners: dict[str, CampaignRunner] = {}
@@ -74,6 +75,7 @@ class DialerService:
         ami.on_event("OriginateResponse", self._on_originate)
         ami.on_event("Hangup", self._on_hangup)
         ami.on_event("UserEvent", self._on_user_event)
+        ami.on_event("DialEnd", self._on_dial_end)
         acd.add_listener(self._on_acd)
 
     # ----- lifecycle -----------------------------------------------------------------
@@ -212,11 +214,11 @@ class DialerService:
     # ----- internals -------------------------------------------------------------------
 
     def _pacer_name(self, campaign: Campaign) -> str:
-        name = self._pacers.get(campaign.settings.mode)
+        name = self.pacers.get(campaign.settings.mode)
         if name is None:
             raise InvalidInput(
                 f"campaign mode {campaign.settings.mode!r} is not dialed automatically;"
-                f" use one of {', '.join(sorted(self._pacers))}",
+                f" use one of {', '.join(sorted(self.pacers))}",
                 mode=campaign.settings.mode,
             )
         return name
@@ -289,6 +291,10 @@ class DialerService:
     def _on_hangup(self, event: AmiMessage) -> None:
         if _UUID_RE.match(event.get("Uniqueid") or ""):
             self._broadcast("hangup", event)
+
+    def _on_dial_end(self, event: AmiMessage) -> None:
+        if _UUID_RE.match(event.get("DestUniqueid") or ""):
+            self._broadcast("dial_end", event)
 
     def _on_user_event(self, event: AmiMessage) -> None:
         if event.get("UserEvent") == "CcpbxAmd":
