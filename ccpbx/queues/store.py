@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 
 from ccpbx.acd import (
     AcdEvent,
     AgentMode,
+    AgentState,
+    EventKind,
     Membership,
     QueueConfig,
     Strategy,
@@ -148,19 +150,102 @@ async def load_sessions(db: Executor) -> list[tuple[str, str, AgentMode, str | N
     return [(r["agent"], r["endpoint"], AgentMode(r["mode"]), r["pause_reason"]) for r in rows]
 
 
-async def call_queues(db: Executor, call_ids: Sequence[str]) -> dict[str, tuple[str, float]]:
-    """(queue, time) of each call's last entry into a queue, from the event log."""
+@dataclass(frozen=True, slots=True)
+class CallEntry:
+    """Where a call is, as the event log tells: its last queue and when it entered it,
+    and when it first entered the ACD."""
+
+    queue: str
+    enqueued_at: float
+    arrived_at: float
+    answered_at: float | None = None
+
+
+async def call_queues(db: Executor, call_ids: Sequence[str]) -> dict[str, CallEntry]:
+    """Each call's last entry into a queue, first entry into the ACD and last answer,
+    from the event log (restored calls keep the times of their original entry)."""
     if not call_ids:
         return {}
     with translate_errors("load call queues"):
         rows = await db.fetch(
-            """SELECT DISTINCT ON (call_id) call_id, queue, extract(epoch FROM at) AS at
+            """SELECT call_id,
+                   (array_agg(queue ORDER BY at DESC, id DESC)
+                       FILTER (WHERE kind = 'call_enqueued'))[1] AS queue,
+                   extract(epoch FROM max(at) FILTER (WHERE kind = 'call_enqueued')) AS last,
+                   extract(epoch FROM min(at) FILTER (WHERE kind = 'call_enqueued')) AS first,
+                   extract(epoch FROM max(at) FILTER (WHERE kind = 'call_answered')) AS answered
                FROM acd_events
-               WHERE call_id = ANY($1::text[]) AND kind = 'call_enqueued'
-               ORDER BY call_id, at DESC, id DESC""",
+               WHERE call_id = ANY($1::text[]) AND kind IN ('call_enqueued', 'call_answered')
+               GROUP BY call_id""",
             list(call_ids),
         )
-    return {r["call_id"]: (r["queue"], float(r["at"])) for r in rows}
+    return {
+        r["call_id"]: CallEntry(
+            r["queue"],
+            float(r["last"]),
+            float(r["first"]),
+            float(r["answered"]) if r["answered"] is not None else None,
+        )
+        for r in rows
+        if r["queue"] is not None
+    }
+
+
+async def load_stats(
+    db: Executor,
+) -> tuple[dict[str, QueueCounts], dict[str, AgentCounts], list[AcdEvent]]:
+    """What a restarted service needs to go on counting: the totals of every stored
+    interval (per queue and agent) and the stored events after the last of them."""
+    with translate_errors("load ACD statistics"):
+        cutoff = await db.fetchval(
+            """SELECT max(interval_start + make_interval(secs => interval_s)) FROM (
+                   SELECT interval_start, interval_s FROM acd_queue_intervals
+                   UNION ALL SELECT interval_start, interval_s FROM acd_agent_intervals) i"""
+        )
+        queue_rows = await db.fetch(
+            """SELECT queue AS name, k, sum(v::double precision) AS v
+               FROM acd_queue_intervals, jsonb_each_text(counts) AS j(k, v)
+               GROUP BY queue, k"""
+        )
+        agent_rows = await db.fetch(
+            """SELECT agent AS name, k, sum(v::double precision) AS v
+               FROM acd_agent_intervals, jsonb_each_text(counts) AS j(k, v)
+               GROUP BY agent, k"""
+        )
+        event_rows = await db.fetch(
+            f"""SELECT extract(epoch FROM at) AS epoch, {_EVENT_COLUMNS} FROM acd_events
+                WHERE $1::timestamptz IS NULL OR at >= $1 ORDER BY id""",
+            cutoff,
+        )
+    queues: dict[str, QueueCounts] = {}
+    agents: dict[str, AgentCounts] = {}
+    for rows, out, make in ((queue_rows, queues, QueueCounts), (agent_rows, agents, AgentCounts)):
+        names = {f.name: f.type for f in fields(make)}
+        for r in rows:
+            if r["k"] in names:
+                counts = out.setdefault(r["name"], make())  # type: ignore[arg-type]
+                value = r["v"] if names[r["k"]] == "float" else round(r["v"])
+                setattr(counts, r["k"], value)
+    events = []
+    known = {k.value for k in EventKind}
+    for r in event_rows:
+        if r["kind"] not in known:
+            continue
+        events.append(
+            AcdEvent(
+                EventKind(r["kind"]),
+                float(r["epoch"]),
+                queue=r["queue"],
+                agent_id=r["agent"],
+                call_id=r["call_id"],
+                state=AgentState(r["state"]) if r["state"] else None,
+                reason=r["reason"],
+                wait_s=r["wait_s"],
+                duration_s=r["duration_s"],
+                target=r["target"],
+            )
+        )
+    return queues, agents, events
 
 
 _EVENT_COLUMNS = "at, kind, queue, agent, call_id, state, reason, wait_s, duration_s, target"
