@@ -29,6 +29,8 @@ from ccpbx.queues.service import WAIT_CONTEXT, CallAttributes, QueueService
 log = structlog.get_logger(__name__)
 
 LOGIN, LOGOUT, PAUSE, UNPAUSE = "*45", "*46", "*47", "*48"
+ANNOUNCE_VAR = "CCPBX_ANNOUNCE_EVERY"
+"""Seconds of music on hold between announcements (set by ccpbx only; empty: none)."""
 KEYS = "0123456789*#"
 _SKILL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}(?::[0-9]{1,2})?$")
 
@@ -66,7 +68,28 @@ def queue_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[Non
         priority = int(priority_text) if priority_text.lstrip("-").isdigit() else 0
         service.expect_call(env.uniqueid, CallAttributes(priority, skills))
         await session.answer()
+        every = int(service.specs[queue].announce_every_s)
+        await session.set_variable(ANNOUNCE_VAR, str(every) if every else "")
         await session.exec("Goto", WAIT_CONTEXT, queue, 1)
+
+    return handle
+
+
+def announce_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[None]]:
+    """``AGI(.../queue-announce)``, run by the wait context between spells of music on
+    hold: tells the caller its position and estimated wait (see ``ccpbx.acd.estimate``)
+    and sets CCPBX_ANNOUNCE_EVERY, the seconds of music until the next time, from the
+    caller's current queue (empty: no more announcements). Nothing comes from the
+    caller. A caller put through to an agent meanwhile leaves the script at once."""
+
+    async def handle(session: AgiSession) -> None:
+        every, steps = service.announcement(session.env.uniqueid)
+        await session.set_variable(ANNOUNCE_VAR, str(every) if every else "")
+        for step in steps:
+            if step.number is not None:
+                await session.command("SAY NUMBER", step.number, "")
+            else:
+                await session.stream_file(step.file)
 
     return handle
 
@@ -171,4 +194,8 @@ async def _with_agent(
 
 def acd_handlers(service: QueueService) -> dict[str, Callable[[AgiSession], Awaitable[None]]]:
     """The FastAGI scripts the daemon serves for the ACD."""
-    return {"queue": queue_handler(service), "phone": phone_handler(service)}
+    return {
+        "queue": queue_handler(service),
+        "phone": phone_handler(service),
+        "queue-announce": announce_handler(service),
+    }

@@ -50,9 +50,13 @@ async def recover(service: QueueService) -> None:
     sessions: list[tuple[str, str, AgentMode, str | None]] = []
     if service._pool is not None:
         db = service._pool()
-        for spec in await store.load_queues(db):
-            if spec.name not in service.specs:
-                service._set_spec(spec)
+        loaded = [s for s in await store.load_queues(db) if s.name not in service.specs]
+        # Every queue first, then their overflows (which may name each other).
+        for spec in loaded:
+            bare = dataclasses.replace(spec.config, overflow=None)
+            service._set_spec(dataclasses.replace(spec, config=bare))
+        for spec in loaded:
+            service._set_spec(spec)
         sessions = await store.load_sessions(db)
         await _restore_stats(service)
     legs = await service.persistent.recover()

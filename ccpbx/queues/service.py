@@ -34,14 +34,19 @@ from ccpbx.acd import (
     AgentState,
     CallStatus,
     OverflowKind,
+    Say,
+    announcement,
+    estimated_wait,
     next_assignments,
+    position,
+    working_agents,
 )
 from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.callcontrol.ring import RingConnections, RingResult
-from ccpbx.errors import CcpbxError, Conflict, Unavailable
+from ccpbx.errors import CcpbxError, Conflict, InvalidInput, Unavailable
 from ccpbx.queues import store, supervision, views
 from ccpbx.queues.feed import Broadcaster, EventFeed
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_reason
@@ -52,6 +57,9 @@ log = structlog.get_logger(__name__)
 WAIT_CONTEXT = "ccpbx-queue-wait"
 HOLD_CONTEXTS = frozenset({WAIT_CONTEXT, "ccpbx-queue-hold"})
 FALLBACK = ("ccpbx-fallback", "s", "1")
+VOICEMAIL = (WAIT_CONTEXT, "s", "1")
+"""Where a call overflowing to voicemail goes (mailbox in CCPBX_VOICEMAIL)."""
+VOICEMAIL_VAR = "CCPBX_VOICEMAIL"
 MESSAGE_CONTEXT = "ccpbx-outbound-abandon"
 """Where a call overflowing to a message goes (extension: the queue it waited in)."""
 RING_EARLY_S = 0.5
@@ -176,6 +184,12 @@ class QueueService:
     # ----- commands (any task) ---------------------------------------------------------
 
     async def configure_queue(self, spec: QueueSpec, *, save: bool = True) -> None:
+        target = spec.config.overflow
+        to_queue = target is not None and target.kind is OverflowKind.QUEUE
+        if to_queue and target is not None and target.target not in self.specs:
+            raise InvalidInput(
+                f"overflow target {target.target!r} is not a queue", field="overflow"
+            )
         if save and self._pool is not None:
             await store.save_queue(self._pool(), spec)
 
@@ -271,6 +285,33 @@ class QueueService:
             if session.endpoint == endpoint:
                 return session.agent
         return None
+
+    def announcement(self, call_id: str) -> tuple[int, list[Say]]:
+        """What a waiting caller hears now, from its queue's settings: (seconds of music
+        until the next announcement, 0 for none; the prompts to play, maybe none).
+        Read-only: the AGI script's task may call it."""
+        call = self.state.calls.get(call_id)
+        if call is None or call.status is not CallStatus.WAITING:
+            return 0, []
+        spec = self.specs[call.queue]
+        every = int(spec.announce_every_s)
+        if not every:
+            return 0, []
+        place = position(self.state, call_id)
+        aht = self.stats.queue_counts(call.queue).aht_s
+        agents = working_agents(self.state.agents_by_state(call.queue))
+        wait = estimated_wait(place or 0, aht, agents)
+        steps = announcement(
+            place, wait, say_position=spec.announce_position, say_wait=spec.announce_wait
+        )
+        log.info(
+            "acd_announcement",
+            call_id=call_id,
+            queue=call.queue,
+            position=place,
+            estimated_wait_s=round(wait, 1) if wait is not None else None,
+        )
+        return every, steps
 
     def subscribe(self) -> EventFeed:
         return self.feed.subscribe()
@@ -540,6 +581,9 @@ class QueueService:
                 self.legs.pop(call_id, None)
                 where = (MESSAGE_CONTEXT, leg.queue, "1")
                 self._spawn(self._redirect(leg.channel, where), "acd-overflow-message")
+            elif target.kind is OverflowKind.VOICEMAIL:
+                self.legs.pop(call_id, None)
+                self._spawn(self._to_voicemail(leg.channel, target.target), "acd-overflow-vm")
             else:
                 self.legs.pop(call_id, None)
                 self._spawn(self._redirect(leg.channel, FALLBACK), "acd-overflow")
@@ -591,6 +635,17 @@ class QueueService:
             log.info("acd_recording_started", call_id=leg.call_id, file=leg.recording)
         except Exception as exc:
             log.warning("acd_recording_failed", call_id=leg.call_id, error=repr(exc))
+
+    async def _to_voicemail(self, channel: str, mailbox: str) -> None:
+        """Leave the caller in VoiceMail for ``mailbox`` (the queue's overflow target):
+        the wait context's ``s`` extension reads it from CCPBX_VOICEMAIL."""
+        try:
+            await self._ami.action(
+                "Setvar", Channel=channel, Variable=VOICEMAIL_VAR, Value=mailbox, timeout=5
+            )
+        except Exception as exc:
+            log.warning("acd_voicemail_setvar_failed", channel=channel, error=repr(exc))
+        await self._redirect(channel, VOICEMAIL)
 
     async def _redirect(self, channel: str, where: tuple[str, str, str]) -> None:
         context, exten, priority = where

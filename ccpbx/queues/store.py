@@ -13,7 +13,10 @@ from ccpbx.acd import (
     AgentState,
     EventKind,
     Membership,
+    OverflowKind,
+    OverflowTarget,
     QueueConfig,
+    RelaxationStep,
     Strategy,
 )
 from ccpbx.acd.stats import AgentCounts, QueueCounts
@@ -29,16 +32,26 @@ def ts(at: float) -> datetime:
 async def save_queue(db: Executor, spec: QueueSpec) -> None:
     c = spec.config
     check_queue_name(c.name)
+    overflow = c.overflow
+    relaxation = [asdict(step) for step in c.relaxation]
     with translate_errors("save queue", queue=c.name):
         await db.execute(
             """INSERT INTO acd_queues (name, strategy, wrapup_s, ring_timeout_s, max_wait_s,
-                   service_level_s, short_abandon_s, required, record)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+                   service_level_s, short_abandon_s, required, record, announce_every_s,
+                   announce_position, announce_wait, overflow_kind, overflow_target,
+                   relaxation)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14,
+                   $15::jsonb)
                ON CONFLICT (name) DO UPDATE SET strategy = EXCLUDED.strategy,
                    wrapup_s = EXCLUDED.wrapup_s, ring_timeout_s = EXCLUDED.ring_timeout_s,
                    max_wait_s = EXCLUDED.max_wait_s, service_level_s = EXCLUDED.service_level_s,
                    short_abandon_s = EXCLUDED.short_abandon_s, required = EXCLUDED.required,
-                   record = EXCLUDED.record, updated_at = now()""",
+                   record = EXCLUDED.record, announce_every_s = EXCLUDED.announce_every_s,
+                   announce_position = EXCLUDED.announce_position,
+                   announce_wait = EXCLUDED.announce_wait,
+                   overflow_kind = EXCLUDED.overflow_kind,
+                   overflow_target = EXCLUDED.overflow_target,
+                   relaxation = EXCLUDED.relaxation, updated_at = now()""",
             c.name,
             c.strategy.value,
             c.wrapup_s,
@@ -48,28 +61,50 @@ async def save_queue(db: Executor, spec: QueueSpec) -> None:
             c.short_abandon_s,
             json.dumps(dict(spec.required)),
             spec.record,
+            spec.announce_every_s,
+            spec.announce_position,
+            spec.announce_wait,
+            overflow.kind.value if overflow is not None else None,
+            overflow.target if overflow is not None else "",
+            json.dumps(relaxation),
         )
 
 
 async def load_queues(db: Executor) -> list[QueueSpec]:
+    """Every stored queue; overflow targets that are not (yet) queues are left out."""
     with translate_errors("load queues"):
         rows = await db.fetch("SELECT * FROM acd_queues ORDER BY name")
-    return [
-        QueueSpec(
-            QueueConfig(
-                name=r["name"],
-                strategy=Strategy(r["strategy"]),
-                wrapup_s=r["wrapup_s"],
-                ring_timeout_s=r["ring_timeout_s"],
-                max_wait_s=r["max_wait_s"],
-                service_level_s=r["service_level_s"],
-                short_abandon_s=r["short_abandon_s"],
-            ),
-            required=json.loads(r["required"]),
-            record=r["record"],
+    names = {r["name"] for r in rows}
+    specs = []
+    for r in rows:
+        overflow = None
+        if r["overflow_kind"] is not None:
+            overflow = OverflowTarget(OverflowKind(r["overflow_kind"]), r["overflow_target"])
+            if overflow.kind is OverflowKind.QUEUE and overflow.target not in names:
+                overflow = None
+        specs.append(
+            QueueSpec(
+                QueueConfig(
+                    name=r["name"],
+                    strategy=Strategy(r["strategy"]),
+                    wrapup_s=r["wrapup_s"],
+                    ring_timeout_s=r["ring_timeout_s"],
+                    max_wait_s=r["max_wait_s"],
+                    overflow=overflow if r["max_wait_s"] is not None else None,
+                    relaxation=tuple(
+                        RelaxationStep(**step) for step in json.loads(r["relaxation"])
+                    ),
+                    service_level_s=r["service_level_s"],
+                    short_abandon_s=r["short_abandon_s"],
+                ),
+                required=json.loads(r["required"]),
+                record=r["record"],
+                announce_every_s=r["announce_every_s"],
+                announce_position=r["announce_position"],
+                announce_wait=r["announce_wait"],
+            )
         )
-        for r in rows
-    ]
+    return specs
 
 
 async def save_agent(db: Executor, record: AgentRecord, *, pin: str | None = None) -> AgentRecord:

@@ -219,3 +219,48 @@ async def test_reconcile_ends_calls_whose_channels_are_gone() -> None:
     for task in list(svc._tasks):
         task.cancel()
     await asyncio.gather(*svc._tasks, return_exceptions=True)
+
+
+def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
+    """A waiting caller of an announcing queue is told its position and the estimate
+    from the queue's AHT and working agents, with the queue's interval; a queue that
+    does not announce, or a caller not waiting, gets nothing."""
+    clock = Clock()
+    svc = service(clock)
+    assert svc.announcement("nobody") == (0, [])
+    svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False, announce_every_s=30))
+    login(svc, "ann", AgentMode.RING, clock.now)
+    svc._enqueue("c1", "Local/c1", "sales", clock.now)
+    svc._publish(svc.state.reserve("c1", ["ann"], clock.now))
+    svc._publish(svc.state.answered("c1", "ann", clock.now))
+    clock.now += 120
+    svc._publish(svc.state.hangup("c1", clock.now))  # AHT 120 s, one working agent
+    svc._enqueue("c2", "Local/c2", "sales", clock.now)
+    svc._enqueue("c3", "Local/c3", "sales", clock.now)
+    svc._publish(svc.state.pause("ann", "lunch", clock.now))
+    every, steps = svc.announcement("c3")
+    assert every == 30
+    assert [s.number if s.number is not None else s.file for s in steps] == [
+        "queue-thereare",
+        2,
+        "queue-callswaiting",
+        "queue-thankyou",
+    ]  # the only agent is paused: no estimate
+    svc._publish(svc.state.unpause("ann", clock.now))
+    every, steps = svc.announcement("c3")
+    assert [s.number if s.number is not None else s.file for s in steps][3:6] == [
+        "queue-holdtime",
+        4,
+        "queue-minutes",
+    ]  # 2 x 120 s / 1 agent
+    svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False))
+    assert svc.announcement("c3") == (0, [])
+
+
+def test_announcement_interval_is_bounded() -> None:
+    """Announcing more often than every 5 s (or a negative interval) is refused."""
+    config = QueueConfig("sales")
+    for bad in (1.0, -5.0, float("nan")):
+        with pytest.raises(ValueError):
+            QueueSpec(config, announce_every_s=bad)
+    assert QueueSpec(config, announce_every_s=5).announce_every_s == 5
