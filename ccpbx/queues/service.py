@@ -47,6 +47,7 @@ from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.callcontrol.ring import RingConnections, RingResult
 from ccpbx.errors import CcpbxError, Conflict, InvalidInput, Unavailable
+from ccpbx.health import ComponentStatus
 from ccpbx.queues import store, supervision, views
 from ccpbx.queues.feed import Broadcaster, EventFeed
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_reason
@@ -139,6 +140,7 @@ class QueueService:
         self.ready = asyncio.Event()
         self._next_flush = 0.0
         self.recovered: dict[str, list[str]] = {}
+        self._recovery_error: str | None = None
         ami.on_event("Newexten", self._on_newexten)
         ami.on_event("Hangup", self._on_hangup)
         self.persistent.on_leg_lost(self._on_leg_lost)
@@ -176,6 +178,29 @@ class QueueService:
                 log.warning("acd_writer_stop_timeout", pending=self._writes.qsize())
         self.feed.close()
         self._worker = None
+
+    def status(self) -> ComponentStatus:
+        """The ``acd`` entry of ``/status``: up once the worker runs and has recovered.
+
+        States: ``stopped`` (not started, stopped, or its worker ended), ``recovering``
+        (finding calls and agents again; ``last_error`` says why a try failed),
+        ``ready``."""
+        worker = self._worker
+        detail: dict[str, Any] = {
+            "queues": len(self.specs),
+            "agents_logged_in": sum(
+                1 for a in self.state.agents.values() if a.state is not AgentState.LOGGED_OUT
+            ),
+            "calls": len(self.state.calls),
+            "recovered": {k: len(v) for k, v in self.recovered.items()},
+        }
+        if self._recovery_error is not None:
+            detail["last_error"] = self._recovery_error
+        if worker is None or worker.done():
+            return ComponentStatus("acd", False, "stopped", detail)
+        if not self.ready.is_set():
+            return ComponentStatus("acd", False, "recovering", detail)
+        return ComponentStatus("acd", True, "ready", detail)
 
     async def wait_ready(self, timeout: float) -> None:
         async with asyncio.timeout(timeout):
@@ -373,6 +398,7 @@ class QueueService:
     async def _run(self) -> None:
         from ccpbx.queues.recovery import recover
 
+        backoff = 0.1  # the database may still be starting: try again soon, then less often
         while True:
             try:
                 await recover(self)
@@ -380,8 +406,11 @@ class QueueService:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("acd_recovery_failed", error=repr(exc))
-                await asyncio.sleep(1.0)
+                log.warning("acd_recovery_failed", error=repr(exc), retry_in_s=backoff)
+                self._recovery_error = repr(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(2.0, backoff * 2)
+        self._recovery_error = None
         self.ready.set()
         self._tick()
         wake: float | None = None

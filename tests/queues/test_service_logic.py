@@ -264,3 +264,20 @@ def test_announcement_interval_is_bounded() -> None:
         with pytest.raises(ValueError):
             QueueSpec(config, announce_every_s=bad)
     assert QueueSpec(config, announce_every_s=5).announce_every_s == 5
+
+
+async def test_status_before_start_and_while_recovering() -> None:
+    """Not started: ``stopped`` and down; started but not recovered (no AMI link, so
+    recovery waits for it): ``recovering`` and down."""
+    svc = service(Clock())
+    first = svc.status()
+    assert (first.name, first.up, first.state) == ("acd", False, "stopped")
+    assert first.detail["queues"] == 1
+    await svc.start()
+    try:
+        await asyncio.sleep(0)
+        waiting = svc.status()
+        assert (waiting.up, waiting.state) == (False, "recovering")
+    finally:
+        await svc.stop()
+    assert svc.status().state == "stopped"
