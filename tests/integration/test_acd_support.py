@@ -72,15 +72,24 @@ async def add_agent(
     return await store.save_agent(daemon.database.pool, record, pin=pin)
 
 
-async def waiting_caller(ami: AmiClient, queue: str, *, context: str = "ccpbx-queue-wait") -> str:
+async def waiting_caller(
+    ami: AmiClient,
+    queue: str,
+    *,
+    context: str = "ccpbx-queue-wait",
+    application: str = "Wait",
+    data: str = "600",
+) -> str:
     """Originate a test caller (Local channel) that waits in ``queue``; return its call id
-    (the uniqueid of the half that waits on music on hold)."""
+    (the uniqueid of the half that waits on music on hold). The other half runs
+    ``application`` (``data``): silent by default, ``MusicOnHold`` for a caller who makes
+    sound."""
     call_id = f"caller-{uuid.uuid4().hex[:10]}"
     await ami.action(
         "Originate",
         Channel=f"Local/{queue}@{context}",
-        Application="Wait",
-        Data="600",
+        Application=application,
+        Data=data,
         ChannelId=f"out-{call_id}",  # not a prefix of the other id: Asterisk matches prefixes
         OtherChannelId=call_id,
         Async="true",
