@@ -61,6 +61,8 @@ FALLBACK = ("ccpbx-fallback", "s", "1")
 VOICEMAIL = (WAIT_CONTEXT, "s", "1")
 """Where a call overflowing to voicemail goes (mailbox in CCPBX_VOICEMAIL)."""
 VOICEMAIL_VAR = "CCPBX_VOICEMAIL"
+CALLBACK = (WAIT_CONTEXT, "c", "1")
+"""Where a call overflowing to a callback goes (the queue-callback script)."""
 MESSAGE_CONTEXT = "ccpbx-outbound-abandon"
 """Where a call overflowing to a message goes (extension: the queue it waited in)."""
 RING_EARLY_S = 0.5
@@ -141,6 +143,8 @@ class QueueService:
         self._next_flush = 0.0
         self.recovered: dict[str, list[str]] = {}
         self._recovery_error: str | None = None
+        self.callback_offers: dict[str, tuple[str, str]] = {}
+        """Callers sent to the callback script: uniqueid -> (queue, campaign or "")."""
         ami.on_event("Newexten", self._on_newexten)
         ami.on_event("Hangup", self._on_hangup)
         self.persistent.on_leg_lost(self._on_leg_lost)
@@ -508,6 +512,7 @@ class QueueService:
         return events
 
     def _hung_up(self, uniqueid: str, now: float) -> None:
+        self.callback_offers.pop(uniqueid, None)
         leg = self.legs.pop(uniqueid, None)
         call = self.state.calls.get(uniqueid)
         if leg is None or call is None:
@@ -613,6 +618,10 @@ class QueueService:
             elif target.kind is OverflowKind.VOICEMAIL:
                 self.legs.pop(call_id, None)
                 self._spawn(self._to_voicemail(leg.channel, target.target), "acd-overflow-vm")
+            elif target.kind is OverflowKind.CALLBACK:
+                self.legs.pop(call_id, None)
+                self.callback_offers[call_id] = (leg.queue, target.target)
+                self._spawn(self._redirect(leg.channel, CALLBACK), "acd-overflow-callback")
             else:
                 self.legs.pop(call_id, None)
                 self._spawn(self._redirect(leg.channel, FALLBACK), "acd-overflow")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import asyncpg
 import pytest
 
 from ccpbx.acd import (
@@ -145,3 +146,51 @@ async def test_caller_overflows_to_voicemail_and_leaves_a_message(
     assert (moved.queue, moved.reason, moved.target) == ("sales", "voicemail", "support@default")
     assert acd.stats.queue_counts("sales").overflowed == 1
     assert not acd.state.calls
+
+
+CALLBACK_FLOW = """
+flow: queue_then_callback
+dids: ["18005550189"]
+languages: [en]
+default_language: en
+sound_languages: [en]
+start: wait
+nodes:
+  wait:
+    kind: queue
+    queue: care
+    target: "ccpbx-queue-enter,s,1"
+"""
+
+
+async def test_caller_overflows_to_a_callback_request(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """A SIPp caller sent by the IVR into "care", which nobody serves: after the queue's
+    2 s maximum wait a callback request is recorded for the caller's number (as the
+    IVR's callback node records it, tied to the IVR call), the caller hears thanks and
+    goodbye, and ccpbx hangs up."""
+    await activate(database_url, CALLBACK_FLOW)
+    daemon, _ = await start_ivr(start_daemon)
+    acd = daemon.acd
+    await add_queue(daemon, "care", max_wait_s=2.0, overflow=OverflowTarget(OverflowKind.CALLBACK))
+    seen: list[AcdEvent] = []
+    acd.add_listener(seen.append)
+
+    result = await call(asterisk, "18005550189", [], wait_bye_ms=20_000)
+    assert result.ok, result.errors
+    [moved] = [e for e in seen if e.kind is EventKind.CALL_OVERFLOWED]
+    assert (moved.queue, moved.reason) == ("care", "callback")
+    conn = await asyncpg.connect(database_url)
+    try:
+        request = await eventually(lambda: conn.fetchrow("SELECT * FROM ivr_callback_requests"))
+        ivr_call = await conn.fetchval("SELECT id FROM ivr_calls")
+    finally:
+        await conn.close()
+    assert request["e164"] == "+15550123"
+    assert request["note"] == "queue care: waited too long"
+    assert request["status"] == "pending"
+    assert request["call_id"] == ivr_call
+    log = (asterisk.log_dir / "messages.log").read_text(errors="replace")
+    assert "Playing 'auth-thankyou" in log
+    assert not acd.callback_offers

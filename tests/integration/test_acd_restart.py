@@ -136,3 +136,37 @@ async def test_restart_keeps_a_ring_mode_call(
         assert phone.invites() == 1
     finally:
         phone.stop()
+
+
+async def test_queue_rules_survive_a_restart(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """Overflow (to a queue that sorts after it), skill relaxation and announcement
+    settings are stored: a restarted ccpbx routes with the same rules."""
+    from ccpbx.acd import OverflowKind, OverflowTarget, RelaxationStep
+
+    first = await start_daemon()
+    await add_queue(first, "zzz-overflow")
+    await add_queue(first, "care", announce_every_s=30, required={"french": 2})
+    specs = {
+        "sales": await add_queue(
+            first,
+            "sales",
+            max_wait_s=60,
+            overflow=OverflowTarget(OverflowKind.QUEUE, "zzz-overflow"),
+            relaxation=[
+                RelaxationStep(20, "french", min_level=1),
+                RelaxationStep(40, optional=True),
+            ],
+            announce_every_s=45,
+        ),
+        "care": first.acd.specs["care"],
+    }
+    await first.stop()
+
+    second = await start_daemon()
+    await second.acd.wait_ready(20)
+    assert {n: second.acd.specs[n] for n in specs} == specs
+    assert second.acd.state.queue("sales").overflow == OverflowTarget(
+        OverflowKind.QUEUE, "zzz-overflow"
+    )
