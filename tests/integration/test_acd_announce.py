@@ -59,6 +59,7 @@ async def test_waiting_callers_hear_position_and_wait_and_are_put_through_mid_an
     leg = acd.persistent.leg("1001")
     assert leg is not None
     await eventually(lambda: done in leg.callers)
+    await eventually(lambda: acd.state.agents["1001"].state is AgentState.ON_CALL)
     await daemon.ami.action("Hangup", Channel=acd.legs[done].channel, timeout=5)
     await eventually(lambda: acd.state.agents["1001"].state is AgentState.AVAILABLE)
     assert acd.stats.queue_counts("sales").aht_s is not None
@@ -66,6 +67,7 @@ async def test_waiting_callers_hear_position_and_wait_and_are_put_through_mid_an
     talking = await waiting_caller(daemon.ami, "sales", context="ccpbx-queue-enter")
     await eventually(lambda: acd.state.agents["1001"].call_id == talking)
     await eventually(lambda: talking in leg.callers)
+    await eventually(lambda: acd.state.agents["1001"].state is AgentState.ON_CALL)
     front = await waiting_caller(daemon.ami, "sales", context="ccpbx-queue-enter")
     await eventually(lambda: front in acd.state.calls)
     behind = await waiting_caller(daemon.ami, "sales", context="ccpbx-queue-enter")
@@ -87,11 +89,12 @@ async def test_waiting_callers_hear_position_and_wait_and_are_put_through_mid_an
     await daemon.ami.action("Hangup", Channel=acd.legs[talking].channel, timeout=5)
     await eventually(lambda: acd.state.agents["1001"].call_id == front, 10)
     await eventually(lambda: front in leg.callers)
+    await eventually(lambda: acd.state.agents["1001"].state is AgentState.ON_CALL)
     await eventually(lambda: heard(behind, "queue-youarenext"), 20)
     await daemon.ami.action("Hangup", Channel=acd.legs[front].channel, timeout=5)
     await eventually(lambda: acd.state.agents["1001"].call_id == behind, 10)
     await eventually(lambda: behind in leg.callers, 10)
-    assert acd.state.agents["1001"].state is AgentState.ON_CALL
+    await eventually(lambda: acd.state.agents["1001"].state is AgentState.ON_CALL)
     # The offer came while the caller was in the announcement script.
     assert in_app_when_offered[behind] == "AGI"
     assert phone.invites() == 1

@@ -58,7 +58,7 @@ async def test_caller_overflows_to_a_second_queue_and_its_agent_takes_the_call(
     leg = acd.persistent.leg("1001")
     assert leg is not None
     await eventually(lambda: call in leg.callers)
-    assert acd.state.agents["1001"].state is AgentState.ON_CALL
+    await eventually(lambda: acd.state.agents["1001"].state is AgentState.ON_CALL)
     [moved] = [e for e in seen if e.kind is EventKind.CALL_OVERFLOWED]
     assert (moved.call_id, moved.queue, moved.target) == (call, "sales", "support")
     assert moved.wait_s is not None
@@ -96,6 +96,7 @@ async def test_skill_nobody_has_is_relaxed_after_its_wait(
     leg = acd.persistent.leg("1001")
     assert leg is not None
     await eventually(lambda: call in leg.callers)
+    await eventually(lambda: acd.state.agents["1001"].state is AgentState.ON_CALL)
     [answered] = [e for e in seen if e.kind is EventKind.CALL_ANSWERED]
     assert answered.wait_s is not None
     assert answered.wait_s >= 2.0
