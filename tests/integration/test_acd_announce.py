@@ -98,3 +98,59 @@ async def test_waiting_callers_hear_position_and_wait_and_are_put_through_mid_an
     # The offer came while the caller was in the announcement script.
     assert in_app_when_offered[behind] == "AGI"
     assert phone.invites() == 1
+
+
+async def test_ring_mode_agent_takes_a_caller_mid_announcement(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """A ring-mode agent logs in while the only waiting caller hears "you are next": the
+    agent's phone rings, answers, and its leg bridges the caller out of the announcement
+    script; caller and agent share one bridge until the caller hangs up."""
+    from ccpbx.acd import AgentMode
+
+    phone = SippPhone(asterisk, Phone("1004", "pw-1004-secret", rewrite_contact=False))
+    phone.start()
+    try:
+        daemon = await start_daemon()
+        acd = daemon.acd
+        await add_queue(daemon, "support", wrapup_s=0.0, announce_every_s=5)
+        await add_agent(daemon, "1004", ["support"], mode=AgentMode.RING)
+        in_app_when_offered: dict[str, str] = {}
+
+        def on_acd(event: AcdEvent) -> None:
+            if event.kind is EventKind.CALL_OFFERED and event.call_id:
+                chan = daemon.channels.get(event.call_id)
+                in_app_when_offered[event.call_id] = chan.application if chan else ""
+
+        acd.add_listener(on_acd)
+        call = await waiting_caller(daemon.ami, "support", context="ccpbx-queue-enter")
+        await eventually(lambda: call in acd.state.calls)
+        channel = acd.legs[call].channel
+
+        def announcing() -> bool:
+            log = (asterisk.log_dir / "messages.log").read_text(errors="replace")
+            return f"<{channel}> Playing 'queue-youarenext" in log
+
+        await eventually(announcing, 20)
+        await acd.login("1004", "1004")
+        await eventually(lambda: acd.state.agents["1004"].state is AgentState.ON_CALL, 10)
+        assert in_app_when_offered[call] == "AGI"
+        assert phone.invites() == 1
+        agent_channel = acd.legs[call].agent_channel
+
+        def bridged() -> bool:
+            snap = {c["channel"]: c for c in daemon.channels.snapshot()}
+            caller, agent = snap.get(channel), snap.get(agent_channel)
+            return bool(
+                caller
+                and agent
+                and caller["bridge_id"]
+                and caller["bridge_id"] == agent["bridge_id"]
+            )
+
+        await eventually(bridged)
+        await daemon.ami.action("Hangup", Channel=channel, timeout=5)
+        await eventually(lambda: acd.state.agents["1004"].state is AgentState.AVAILABLE, 10)
+        assert acd.stats.queue_counts("support").handled == 1
+    finally:
+        phone.stop()

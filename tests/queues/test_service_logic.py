@@ -281,3 +281,35 @@ async def test_status_before_start_and_while_recovering() -> None:
     finally:
         await svc.stop()
     assert svc.status().state == "stopped"
+
+
+async def test_overflow_to_callback_remembers_the_offer_until_taken_or_hung_up() -> None:
+    """Past the max wait a callback-overflow caller leaves the ACD and is remembered for
+    the callback script (queue, campaign); a hang-up before the script ran forgets it.
+    A voicemail overflow leaves the ACD too; a voicemail target must be a mailbox."""
+    from ccpbx.acd import OverflowKind, OverflowTarget
+
+    clock = Clock()
+    svc = service(clock)
+    back = OverflowTarget(OverflowKind.CALLBACK, "winback")
+    svc._set_spec(QueueSpec(QueueConfig("care", max_wait_s=10, overflow=back), {}, False))
+    mailbox = OverflowTarget(OverflowKind.VOICEMAIL, "support@default")
+    svc._set_spec(QueueSpec(QueueConfig("vm", max_wait_s=10, overflow=mailbox), {}, False))
+    svc._handle("held", held("c1", "care"))
+    svc._handle("held", held("c2", "care"))
+    svc._handle("held", held("c3", "vm"))
+    clock.now += 10
+    svc._tick()
+    assert svc.callback_offers == {"c1": ("care", "winback"), "c2": ("care", "winback")}
+    assert not svc.state.calls
+    assert not svc.legs
+    svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c2"}))
+    assert svc.callback_offers == {"c1": ("care", "winback")}
+    counts = svc.stats.queue_counts("care")
+    assert (counts.offered, counts.overflowed, counts.abandoned) == (2, 2, 0)
+    assert svc.stats.queue_counts("vm").overflowed == 1
+    await asyncio.gather(*list(svc._tasks), return_exceptions=True)
+    with pytest.raises(ValueError):
+        QueueSpec(
+            QueueConfig("vm", max_wait_s=10, overflow=OverflowTarget(OverflowKind.VOICEMAIL, "")),
+        )
