@@ -83,10 +83,15 @@ def announce_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[
     hold: tells the caller its position and estimated wait (see ``ccpbx.acd.estimate``)
     and sets CCPBX_ANNOUNCE_EVERY, the seconds of music until the next time, from the
     caller's current queue (empty: no more announcements). Nothing comes from the
-    caller. A caller put through to an agent meanwhile leaves the script at once."""
+    caller. A caller the service does not hold as waiting (it is still recovering after
+    a restart) hears nothing this time and keeps its interval. A caller put through to
+    an agent meanwhile leaves the script at once."""
 
     async def handle(session: AgiSession) -> None:
-        every, steps = service.announcement(session.env.uniqueid)
+        found = service.announcement(session.env.uniqueid)
+        if found is None:  # not (or not yet) known as waiting: change nothing
+            return
+        every, steps = found
         await session.set_variable(ANNOUNCE_VAR, str(every) if every else "")
         for step in steps:
             if step.number is not None:

@@ -315,13 +315,14 @@ class QueueService:
                 return session.agent
         return None
 
-    def announcement(self, call_id: str) -> tuple[int, list[Say]]:
+    def announcement(self, call_id: str) -> tuple[int, list[Say]] | None:
         """What a waiting caller hears now, from its queue's settings: (seconds of music
-        until the next announcement, 0 for none; the prompts to play, maybe none).
-        Read-only: the AGI script's task may call it."""
-        call = self.state.calls.get(call_id)
+        until the next announcement, 0 for none; the prompts to play, maybe none), or
+        None for a caller the service does not hold as waiting (yet: it may still be
+        recovering). Read-only: the AGI script's task may call it."""
+        call = self.state.calls.get(call_id) if self.ready.is_set() else None
         if call is None or call.status is not CallStatus.WAITING:
-            return 0, []
+            return None
         spec = self.specs[call.queue]
         every = int(spec.announce_every_s)
         if not every:

@@ -154,3 +154,35 @@ async def test_ring_mode_agent_takes_a_caller_mid_announcement(
         assert acd.stats.queue_counts("support").handled == 1
     finally:
         phone.stop()
+
+
+async def test_announcements_go_on_across_a_restart(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """A caller hearing announcements while ccpbx restarts is found again (waiting, not
+    a new offer), keeps its announcement interval, and hears its position again from
+    the new process."""
+    first = await start_daemon()
+    await add_queue(first, "sales", wrapup_s=0.0, announce_every_s=5)
+    call = await waiting_caller(first.ami, "sales", context="ccpbx-queue-enter")
+    await eventually(lambda: call in first.acd.state.calls)
+    channel = first.acd.legs[call].channel
+
+    def announced() -> int:
+        log = (asterisk.log_dir / "messages.log").read_text(errors="replace")
+        return log.count(f"<{channel}> Playing 'queue-youarenext")
+
+    await eventually(announced, 20)
+    await first.stop()
+
+    second = await start_daemon()
+    await second.acd.wait_ready(20)
+    assert second.acd.recovered["waiting"] == [call]
+    assert second.acd.queue_view("sales")["total"]["offered"] == 1
+    heard = announced()
+    await eventually(lambda: announced() > heard, 20)
+    result = await second.ami.action(
+        "Getvar", Channel=channel, Variable="CCPBX_ANNOUNCE_EVERY", timeout=5
+    )
+    assert result.response.get("Value") == "5"
+    assert second.acd.state.calls[call].queue == "sales"

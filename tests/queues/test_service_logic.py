@@ -227,7 +227,8 @@ def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
     does not announce, or a caller not waiting, gets nothing."""
     clock = Clock()
     svc = service(clock)
-    assert svc.announcement("nobody") == (0, [])
+    svc.ready.set()  # recovered
+    assert svc.announcement("nobody") is None
     svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False, announce_every_s=30))
     login(svc, "ann", AgentMode.RING, clock.now)
     svc._enqueue("c1", "Local/c1", "sales", clock.now)
@@ -238,7 +239,9 @@ def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
     svc._enqueue("c2", "Local/c2", "sales", clock.now)
     svc._enqueue("c3", "Local/c3", "sales", clock.now)
     svc._publish(svc.state.pause("ann", "lunch", clock.now))
-    every, steps = svc.announcement("c3")
+    found = svc.announcement("c3")
+    assert found is not None
+    every, steps = found
     assert every == 30
     assert [s.number if s.number is not None else s.file for s in steps] == [
         "queue-thereare",
@@ -247,7 +250,9 @@ def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
         "queue-thankyou",
     ]  # the only agent is paused: no estimate
     svc._publish(svc.state.unpause("ann", clock.now))
-    every, steps = svc.announcement("c3")
+    found = svc.announcement("c3")
+    assert found is not None
+    every, steps = found
     assert [s.number if s.number is not None else s.file for s in steps][3:6] == [
         "queue-holdtime",
         4,
@@ -255,6 +260,8 @@ def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
     ]  # 2 x 120 s / 1 agent
     svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False))
     assert svc.announcement("c3") == (0, [])
+    svc.ready.clear()  # recovering: the caller is not known yet
+    assert svc.announcement("c3") is None
 
 
 def test_announcement_interval_is_bounded() -> None:
