@@ -122,6 +122,7 @@ class Daemon:
         self.health.register("database", self.database.status)
         self.health.register("ami", self._ami_status)
         self.health.register("agi", self._agi_status)
+        self.health.register("acd", self.acd.status)
         self.metrics.register(self.database.samples)
         self.metrics.register(self._samples)
 

@@ -27,6 +27,7 @@ from ccpbx.acd.errors import (
     UnknownCall,
     UnknownQueue,
 )
+from ccpbx.acd.estimate import Say, announcement, estimated_wait, position, working_agents
 from ccpbx.acd.model import (
     NO_ANSWER,
     AcdEvent,
@@ -72,13 +73,18 @@ __all__ = [
     "QueueConfig",
     "QueueStats",
     "RelaxationStep",
+    "Say",
     "Strategy",
     "Timers",
     "UnknownAgent",
     "UnknownCall",
     "UnknownQueue",
     "WaitingCall",
+    "announcement",
     "assign",
+    "estimated_wait",
     "next_assignments",
+    "position",
     "spare_agents",
+    "working_agents",
 ]

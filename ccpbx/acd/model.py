@@ -219,6 +219,9 @@ class EventKind(StrEnum):
     WRAPUP_EXTENDED = "wrapup_extended"
     WRAPUP_ENDED = "wrapup_ended"
     CALL_OVERFLOWED = "call_overflowed"
+    CALL_RESTORED = "call_restored"
+    """A call found again after a restart (waiting, or talking to an agent): not a new
+    offer, not a new answer; statistics do not count it."""
 
 
 @dataclass(frozen=True, slots=True)

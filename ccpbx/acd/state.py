@@ -290,6 +290,80 @@ class AcdState:
         qi.calls.add(call)
         return [AcdEvent(EventKind.CALL_ENQUEUED, now, queue=queue, call_id=call_id)]
 
+    def restore(
+        self,
+        call_id: str,
+        queue: str,
+        now: float,
+        *,
+        enqueued_at: float | None = None,
+        arrived_at: float | None = None,
+        priority: int = 0,
+        required: Mapping[str, int] | None = None,
+        agent_id: str | None = None,
+        answered_at: float | None = None,
+    ) -> list[AcdEvent]:
+        """A call found again after a restart, as it was: not a new offer.
+
+        Without ``agent_id`` the caller waits in ``queue`` since ``enqueued_at`` (in the
+        ACD since ``arrived_at``, which orders it and drives skill relaxation); with it,
+        the caller is already talking to that agent (who must be available: just logged
+        in again) since ``answered_at``. Times default to ``now`` and never lie after it.
+        The one event, ``call_restored``, is counted by no statistic: the call was
+        offered (and answered) before the restart.
+        """
+        qi = self._index(queue)
+        if call_id in self._calls:
+            raise DuplicateCall("call already in the ACD", call_id=call_id)
+        req = dict(required or {})
+        if any(not isinstance(v, int) or isinstance(v, bool) for v in req.values()):
+            raise InvalidAcdInput("required skill levels are integers", call_id=call_id)
+        entered = min(now, enqueued_at if enqueued_at is not None else now)
+        arrived = min(entered, arrived_at if arrived_at is not None else entered)
+        agent = self.agent(agent_id) if agent_id is not None else None
+        if agent is not None:
+            if agent.state is not AgentState.AVAILABLE:
+                raise self._illegal(agent, "restore", call_id=call_id)
+            if queue not in agent.queues:
+                raise IllegalTransition(
+                    "agent does not serve this queue", agent_id=agent.id, queue=queue
+                )
+        self._seq += 1
+        call = WaitingCall(call_id, queue, priority, req, entered, arrived, self._seq)
+        self._calls[call_id] = call
+        if agent is None:
+            qi.calls.add(call)
+            return [
+                AcdEvent(
+                    EventKind.CALL_RESTORED,
+                    now,
+                    queue=queue,
+                    call_id=call_id,
+                    reason="waiting",
+                    wait_s=now - entered,
+                )
+            ]
+        call.status = CallStatus.CONNECTED
+        call.agent_id = agent.id
+        call.offered_to.append(agent.id)
+        call.answered_at = min(now, max(entered, answered_at if answered_at is not None else now))
+        agent.call_id = call_id
+        agent.call_queue = queue
+        agent.calls_taken += 1
+        self._set_state(agent, AgentState.ON_CALL, now)
+        return [
+            AcdEvent(
+                EventKind.CALL_RESTORED,
+                now,
+                queue=queue,
+                agent_id=agent.id,
+                call_id=call_id,
+                state=AgentState.ON_CALL,
+                reason="talking",
+                duration_s=now - call.answered_at,
+            )
+        ]
+
     def abandon(self, call_id: str, now: float) -> list[AcdEvent]:
         """The caller hung up before being connected; ringing agents are released."""
         call = self.call(call_id)

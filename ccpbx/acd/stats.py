@@ -9,13 +9,18 @@ interval's start time on the event clock). Definitions:
   shorter ones are counted apart as short abandons and left out of the service level;
 - service level: answered within ``service_level_s`` / (answered + abandoned);
 - ASA: mean wait of answered calls; AHT: (talk + wrap-up time) / calls ended.
+
+A call found again after a restart (``call_restored``) counts as nothing: it was
+offered, and answered if talking, before. A restarted service rebuilds its counters
+with :meth:`AcdStats.seed` (the totals of the intervals already stored) and
+:meth:`AcdStats.apply_all` (the stored events since), so they go on unchanged.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
 
 from ccpbx.acd.model import AcdEvent, EventKind, QueueConfig
 from ccpbx.acd.state import AcdState
@@ -129,6 +134,23 @@ class AcdStats:
     def apply_all(self, events: Iterable[AcdEvent]) -> None:
         for event in events:
             self.apply(event)
+
+    def seed(
+        self,
+        queues: Mapping[str, QueueCounts] | None = None,
+        agents: Mapping[str, AgentCounts] | None = None,
+    ) -> None:
+        """Add counts kept elsewhere (the stored, closed intervals) to the totals."""
+        for name, qc in (queues or {}).items():
+            series = self._queues.get(name)
+            if series is None:
+                series = self._queues[name] = _Series()
+            _add(series.total, qc)
+        for agent_id, ac in (agents or {}).items():
+            aseries = self._agents.get(agent_id)
+            if aseries is None:
+                aseries = self._agents[agent_id] = _AgentSeries()
+            _add(aseries.total, ac)
 
     def queue_counts(self, queue: str) -> QueueCounts:
         series = self._queues.get(queue)
@@ -249,6 +271,11 @@ class AcdStats:
                 counts.talk_s += event.duration_s or 0.0
             elif kind is EventKind.WRAPUP_ENDED:
                 counts.wrapup_s += event.duration_s or 0.0
+
+
+def _add(into: QueueCounts | AgentCounts, more: QueueCounts | AgentCounts) -> None:
+    for f in fields(into):
+        setattr(into, f.name, getattr(into, f.name) + getattr(more, f.name))
 
 
 _QUEUE_KINDS = frozenset(

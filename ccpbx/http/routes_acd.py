@@ -14,7 +14,15 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from ccpbx.acd import AgentMode, Membership, QueueConfig, Strategy
+from ccpbx.acd import (
+    AgentMode,
+    Membership,
+    OverflowKind,
+    OverflowTarget,
+    QueueConfig,
+    RelaxationStep,
+    Strategy,
+)
 from ccpbx.errors import Forbidden, InvalidInput, NotFound
 from ccpbx.http.keys import REQUEST_TOKEN
 from ccpbx.http.middleware import Handler, requires
@@ -96,19 +104,41 @@ async def put_queue(request: web.Request) -> web.Response:
     body = await _body(request)
     name = request.match_info["queue"]
     try:
+        overflow = body.get("overflow")
         config = QueueConfig(
             name=name,
             strategy=Strategy(body.get("strategy", "longest_idle")),
             wrapup_s=float(body.get("wrapup_s", 10)),
             ring_timeout_s=float(body.get("ring_timeout_s", 15)),
             max_wait_s=float(body["max_wait_s"]) if body.get("max_wait_s") else None,
+            overflow=(
+                OverflowTarget(OverflowKind(overflow["kind"]), str(overflow.get("target", "")))
+                if overflow
+                else None
+            ),
+            relaxation=tuple(
+                RelaxationStep(
+                    after_s=float(step["after_s"]),
+                    skill=str(step["skill"]) if step.get("skill") is not None else None,
+                    min_level=int(step["min_level"]) if step.get("min_level") is not None else None,
+                    optional=bool(step.get("optional", False)),
+                )
+                for step in body.get("relaxation", [])
+            ),
             service_level_s=float(body.get("service_level_s", 20)),
             short_abandon_s=float(body.get("short_abandon_s", 5)),
         )
         required = {str(k): int(v) for k, v in dict(body.get("required", {})).items()}
-    except (ValueError, TypeError) as exc:
+        spec = QueueSpec(
+            config,
+            required,
+            bool(body.get("record", True)),
+            announce_every_s=float(body.get("announce_every_s", 0)),
+            announce_position=bool(body.get("announce_position", True)),
+            announce_wait=bool(body.get("announce_wait", True)),
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise InvalidInput(f"bad queue definition: {exc}") from exc
-    spec = QueueSpec(config, required, bool(body.get("record", True)))
     await _service(request).configure_queue(spec)
     return web.json_response(_service(request).queue_view(name))
 

@@ -14,7 +14,9 @@ Feature codes, dialed from the agent's desk phone:
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -22,13 +24,16 @@ import structlog
 from ccpbx.acd import AgentMode
 from ccpbx.agi import AgiError, AgiSession
 from ccpbx.callcontrol.persistent import ENDPOINT_RE
-from ccpbx.errors import CcpbxError
+from ccpbx.errors import CcpbxError, InvalidInput
+from ccpbx.ivr import store as ivr_store
 from ccpbx.queues.model import QUEUE_RE
 from ccpbx.queues.service import WAIT_CONTEXT, CallAttributes, QueueService
 
 log = structlog.get_logger(__name__)
 
 LOGIN, LOGOUT, PAUSE, UNPAUSE = "*45", "*46", "*47", "*48"
+ANNOUNCE_VAR = "CCPBX_ANNOUNCE_EVERY"
+"""Seconds of music on hold between announcements (set by ccpbx only; empty: none)."""
 KEYS = "0123456789*#"
 _SKILL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}(?::[0-9]{1,2})?$")
 
@@ -66,7 +71,33 @@ def queue_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[Non
         priority = int(priority_text) if priority_text.lstrip("-").isdigit() else 0
         service.expect_call(env.uniqueid, CallAttributes(priority, skills))
         await session.answer()
+        every = int(service.specs[queue].announce_every_s)
+        await session.set_variable(ANNOUNCE_VAR, str(every) if every else "")
         await session.exec("Goto", WAIT_CONTEXT, queue, 1)
+
+    return handle
+
+
+def announce_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[None]]:
+    """``AGI(.../queue-announce)``, run by the wait context between spells of music on
+    hold: tells the caller its position and estimated wait (see ``ccpbx.acd.estimate``)
+    and sets CCPBX_ANNOUNCE_EVERY, the seconds of music until the next time, from the
+    caller's current queue (empty: no more announcements). Nothing comes from the
+    caller. A caller the service does not hold as waiting (it is still recovering after
+    a restart) hears nothing this time and keeps its interval. A caller put through to
+    an agent meanwhile leaves the script at once."""
+
+    async def handle(session: AgiSession) -> None:
+        found = service.announcement(session.env.uniqueid)
+        if found is None:  # not (or not yet) known as waiting: change nothing
+            return
+        every, steps = found
+        await session.set_variable(ANNOUNCE_VAR, str(every) if every else "")
+        for step in steps:
+            if step.number is not None:
+                await session.command("SAY NUMBER", step.number, "")
+            else:
+                await session.stream_file(step.file)
 
     return handle
 
@@ -169,6 +200,56 @@ async def _with_agent(
     await session.stream_file(ok_prompt)
 
 
+def callback_handler(
+    service: QueueService, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+) -> Callable[[AgiSession], Awaitable[None]]:
+    """``AGI(.../queue-callback)``: a caller whose wait overflowed to a callback. The
+    request is recorded as the IVR's callback node records it (``ivr_callback_requests``;
+    with the queue's campaign, a known contact's pending callback in that campaign),
+    due now, for the caller's number; the caller hears thanks and goodbye. A caller
+    without a number hears that no callback is possible. Only callers ccpbx sent here
+    (its overflow) are served."""
+
+    async def handle(session: AgiSession) -> None:
+        env = session.env
+        offer = service.callback_offers.pop(env.uniqueid, None)
+        if offer is None or service._pool is None:
+            log.warning("acd_callback_not_offered", uniqueid=env.uniqueid)
+            await session.stream_file("vm-goodbye")
+            return
+        queue, campaign = offer
+        ivr_call = await session.get_variable("CCPBX_IVR_CALL") or ""
+        try:
+            call_id: uuid.UUID | None = uuid.UUID(ivr_call)
+        except ValueError:
+            call_id = None
+        try:
+            ident = await ivr_store.record_callback(
+                service._pool(),
+                call_id=call_id,
+                number=env.callerid or "",
+                due_at=clock(),
+                campaign=campaign or None,
+                note=f"queue {queue}: waited too long",
+            )
+        except InvalidInput:
+            log.info("acd_callback_without_number", uniqueid=env.uniqueid, queue=queue)
+            await session.stream_file("unidentified-no-callback")
+            await session.stream_file("vm-goodbye")
+            return
+        log.info("acd_callback_recorded", uniqueid=env.uniqueid, queue=queue, request=ident)
+        await session.set_variable("CCPBX_CALLBACK_REQUEST", str(ident))
+        await session.stream_file("auth-thankyou")
+        await session.stream_file("vm-goodbye")
+
+    return handle
+
+
 def acd_handlers(service: QueueService) -> dict[str, Callable[[AgiSession], Awaitable[None]]]:
     """The FastAGI scripts the daemon serves for the ACD."""
-    return {"queue": queue_handler(service), "phone": phone_handler(service)}
+    return {
+        "queue": queue_handler(service),
+        "phone": phone_handler(service),
+        "queue-announce": announce_handler(service),
+        "queue-callback": callback_handler(service),
+    }

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ccpbx.acd import AgentMode, AgentProfile, Membership, QueueConfig
+from ccpbx.acd import AgentMode, AgentProfile, Membership, OverflowKind, QueueConfig
 from ccpbx.errors import InvalidInput
 
 QUEUE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 AGENT_RE = re.compile(r"^[0-9]{2,15}$")
 REASON_RE = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
+MIN_ANNOUNCE_EVERY_S = 5.0
+MAILBOX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}(@[A-Za-z0-9_-]{1,40})?$")
 
 
 def check_queue_name(name: str) -> str:
@@ -48,6 +51,22 @@ class QueueSpec:
     """Skills every call of this queue needs (name -> minimum level)."""
     record: bool = True
     """Record each connected call with MixMonitor, named by call id."""
+    announce_every_s: float = 0.0
+    """Tell each waiting caller its position and/or estimated wait every so many
+    seconds of music on hold (0: never, the default; else at least 5)."""
+    announce_position: bool = True
+    announce_wait: bool = True
+
+    def __post_init__(self) -> None:
+        target = self.config.overflow
+        voicemail = target is not None and target.kind is OverflowKind.VOICEMAIL
+        if voicemail and target is not None and not MAILBOX_RE.match(target.target):
+            raise ValueError(f"voicemail overflow needs a mailbox, got {target.target!r}")
+        every = self.announce_every_s
+        if not math.isfinite(every) or every < 0 or 0 < every < MIN_ANNOUNCE_EVERY_S:
+            raise ValueError(
+                f"announce_every_s must be 0 (never) or at least {MIN_ANNOUNCE_EVERY_S:g}"
+            )
 
     @property
     def name(self) -> str:

@@ -5,19 +5,25 @@ caller they were talking to), ring-mode agents are bridged with their caller, an
 waiting callers are still on music on hold in the hold context. PostgreSQL keeps who
 was logged in at which phone (``acd_agent_sessions``) and which queue each call was
 in (``acd_events``). The service rebuilds its state from both, through the engine's
-own transitions: waiting callers are enqueued at their channel's creation time, so
-they keep their place and their wait.
+``restore`` transition: a waiting caller keeps the time it entered its queue (from the
+event log; else the wait context's CCPBX_QUEUE_SINCE, else the channel's creation
+time), its priority and skills (the queue script's channel variables), and so its
+place; a talking caller stays with its agent. Neither counts as a new offer or
+answer, and the statistics counters are rebuilt from what was stored, so offered,
+answered and abandoned counts go on unchanged across a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from typing import TYPE_CHECKING
 
 import structlog
 
-from ccpbx.acd import AcdEvent, AgentMode, AgentState
+from ccpbx.acd import AcdEvent, AcdStats, AgentMode, AgentState
+from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import Channel
 from ccpbx.queues import store
 
@@ -25,6 +31,12 @@ if TYPE_CHECKING:
     from ccpbx.queues.service import QueueService
 
 log = structlog.get_logger(__name__)
+
+WAITING_APPS = frozenset({"MusicOnHold", "AGI"})
+PRIORITY_VAR = "CCPBX_QUEUE_PRIORITY"
+SKILLS_VAR = "CCPBX_QUEUE_SKILLS"
+SINCE_VAR = "CCPBX_QUEUE_SINCE"
+"""Set by the wait context when the caller first reaches it (epoch seconds)."""
 
 
 async def recover(service: QueueService) -> None:
@@ -38,10 +50,15 @@ async def recover(service: QueueService) -> None:
     sessions: list[tuple[str, str, AgentMode, str | None]] = []
     if service._pool is not None:
         db = service._pool()
-        for spec in await store.load_queues(db):
-            if spec.name not in service.specs:
-                service._set_spec(spec)
+        loaded = [s for s in await store.load_queues(db) if s.name not in service.specs]
+        # Every queue first, then their overflows (which may name each other).
+        for spec in loaded:
+            bare = dataclasses.replace(spec.config, overflow=None)
+            service._set_spec(dataclasses.replace(spec, config=bare))
+        for spec in loaded:
+            service._set_spec(spec)
         sessions = await store.load_sessions(db)
+        await _restore_stats(service)
     legs = await service.persistent.recover()
     now = service._clock()
     events: list[AcdEvent] = []
@@ -86,57 +103,131 @@ async def recover(service: QueueService) -> None:
                 endpoint = other.channel.removeprefix("PJSIP/").rsplit("-", 1)[0]
                 if other is not chan and endpoint in ring_agents:
                     talking[chan.uniqueid] = (ring_agents[endpoint], other.channel)
+    # Waiting callers: in a hold context, in no bridge, on music on hold or hearing
+    # their position (the announcement script runs between two spells of music).
     waiting = [
         c
         for c in live.values()
         if c.context in HOLD_CONTEXTS
         and not c.bridge_id
-        and c.application == "MusicOnHold"
+        and c.application in WAITING_APPS
         and c.exten in service.specs
         and c.uniqueid not in talking
     ]
-    # When and where each call entered its queue, as stored; the channel's creation
-    # time (whole seconds from Asterisk) when the store missed it.
-    entered: dict[str, tuple[str, float]] = {}
+    # When and where each call entered its queue, as stored; else the time the wait
+    # context noted (CCPBX_QUEUE_SINCE) or the channel's creation time (whole seconds).
+    entered: dict[str, store.CallEntry] = {}
     if service._pool is not None:
         ids = sorted({*talking, *(c.uniqueid for c in waiting)})
         entered = await store.call_queues(service._pool(), ids)
+
+    def entry(chan: Channel, noted: float | None) -> store.CallEntry:
+        stored = entered.get(chan.uniqueid)
+        if stored is not None and stored.queue in service.specs:
+            return stored
+        at = noted if noted is not None else chan.created
+        return store.CallEntry(chan.exten, at, at)
+
     resumed: list[str] = []
     for caller, (agent, agent_channel) in sorted(talking.items()):
         found = live.get(caller)
         a = service.state.agents.get(agent)
         if found is None or a is None or a.state is not AgentState.AVAILABLE:
             continue
-        chan = found
-        queue, at = entered.get(caller, (chan.exten, chan.created))
-        if queue not in service.specs:
+        where = entry(found, None)
+        queue = where.queue
+        if queue not in a.queues:
             queue = next((q for q in sorted(a.queues) if q in service.specs), "")
         if not queue:
             continue
-        events += service.state.enqueue(caller, queue, at)
-        events += service.state.reserve(caller, [agent], now)
-        events += service.state.answered(caller, agent, now)
-        service.legs[caller] = CallLeg(caller, chan.channel, queue, agent, agent_channel)
+        events += service.state.restore(
+            caller,
+            queue,
+            now,
+            enqueued_at=where.enqueued_at,
+            arrived_at=where.arrived_at,
+            agent_id=agent,
+            answered_at=where.answered_at,
+        )
+        service.legs[caller] = CallLeg(caller, found.channel, queue, agent, agent_channel)
         resumed.append(caller)
 
-    # Waiting callers (on music on hold in a hold context, in no bridge), in the order
-    # they entered their queue.
-    def since(chan: Channel) -> float:
-        stored = entered.get(chan.uniqueid)
-        return stored[1] if stored is not None and stored[0] == chan.exten else chan.created
-
-    waiting.sort(key=lambda c: (since(c), c.created, c.uniqueid))
+    # Waiting callers keep their place: the time they entered the ACD orders them.
+    found_waiting = []
     for chan in waiting:
-        events += service.state.enqueue(chan.uniqueid, chan.exten, since(chan))
-        service.legs[chan.uniqueid] = CallLeg(chan.uniqueid, chan.channel, chan.exten)
+        variables = await _variables(ami, chan.channel)
+        found_waiting.append((entry(chan, _float(variables.get(SINCE_VAR))), chan, variables))
+    found_waiting.sort(key=lambda item: (item[0].arrived_at, item[1].created, item[1].uniqueid))
+    for where, chan, variables in found_waiting:
+        priority, skills = _attributes(variables)
+        required = {**service.specs[where.queue].required, **skills}
+        events += service.state.restore(
+            chan.uniqueid,
+            where.queue,
+            now,
+            enqueued_at=where.enqueued_at,
+            arrived_at=where.arrived_at,
+            priority=priority,
+            required=required,
+        )
+        service.legs[chan.uniqueid] = CallLeg(chan.uniqueid, chan.channel, where.queue)
     service._publish([service.recovered_event(e) for e in events])
     service.recovered = {
         "agents": logged,
         "talking": resumed,
-        "waiting": [c.uniqueid for c in waiting],
+        "waiting": [chan.uniqueid for _, chan, _ in found_waiting],
     }
     log.info("acd_recovered", **{k: len(v) for k, v in service.recovered.items()})
     await asyncio.sleep(0)
+
+
+async def _restore_stats(service: QueueService) -> None:
+    """Counters go on where the stopped process left them: the stored intervals'
+    totals, then the stored events after them (queues no longer configured count for
+    their agents only)."""
+    if service._pool is None:
+        return
+    queues, agents, stored = await store.load_stats(service._pool())
+    known = service.specs
+    # Fresh counters each try: a recovery that failed half-way and runs again must not
+    # count anything twice.
+    service.stats = AcdStats(service.state.queue, interval_s=service.stats.interval_s)
+    service.stats.seed({q: c for q, c in queues.items() if q in known}, agents)
+    service.stats.apply_all(
+        e if e.queue is None or e.queue in known else dataclasses.replace(e, queue=None)
+        for e in stored
+    )
+    log.info("acd_stats_restored", queues=len(queues), agents=len(agents), events=len(stored))
+
+
+async def _variables(ami: AmiClient, channel: str) -> dict[str, str]:
+    """The queue variables of a waiting caller's channel ({} if they cannot be read)."""
+    out: dict[str, str] = {}
+    for name in (PRIORITY_VAR, SKILLS_VAR, SINCE_VAR):
+        try:
+            result = await ami.action("Getvar", Channel=channel, Variable=name, timeout=5)
+        except Exception as exc:
+            log.info("acd_recovery_getvar_failed", channel=channel, error=repr(exc))
+            return out
+        value = result.response.get("Value") or ""
+        if result.ok and value:
+            out[name] = value
+    return out
+
+
+def _attributes(variables: dict[str, str]) -> tuple[int, dict[str, int]]:
+    from ccpbx.queues.features import parse_skills
+
+    text = variables.get(PRIORITY_VAR, "0")
+    priority = int(text) if text.lstrip("-").isdigit() and len(text) < 6 else 0
+    return priority, parse_skills(variables.get(SKILLS_VAR, ""))
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
 
 
 def _channel(data: dict[str, object]) -> Channel:

@@ -34,14 +34,20 @@ from ccpbx.acd import (
     AgentState,
     CallStatus,
     OverflowKind,
+    Say,
+    announcement,
+    estimated_wait,
     next_assignments,
+    position,
+    working_agents,
 )
 from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.callcontrol.ring import RingConnections, RingResult
-from ccpbx.errors import CcpbxError, Conflict, Unavailable
+from ccpbx.errors import CcpbxError, Conflict, InvalidInput, Unavailable
+from ccpbx.health import ComponentStatus
 from ccpbx.queues import store, supervision, views
 from ccpbx.queues.feed import Broadcaster, EventFeed
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_reason
@@ -52,6 +58,11 @@ log = structlog.get_logger(__name__)
 WAIT_CONTEXT = "ccpbx-queue-wait"
 HOLD_CONTEXTS = frozenset({WAIT_CONTEXT, "ccpbx-queue-hold"})
 FALLBACK = ("ccpbx-fallback", "s", "1")
+VOICEMAIL = (WAIT_CONTEXT, "s", "1")
+"""Where a call overflowing to voicemail goes (mailbox in CCPBX_VOICEMAIL)."""
+VOICEMAIL_VAR = "CCPBX_VOICEMAIL"
+CALLBACK = (WAIT_CONTEXT, "c", "1")
+"""Where a call overflowing to a callback goes (the queue-callback script)."""
 MESSAGE_CONTEXT = "ccpbx-outbound-abandon"
 """Where a call overflowing to a message goes (extension: the queue it waited in)."""
 RING_EARLY_S = 0.5
@@ -131,6 +142,9 @@ class QueueService:
         self.ready = asyncio.Event()
         self._next_flush = 0.0
         self.recovered: dict[str, list[str]] = {}
+        self._recovery_error: str | None = None
+        self.callback_offers: dict[str, tuple[str, str]] = {}
+        """Callers sent to the callback script: uniqueid -> (queue, campaign or "")."""
         ami.on_event("Newexten", self._on_newexten)
         ami.on_event("Hangup", self._on_hangup)
         self.persistent.on_leg_lost(self._on_leg_lost)
@@ -169,6 +183,29 @@ class QueueService:
         self.feed.close()
         self._worker = None
 
+    def status(self) -> ComponentStatus:
+        """The ``acd`` entry of ``/status``: up once the worker runs and has recovered.
+
+        States: ``stopped`` (not started, stopped, or its worker ended), ``recovering``
+        (finding calls and agents again; ``last_error`` says why a try failed),
+        ``ready``."""
+        worker = self._worker
+        detail: dict[str, Any] = {
+            "queues": len(self.specs),
+            "agents_logged_in": sum(
+                1 for a in self.state.agents.values() if a.state is not AgentState.LOGGED_OUT
+            ),
+            "calls": len(self.state.calls),
+            "recovered": {k: len(v) for k, v in self.recovered.items()},
+        }
+        if self._recovery_error is not None:
+            detail["last_error"] = self._recovery_error
+        if worker is None or worker.done():
+            return ComponentStatus("acd", False, "stopped", detail)
+        if not self.ready.is_set():
+            return ComponentStatus("acd", False, "recovering", detail)
+        return ComponentStatus("acd", True, "ready", detail)
+
     async def wait_ready(self, timeout: float) -> None:
         async with asyncio.timeout(timeout):
             await self.ready.wait()
@@ -176,6 +213,12 @@ class QueueService:
     # ----- commands (any task) ---------------------------------------------------------
 
     async def configure_queue(self, spec: QueueSpec, *, save: bool = True) -> None:
+        target = spec.config.overflow
+        to_queue = target is not None and target.kind is OverflowKind.QUEUE
+        if to_queue and target is not None and target.target not in self.specs:
+            raise InvalidInput(
+                f"overflow target {target.target!r} is not a queue", field="overflow"
+            )
         if save and self._pool is not None:
             await store.save_queue(self._pool(), spec)
 
@@ -272,6 +315,34 @@ class QueueService:
                 return session.agent
         return None
 
+    def announcement(self, call_id: str) -> tuple[int, list[Say]] | None:
+        """What a waiting caller hears now, from its queue's settings: (seconds of music
+        until the next announcement, 0 for none; the prompts to play, maybe none), or
+        None for a caller the service does not hold as waiting (yet: it may still be
+        recovering). Read-only: the AGI script's task may call it."""
+        call = self.state.calls.get(call_id) if self.ready.is_set() else None
+        if call is None or call.status is not CallStatus.WAITING:
+            return None
+        spec = self.specs[call.queue]
+        every = int(spec.announce_every_s)
+        if not every:
+            return 0, []
+        place = position(self.state, call_id)
+        aht = self.stats.queue_counts(call.queue).aht_s
+        agents = working_agents(self.state.agents_by_state(call.queue))
+        wait = estimated_wait(place or 0, aht, agents)
+        steps = announcement(
+            place, wait, say_position=spec.announce_position, say_wait=spec.announce_wait
+        )
+        log.info(
+            "acd_announcement",
+            call_id=call_id,
+            queue=call.queue,
+            position=place,
+            estimated_wait_s=round(wait, 1) if wait is not None else None,
+        )
+        return every, steps
+
     def subscribe(self) -> EventFeed:
         return self.feed.subscribe()
 
@@ -332,6 +403,7 @@ class QueueService:
     async def _run(self) -> None:
         from ccpbx.queues.recovery import recover
 
+        backoff = 0.1  # the database may still be starting: try again soon, then less often
         while True:
             try:
                 await recover(self)
@@ -339,8 +411,11 @@ class QueueService:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("acd_recovery_failed", error=repr(exc))
-                await asyncio.sleep(1.0)
+                log.warning("acd_recovery_failed", error=repr(exc), retry_in_s=backoff)
+                self._recovery_error = repr(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(2.0, backoff * 2)
+        self._recovery_error = None
         self.ready.set()
         self._tick()
         wake: float | None = None
@@ -438,6 +513,7 @@ class QueueService:
         return events
 
     def _hung_up(self, uniqueid: str, now: float) -> None:
+        self.callback_offers.pop(uniqueid, None)
         leg = self.legs.pop(uniqueid, None)
         call = self.state.calls.get(uniqueid)
         if leg is None or call is None:
@@ -540,6 +616,13 @@ class QueueService:
                 self.legs.pop(call_id, None)
                 where = (MESSAGE_CONTEXT, leg.queue, "1")
                 self._spawn(self._redirect(leg.channel, where), "acd-overflow-message")
+            elif target.kind is OverflowKind.VOICEMAIL:
+                self.legs.pop(call_id, None)
+                self._spawn(self._to_voicemail(leg.channel, target.target), "acd-overflow-vm")
+            elif target.kind is OverflowKind.CALLBACK:
+                self.legs.pop(call_id, None)
+                self.callback_offers[call_id] = (leg.queue, target.target)
+                self._spawn(self._redirect(leg.channel, CALLBACK), "acd-overflow-callback")
             else:
                 self.legs.pop(call_id, None)
                 self._spawn(self._redirect(leg.channel, FALLBACK), "acd-overflow")
@@ -591,6 +674,17 @@ class QueueService:
             log.info("acd_recording_started", call_id=leg.call_id, file=leg.recording)
         except Exception as exc:
             log.warning("acd_recording_failed", call_id=leg.call_id, error=repr(exc))
+
+    async def _to_voicemail(self, channel: str, mailbox: str) -> None:
+        """Leave the caller in VoiceMail for ``mailbox`` (the queue's overflow target):
+        the wait context's ``s`` extension reads it from CCPBX_VOICEMAIL."""
+        try:
+            await self._ami.action(
+                "Setvar", Channel=channel, Variable=VOICEMAIL_VAR, Value=mailbox, timeout=5
+            )
+        except Exception as exc:
+            log.warning("acd_voicemail_setvar_failed", channel=channel, error=repr(exc))
+        await self._redirect(channel, VOICEMAIL)
 
     async def _redirect(self, channel: str, where: tuple[str, str, str]) -> None:
         context, exten, priority = where

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 
 from ccpbx.acd import (
     AcdEvent,
     AgentMode,
+    AgentState,
+    EventKind,
     Membership,
+    OverflowKind,
+    OverflowTarget,
     QueueConfig,
+    RelaxationStep,
     Strategy,
 )
 from ccpbx.acd.stats import AgentCounts, QueueCounts
@@ -27,16 +32,26 @@ def ts(at: float) -> datetime:
 async def save_queue(db: Executor, spec: QueueSpec) -> None:
     c = spec.config
     check_queue_name(c.name)
+    overflow = c.overflow
+    relaxation = [asdict(step) for step in c.relaxation]
     with translate_errors("save queue", queue=c.name):
         await db.execute(
             """INSERT INTO acd_queues (name, strategy, wrapup_s, ring_timeout_s, max_wait_s,
-                   service_level_s, short_abandon_s, required, record)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+                   service_level_s, short_abandon_s, required, record, announce_every_s,
+                   announce_position, announce_wait, overflow_kind, overflow_target,
+                   relaxation)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12, $13, $14,
+                   $15::jsonb)
                ON CONFLICT (name) DO UPDATE SET strategy = EXCLUDED.strategy,
                    wrapup_s = EXCLUDED.wrapup_s, ring_timeout_s = EXCLUDED.ring_timeout_s,
                    max_wait_s = EXCLUDED.max_wait_s, service_level_s = EXCLUDED.service_level_s,
                    short_abandon_s = EXCLUDED.short_abandon_s, required = EXCLUDED.required,
-                   record = EXCLUDED.record, updated_at = now()""",
+                   record = EXCLUDED.record, announce_every_s = EXCLUDED.announce_every_s,
+                   announce_position = EXCLUDED.announce_position,
+                   announce_wait = EXCLUDED.announce_wait,
+                   overflow_kind = EXCLUDED.overflow_kind,
+                   overflow_target = EXCLUDED.overflow_target,
+                   relaxation = EXCLUDED.relaxation, updated_at = now()""",
             c.name,
             c.strategy.value,
             c.wrapup_s,
@@ -46,28 +61,50 @@ async def save_queue(db: Executor, spec: QueueSpec) -> None:
             c.short_abandon_s,
             json.dumps(dict(spec.required)),
             spec.record,
+            spec.announce_every_s,
+            spec.announce_position,
+            spec.announce_wait,
+            overflow.kind.value if overflow is not None else None,
+            overflow.target if overflow is not None else "",
+            json.dumps(relaxation),
         )
 
 
 async def load_queues(db: Executor) -> list[QueueSpec]:
+    """Every stored queue; overflow targets that are not (yet) queues are left out."""
     with translate_errors("load queues"):
         rows = await db.fetch("SELECT * FROM acd_queues ORDER BY name")
-    return [
-        QueueSpec(
-            QueueConfig(
-                name=r["name"],
-                strategy=Strategy(r["strategy"]),
-                wrapup_s=r["wrapup_s"],
-                ring_timeout_s=r["ring_timeout_s"],
-                max_wait_s=r["max_wait_s"],
-                service_level_s=r["service_level_s"],
-                short_abandon_s=r["short_abandon_s"],
-            ),
-            required=json.loads(r["required"]),
-            record=r["record"],
+    names = {r["name"] for r in rows}
+    specs = []
+    for r in rows:
+        overflow = None
+        if r["overflow_kind"] is not None:
+            overflow = OverflowTarget(OverflowKind(r["overflow_kind"]), r["overflow_target"])
+            if overflow.kind is OverflowKind.QUEUE and overflow.target not in names:
+                overflow = None
+        specs.append(
+            QueueSpec(
+                QueueConfig(
+                    name=r["name"],
+                    strategy=Strategy(r["strategy"]),
+                    wrapup_s=r["wrapup_s"],
+                    ring_timeout_s=r["ring_timeout_s"],
+                    max_wait_s=r["max_wait_s"],
+                    overflow=overflow if r["max_wait_s"] is not None else None,
+                    relaxation=tuple(
+                        RelaxationStep(**step) for step in json.loads(r["relaxation"])
+                    ),
+                    service_level_s=r["service_level_s"],
+                    short_abandon_s=r["short_abandon_s"],
+                ),
+                required=json.loads(r["required"]),
+                record=r["record"],
+                announce_every_s=r["announce_every_s"],
+                announce_position=r["announce_position"],
+                announce_wait=r["announce_wait"],
+            )
         )
-        for r in rows
-    ]
+    return specs
 
 
 async def save_agent(db: Executor, record: AgentRecord, *, pin: str | None = None) -> AgentRecord:
@@ -148,19 +185,102 @@ async def load_sessions(db: Executor) -> list[tuple[str, str, AgentMode, str | N
     return [(r["agent"], r["endpoint"], AgentMode(r["mode"]), r["pause_reason"]) for r in rows]
 
 
-async def call_queues(db: Executor, call_ids: Sequence[str]) -> dict[str, tuple[str, float]]:
-    """(queue, time) of each call's last entry into a queue, from the event log."""
+@dataclass(frozen=True, slots=True)
+class CallEntry:
+    """Where a call is, as the event log tells: its last queue and when it entered it,
+    and when it first entered the ACD."""
+
+    queue: str
+    enqueued_at: float
+    arrived_at: float
+    answered_at: float | None = None
+
+
+async def call_queues(db: Executor, call_ids: Sequence[str]) -> dict[str, CallEntry]:
+    """Each call's last entry into a queue, first entry into the ACD and last answer,
+    from the event log (restored calls keep the times of their original entry)."""
     if not call_ids:
         return {}
     with translate_errors("load call queues"):
         rows = await db.fetch(
-            """SELECT DISTINCT ON (call_id) call_id, queue, extract(epoch FROM at) AS at
+            """SELECT call_id,
+                   (array_agg(queue ORDER BY at DESC, id DESC)
+                       FILTER (WHERE kind = 'call_enqueued'))[1] AS queue,
+                   extract(epoch FROM max(at) FILTER (WHERE kind = 'call_enqueued')) AS last,
+                   extract(epoch FROM min(at) FILTER (WHERE kind = 'call_enqueued')) AS first,
+                   extract(epoch FROM max(at) FILTER (WHERE kind = 'call_answered')) AS answered
                FROM acd_events
-               WHERE call_id = ANY($1::text[]) AND kind = 'call_enqueued'
-               ORDER BY call_id, at DESC, id DESC""",
+               WHERE call_id = ANY($1::text[]) AND kind IN ('call_enqueued', 'call_answered')
+               GROUP BY call_id""",
             list(call_ids),
         )
-    return {r["call_id"]: (r["queue"], float(r["at"])) for r in rows}
+    return {
+        r["call_id"]: CallEntry(
+            r["queue"],
+            float(r["last"]),
+            float(r["first"]),
+            float(r["answered"]) if r["answered"] is not None else None,
+        )
+        for r in rows
+        if r["queue"] is not None
+    }
+
+
+async def load_stats(
+    db: Executor,
+) -> tuple[dict[str, QueueCounts], dict[str, AgentCounts], list[AcdEvent]]:
+    """What a restarted service needs to go on counting: the totals of every stored
+    interval (per queue and agent) and the stored events after the last of them."""
+    with translate_errors("load ACD statistics"):
+        cutoff = await db.fetchval(
+            """SELECT max(interval_start + make_interval(secs => interval_s)) FROM (
+                   SELECT interval_start, interval_s FROM acd_queue_intervals
+                   UNION ALL SELECT interval_start, interval_s FROM acd_agent_intervals) i"""
+        )
+        queue_rows = await db.fetch(
+            """SELECT queue AS name, k, sum(v::double precision) AS v
+               FROM acd_queue_intervals, jsonb_each_text(counts) AS j(k, v)
+               GROUP BY queue, k"""
+        )
+        agent_rows = await db.fetch(
+            """SELECT agent AS name, k, sum(v::double precision) AS v
+               FROM acd_agent_intervals, jsonb_each_text(counts) AS j(k, v)
+               GROUP BY agent, k"""
+        )
+        event_rows = await db.fetch(
+            f"""SELECT extract(epoch FROM at) AS epoch, {_EVENT_COLUMNS} FROM acd_events
+                WHERE $1::timestamptz IS NULL OR at >= $1 ORDER BY id""",
+            cutoff,
+        )
+    queues: dict[str, QueueCounts] = {}
+    agents: dict[str, AgentCounts] = {}
+    for rows, out, make in ((queue_rows, queues, QueueCounts), (agent_rows, agents, AgentCounts)):
+        names = {f.name: f.type for f in fields(make)}
+        for r in rows:
+            if r["k"] in names:
+                counts = out.setdefault(r["name"], make())  # type: ignore[arg-type]
+                value = r["v"] if names[r["k"]] == "float" else round(r["v"])
+                setattr(counts, r["k"], value)
+    events = []
+    known = {k.value for k in EventKind}
+    for r in event_rows:
+        if r["kind"] not in known:
+            continue
+        events.append(
+            AcdEvent(
+                EventKind(r["kind"]),
+                float(r["epoch"]),
+                queue=r["queue"],
+                agent_id=r["agent"],
+                call_id=r["call_id"],
+                state=AgentState(r["state"]) if r["state"] else None,
+                reason=r["reason"],
+                wait_s=r["wait_s"],
+                duration_s=r["duration_s"],
+                target=r["target"],
+            )
+        )
+    return queues, agents, events
 
 
 _EVENT_COLUMNS = "at, kind, queue, agent, call_id, state, reason, wait_s, duration_s, target"

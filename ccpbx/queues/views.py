@@ -51,6 +51,15 @@ def queue_view(service: QueueService, name: str, *, waiting: bool = False) -> di
         "interval_start": s.interval_start,
         "interval": counts(s.interval),
         "service_level_s": spec.config.service_level_s,
+        "max_wait_s": spec.config.max_wait_s,
+        "overflow": (
+            {"kind": spec.config.overflow.kind.value, "target": spec.config.overflow.target}
+            if spec.config.overflow is not None
+            else None
+        ),
+        "announce_every_s": spec.announce_every_s,
+        "announce_position": spec.announce_position,
+        "announce_wait": spec.announce_wait,
     }
     if waiting:
         out["calls"] = [

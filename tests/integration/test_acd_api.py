@@ -225,3 +225,43 @@ async def test_supervisor_whisper_and_recording_pause(
         ) as resp:
             assert resp.status == 400
     await asyncio.sleep(0)
+
+
+async def test_queue_rules_by_api(start_daemon: StartDaemon) -> None:
+    """PUT /api/queues takes overflow, skill relaxation and announcement settings and
+    shows them back; an overflow to an unknown queue, a voicemail overflow without a
+    mailbox and announcements more often than every 5 s are refused with 400."""
+    daemon = await start_daemon()
+    await daemon.acd.wait_ready(20)
+    admin, _ = await TokenRepository(daemon.database.pool).create("admin", "ops")
+    base = f"http://127.0.0.1:{daemon.http_port}/api/queues"
+    headers = {"Authorization": f"Bearer {admin}"}
+    sales = {
+        "record": False,
+        "max_wait_s": 90,
+        "overflow": {"kind": "queue", "target": "care"},
+        "relaxation": [{"after_s": 30, "skill": "french", "min_level": 1}],
+        "required": {"french": 3},
+        "announce_every_s": 30,
+        "announce_wait": False,
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.put(f"{base}/sales", json=sales, headers=headers) as resp:
+            assert resp.status == 400, await resp.text()  # "care" does not exist yet
+        async with http.put(f"{base}/care", json={"record": False}, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+        async with http.put(f"{base}/sales", json=sales, headers=headers) as resp:
+            assert resp.status == 200, await resp.text()
+            view = await resp.json()
+        assert view["overflow"] == {"kind": "queue", "target": "care"}
+        assert (view["max_wait_s"], view["announce_every_s"]) == (90, 30)
+        assert (view["announce_position"], view["announce_wait"]) == (True, False)
+        config = daemon.acd.state.queue("sales")
+        assert [(s.after_s, s.skill, s.min_level) for s in config.relaxation] == [(30, "french", 1)]
+        for bad in (
+            {"max_wait_s": 60, "overflow": {"kind": "voicemail", "target": ""}},
+            {"announce_every_s": 2},
+            {"relaxation": [{"after_s": 5}]},
+        ):
+            async with http.put(f"{base}/care", json=bad, headers=headers) as resp:
+                assert resp.status == 400, (bad, await resp.text())

@@ -42,6 +42,18 @@ async def test_restart_keeps_talking_calls_and_waiting_order(
     for agent in ("1001", "1002"):
         await add_agent(first, agent, ["sales"])
         await first.acd.login(agent, agent)
+    # One call answered and ended before the restart.
+    done = await waiting_caller(first.ami, "sales")
+    await eventually(
+        lambda: (
+            done in first.acd.state.calls
+            and first.acd.state.calls[done].status is CallStatus.CONNECTED
+        )
+    )
+    await first.ami.action("Hangup", Channel=first.acd.legs[done].channel, timeout=5)
+    await eventually(
+        lambda: all(a.state is AgentState.AVAILABLE for a in first.acd.state.agents.values())
+    )
     talking = [await waiting_caller(first.ami, "sales") for _ in range(2)]
     await eventually(
         lambda: all(a.state is AgentState.ON_CALL for a in first.acd.state.agents.values())
@@ -53,7 +65,15 @@ async def test_restart_keeps_talking_calls_and_waiting_order(
         waiting.append(await waiting_caller(first.ami, "sales"))
         await eventually(lambda c=waiting[-1]: c in first.acd.state.calls)
     await eventually(lambda: first.acd.state.waiting_count("sales") == 3)
+    # One more caller gives up waiting.
+    gone = await waiting_caller(first.ami, "sales")
+    await eventually(lambda: gone in first.acd.state.calls)
+    await first.ami.action("Hangup", Channel=first.acd.legs[gone].channel, timeout=5)
+    await eventually(lambda: gone not in first.acd.state.calls)
     queued_at = time.time()
+    before = first.acd.queue_view("sales")["total"]
+    assert (before["offered"], before["answered"], before["handled"]) == (7, 3, 1)
+    assert before["abandoned"] + before["short_abandoned"] == 1
     await first.stop()
 
     second = await start_daemon()
@@ -67,6 +87,10 @@ async def test_restart_keeps_talking_calls_and_waiting_order(
     oldest = acd.state.waiting("sales")[0]
     assert oldest.enqueued_at <= queued_at
     assert acd.state.longest_wait("sales", time.time()) >= time.time() - queued_at
+    # The counters go on where the first process left them, read through the API's view.
+    counted = ("offered", "answered", "abandoned", "short_abandoned", "handled")
+    after = acd.queue_view("sales")["total"]
+    assert {k: after[k] for k in counted} == {k: before[k] for k in counted}
 
     # A talking call ends: its agent wraps up, then takes the first waiting caller.
     agent = next(a for a, c in on_call.items() if c == talking[0])
@@ -77,6 +101,9 @@ async def test_restart_keeps_talking_calls_and_waiting_order(
     await eventually(lambda: waiting[0] in leg.callers)
     assert [c.call_id for c in acd.state.waiting("sales")] == waiting[1:]
     assert [p.invites() for p in phones] == [1, 1]
+    await eventually(lambda: acd.queue_view("sales")["total"]["answered"] == 4)
+    total = acd.queue_view("sales")["total"]
+    assert (total["offered"], total["handled"]) == (7, 2)
 
 
 async def test_restart_keeps_a_ring_mode_call(
@@ -110,3 +137,37 @@ async def test_restart_keeps_a_ring_mode_call(
         assert phone.invites() == 1
     finally:
         phone.stop()
+
+
+async def test_queue_rules_survive_a_restart(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """Overflow (to a queue that sorts after it), skill relaxation and announcement
+    settings are stored: a restarted ccpbx routes with the same rules."""
+    from ccpbx.acd import OverflowKind, OverflowTarget, RelaxationStep
+
+    first = await start_daemon()
+    await add_queue(first, "zzz-overflow")
+    await add_queue(first, "care", announce_every_s=30, required={"french": 2})
+    specs = {
+        "sales": await add_queue(
+            first,
+            "sales",
+            max_wait_s=60,
+            overflow=OverflowTarget(OverflowKind.QUEUE, "zzz-overflow"),
+            relaxation=[
+                RelaxationStep(20, "french", min_level=1),
+                RelaxationStep(40, optional=True),
+            ],
+            announce_every_s=45,
+        ),
+        "care": first.acd.specs["care"],
+    }
+    await first.stop()
+
+    second = await start_daemon()
+    await second.acd.wait_ready(20)
+    assert {n: second.acd.specs[n] for n in specs} == specs
+    assert second.acd.state.queue("sales").overflow == OverflowTarget(
+        OverflowKind.QUEUE, "zzz-overflow"
+    )

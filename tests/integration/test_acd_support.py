@@ -5,7 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 
-from ccpbx.acd import AgentMode, Membership, QueueConfig, Strategy
+from ccpbx.acd import (
+    AgentMode,
+    Membership,
+    OverflowTarget,
+    QueueConfig,
+    RelaxationStep,
+    Strategy,
+)
 from ccpbx.ami import AmiClient
 from ccpbx.daemon import Daemon
 from ccpbx.queues import AgentRecord, QueueSpec, store
@@ -21,12 +28,25 @@ async def add_queue(
     ring_timeout_s: float = 15.0,
     required: Mapping[str, int] | None = None,
     record: bool = False,
+    max_wait_s: float | None = None,
+    overflow: OverflowTarget | None = None,
+    relaxation: Sequence[RelaxationStep] = (),
+    announce_every_s: float = 0.0,
 ) -> QueueSpec:
     """Configure a queue in the running service (and its table)."""
     spec = QueueSpec(
-        QueueConfig(name, strategy=strategy, wrapup_s=wrapup_s, ring_timeout_s=ring_timeout_s),
+        QueueConfig(
+            name,
+            strategy=strategy,
+            wrapup_s=wrapup_s,
+            ring_timeout_s=ring_timeout_s,
+            max_wait_s=max_wait_s,
+            overflow=overflow,
+            relaxation=tuple(relaxation),
+        ),
         dict(required or {}),
         record,
+        announce_every_s=announce_every_s,
     )
     await daemon.acd.wait_ready(20)
     await daemon.acd.configure_queue(spec)
@@ -52,15 +72,24 @@ async def add_agent(
     return await store.save_agent(daemon.database.pool, record, pin=pin)
 
 
-async def waiting_caller(ami: AmiClient, queue: str, *, context: str = "ccpbx-queue-wait") -> str:
+async def waiting_caller(
+    ami: AmiClient,
+    queue: str,
+    *,
+    context: str = "ccpbx-queue-wait",
+    application: str = "Wait",
+    data: str = "600",
+) -> str:
     """Originate a test caller (Local channel) that waits in ``queue``; return its call id
-    (the uniqueid of the half that waits on music on hold)."""
+    (the uniqueid of the half that waits on music on hold). The other half runs
+    ``application`` (``data``): silent by default, ``MusicOnHold`` for a caller who makes
+    sound."""
     call_id = f"caller-{uuid.uuid4().hex[:10]}"
     await ami.action(
         "Originate",
         Channel=f"Local/{queue}@{context}",
-        Application="Wait",
-        Data="600",
+        Application=application,
+        Data=data,
         ChannelId=f"out-{call_id}",  # not a prefix of the other id: Asterisk matches prefixes
         OtherChannelId=call_id,
         Async="true",

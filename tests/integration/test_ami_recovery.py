@@ -47,6 +47,7 @@ async def test_daemon_recovers_when_asterisk_goes_away(
     before = await eventually(lambda: len(view_names(daemon)) == 2 and view_names(daemon))
     assert before == asterisk_channels(asterisk)
 
+    await daemon.acd.wait_ready(20)  # /status is 200 once the queue service has recovered
     code, body = await status(daemon)
     assert code == 200
     assert body["components"]["ami"]["state"] == "connected"

@@ -219,3 +219,104 @@ async def test_reconcile_ends_calls_whose_channels_are_gone() -> None:
     for task in list(svc._tasks):
         task.cancel()
     await asyncio.gather(*svc._tasks, return_exceptions=True)
+
+
+def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
+    """A waiting caller of an announcing queue is told its position and the estimate
+    from the queue's AHT and working agents, with the queue's interval; a queue that
+    does not announce, or a caller not waiting, gets nothing."""
+    clock = Clock()
+    svc = service(clock)
+    svc.ready.set()  # recovered
+    assert svc.announcement("nobody") is None
+    svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False, announce_every_s=30))
+    login(svc, "ann", AgentMode.RING, clock.now)
+    svc._enqueue("c1", "Local/c1", "sales", clock.now)
+    svc._publish(svc.state.reserve("c1", ["ann"], clock.now))
+    svc._publish(svc.state.answered("c1", "ann", clock.now))
+    clock.now += 120
+    svc._publish(svc.state.hangup("c1", clock.now))  # AHT 120 s, one working agent
+    svc._enqueue("c2", "Local/c2", "sales", clock.now)
+    svc._enqueue("c3", "Local/c3", "sales", clock.now)
+    svc._publish(svc.state.pause("ann", "lunch", clock.now))
+    found = svc.announcement("c3")
+    assert found is not None
+    every, steps = found
+    assert every == 30
+    assert [s.number if s.number is not None else s.file for s in steps] == [
+        "queue-thereare",
+        2,
+        "queue-callswaiting",
+        "queue-thankyou",
+    ]  # the only agent is paused: no estimate
+    svc._publish(svc.state.unpause("ann", clock.now))
+    found = svc.announcement("c3")
+    assert found is not None
+    every, steps = found
+    assert [s.number if s.number is not None else s.file for s in steps][3:6] == [
+        "queue-holdtime",
+        4,
+        "queue-minutes",
+    ]  # 2 x 120 s / 1 agent
+    svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False))
+    assert svc.announcement("c3") == (0, [])
+    svc.ready.clear()  # recovering: the caller is not known yet
+    assert svc.announcement("c3") is None
+
+
+def test_announcement_interval_is_bounded() -> None:
+    """Announcing more often than every 5 s (or a negative interval) is refused."""
+    config = QueueConfig("sales")
+    for bad in (1.0, -5.0, float("nan")):
+        with pytest.raises(ValueError):
+            QueueSpec(config, announce_every_s=bad)
+    assert QueueSpec(config, announce_every_s=5).announce_every_s == 5
+
+
+async def test_status_before_start_and_while_recovering() -> None:
+    """Not started: ``stopped`` and down; started but not recovered (no AMI link, so
+    recovery waits for it): ``recovering`` and down."""
+    svc = service(Clock())
+    first = svc.status()
+    assert (first.name, first.up, first.state) == ("acd", False, "stopped")
+    assert first.detail["queues"] == 1
+    await svc.start()
+    try:
+        await asyncio.sleep(0)
+        waiting = svc.status()
+        assert (waiting.up, waiting.state) == (False, "recovering")
+    finally:
+        await svc.stop()
+    assert svc.status().state == "stopped"
+
+
+async def test_overflow_to_callback_remembers_the_offer_until_taken_or_hung_up() -> None:
+    """Past the max wait a callback-overflow caller leaves the ACD and is remembered for
+    the callback script (queue, campaign); a hang-up before the script ran forgets it.
+    A voicemail overflow leaves the ACD too; a voicemail target must be a mailbox."""
+    from ccpbx.acd import OverflowKind, OverflowTarget
+
+    clock = Clock()
+    svc = service(clock)
+    back = OverflowTarget(OverflowKind.CALLBACK, "winback")
+    svc._set_spec(QueueSpec(QueueConfig("care", max_wait_s=10, overflow=back), {}, False))
+    mailbox = OverflowTarget(OverflowKind.VOICEMAIL, "support@default")
+    svc._set_spec(QueueSpec(QueueConfig("vm", max_wait_s=10, overflow=mailbox), {}, False))
+    svc._handle("held", held("c1", "care"))
+    svc._handle("held", held("c2", "care"))
+    svc._handle("held", held("c3", "vm"))
+    clock.now += 10
+    svc._tick()
+    assert svc.callback_offers == {"c1": ("care", "winback"), "c2": ("care", "winback")}
+    assert not svc.state.calls
+    assert not svc.legs
+    svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c2"}))
+    assert svc.callback_offers == {"c1": ("care", "winback")}
+    counts = svc.stats.queue_counts("care")
+    assert (counts.offered, counts.overflowed, counts.abandoned) == (2, 2, 0)
+    assert svc.stats.queue_counts("vm").overflowed == 1
+    await asyncio.gather(*list(svc._tasks), return_exceptions=True)
+    with pytest.raises(ValueError):
+        QueueSpec(
+            QueueConfig("vm", max_wait_s=10, overflow=OverflowTarget(OverflowKind.VOICEMAIL, "")),
+        )

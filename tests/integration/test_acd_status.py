@@ -1,0 +1,46 @@
+"""The ACD's entry in /status on the real daemon."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from ccpbx.daemon import Daemon
+from ccpbx.sandbox.asterisk import AsteriskInstance
+
+from .conftest import StartDaemon, eventually
+from .test_acd_support import add_queue, waiting_caller
+
+
+async def status(daemon: Daemon) -> tuple[int, dict[str, Any]]:
+    url = f"http://127.0.0.1:{daemon.http_port}/status"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        return resp.status, await resp.json()
+
+
+async def test_status_reports_the_queue_service(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """/status has an ``acd`` component: ready (and up) once the service has recovered,
+    with what it found and holds; once the service stops it is down and /status is 503."""
+    daemon = await start_daemon()
+    await daemon.acd.wait_ready(20)
+    await add_queue(daemon, "sales")
+    call = await waiting_caller(daemon.ami, "sales")
+    await eventually(lambda: call in daemon.acd.state.calls)
+    code, body = await status(daemon)
+    assert code == 200, body
+    acd = body["components"]["acd"]
+    assert (acd["up"], acd["state"]) == (True, "ready")
+    assert (acd["queues"], acd["calls"], acd["agents_logged_in"]) == (1, 1, 0)
+    assert acd["recovered"] == {"agents": 0, "talking": 0, "waiting": 0}
+    assert "last_error" not in acd
+
+    await daemon.acd.stop()
+    code, body = await status(daemon)
+    assert code == 503
+    assert body["status"] == "degraded"
+    assert body["components"]["acd"]["state"] == "stopped"
+    assert body["components"]["acd"]["up"] is False
+    assert body["components"]["ami"]["up"] is True
