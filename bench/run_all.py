@@ -41,6 +41,10 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
             "Persistent agent connect time (real Asterisk)",
             ["agent_connect_bench.py"] + (["--calls", "30"] if quick else []),
         ),
+        (
+            "Dialer: live answer -> agent connected (real Asterisk)",
+            ["dialer_connect_bench.py"] + (["--contacts", "40"] if quick else []),
+        ),
         ("Dialer pacing simulation", ["dialer_table.py"] + (["--days", "1"] if quick else [])),
     ]
 

@@ -562,6 +562,70 @@ class AcdState:
         del self._calls[call_id]
         return [event]
 
+    # ----- outbound calls with an agent reserved first ---------------------------
+
+    def hold_for_outbound(
+        self, call_id: str, queue: str, agent_id: str, now: float
+    ) -> list[AcdEvent]:
+        """Reserve an available agent of ``queue`` for an outbound call not placed yet
+        (a preview, a callback): the agent is offered the call first and no other call
+        can take them. The call enters the queue's figures only once answered
+        (:meth:`outbound_answered`); :meth:`release_outbound` frees the agent if not."""
+        self._index(queue)
+        agent = self.agent(agent_id)
+        if call_id in self._calls:
+            raise DuplicateCall("call already in the ACD", call_id=call_id)
+        if agent.state is not AgentState.AVAILABLE:
+            raise self._illegal(agent, "hold_for_outbound", call_id=call_id)
+        if queue not in agent.queues:
+            raise IllegalTransition(
+                "agent does not serve this queue", agent_id=agent_id, queue=queue
+            )
+        self._seq += 1
+        call = WaitingCall(call_id, queue, 0, {}, now, now, self._seq)
+        call.status = CallStatus.OFFERED
+        call.ringing = {agent_id}
+        call.offered_to.append(agent_id)
+        self._calls[call_id] = call
+        agent.call_id = call_id
+        agent.call_queue = queue
+        self._set_state(agent, AgentState.RESERVED, now)
+        return [
+            self._agent_event(
+                EventKind.CALL_OFFERED, agent, now, queue=queue, call=call, reason="outbound"
+            )
+        ]
+
+    def outbound_answered(self, call_id: str, now: float) -> list[AcdEvent]:
+        """The held outbound call was answered and is being put through to its agent:
+        it counts as offered to the queue now, and the ring timeout guards the connect."""
+        call = self.call(call_id)
+        if call.status is not CallStatus.OFFERED or call.offered_at is not None:
+            raise IllegalTransition("not a held outbound call", call_id=call_id)
+        call.enqueued_at = call.arrived_at = now
+        call.offered_at = now
+        self._offered.add(call_id)
+        return [
+            AcdEvent(
+                EventKind.CALL_ENQUEUED, now, queue=call.queue, call_id=call_id, reason="outbound"
+            )
+        ]
+
+    def release_outbound(self, call_id: str, now: float) -> list[AcdEvent]:
+        """The held outbound call will not reach its agent (not answered, skipped):
+        the agent is free again (or takes a pause asked for meanwhile), no penalty."""
+        call = self.call(call_id)
+        if call.status is not CallStatus.OFFERED or call.offered_at is not None:
+            raise IllegalTransition("not a held outbound call", call_id=call_id)
+        events = self._release(call, sorted(call.ringing), now)
+        del self._calls[call_id]
+        return events
+
+    def is_held_outbound(self, call_id: str) -> bool:
+        """A held outbound call not answered yet."""
+        call = self._calls.get(call_id)
+        return call is not None and call.status is CallStatus.OFFERED and call.offered_at is None
+
     # ----- internals -------------------------------------------------------------
 
     def _index(self, queue: str) -> QueueIndex:

@@ -57,3 +57,12 @@ class DialerControl(Protocol):
         attempt, and end the agent's wrap-up as the campaign's rules say.
         """
         ...
+
+    def preview(self, agent: str) -> dict[str, Any] | None:
+        """The contact a preview campaign shows the agent before dialing, None if none."""
+        ...
+
+    async def preview_action(self, agent: str, action: str) -> dict[str, Any]:
+        """``"dial"`` the agent's preview (the agent stays reserved for it) or ``"skip"``
+        it (not dialed, back to the list); ``NotFound`` when the agent has none."""
+        ...

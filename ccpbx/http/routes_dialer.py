@@ -197,6 +197,30 @@ async def dispose_attempt_route(request: web.Request) -> web.Response:
     return web.json_response(disposed.as_dict())
 
 
+# -- previews ----------------------------------------------------------------------
+@routes.get("/api/agents/{agent}/preview")
+@requires("agent")
+async def get_preview(request: web.Request) -> web.Response:
+    """The contact a preview campaign reserved the agent for (404 when none)."""
+    agent = _agent_for(request)
+    found = _control(request).preview(agent)
+    if found is None:
+        raise NotFound(f"agent {agent} has no preview", agent=agent)
+    return web.json_response(found)
+
+
+@routes.post("/api/agents/{agent}/preview")
+@requires("agent")
+async def act_on_preview(request: web.Request) -> web.Response:
+    """``{"action": "dial"}`` places the call (it reaches this agent) or
+    ``{"action": "skip"}`` gives the contact back without dialing."""
+    agent = _agent_for(request)
+    action = (await _body(request)).get("action")
+    if action not in ("dial", "skip"):
+        raise InvalidInput('action must be "dial" or "skip"', field="action")
+    return web.json_response(await _control(request).preview_action(agent, action))
+
+
 # -- campaigns ---------------------------------------------------------------------
 @routes.get("/api/campaigns")
 @requires("supervisor")

@@ -304,6 +304,21 @@ class QueueService:
         await self._call(lambda now: self.state.wrapup_done(agent, now))
         return self.agent_view(agent)
 
+    async def hold_for_outbound(self, call_id: str, queue: str, agent: str) -> None:
+        """Reserve an available agent for an outbound call about to be placed (preview,
+        callback); when the call is answered it goes to that agent without routing."""
+        await self._call(lambda now: self.state.hold_for_outbound(call_id, queue, agent, now))
+
+    async def release_outbound(self, call_id: str) -> None:
+        """The held outbound call will not be answered: its agent is free again."""
+
+        def apply(now: float) -> list[AcdEvent]:
+            if not self.state.is_held_outbound(call_id):
+                return []
+            return self.state.release_outbound(call_id, now)
+
+        await self._call(apply)
+
     def expect_call(self, uniqueid: str, attributes: CallAttributes) -> None:
         """Remember a caller's priority and skills until it reaches music on hold."""
         self._attrs[uniqueid] = attributes
@@ -496,6 +511,14 @@ class QueueService:
         uniqueid = event.get("Uniqueid") or ""
         queue = event.get("Exten") or ""
         if not uniqueid or uniqueid in self.legs:
+            return
+        if self.state.is_held_outbound(uniqueid):
+            # An outbound call answered with its agent reserved: straight to that agent.
+            call = self.state.calls[uniqueid]
+            self.legs[uniqueid] = CallLeg(uniqueid, event.get("Channel") or "", call.queue)
+            self._publish(self.state.outbound_answered(uniqueid, now))
+            for agent in sorted(call.ringing):
+                self._start_connect(uniqueid, agent)
             return
         if queue not in self.specs:
             log.warning("acd_unknown_queue", queue=queue, uniqueid=uniqueid)

@@ -67,7 +67,7 @@ candidates AS (
         ORDER BY p.id = l.preferred_phone_id DESC NULLS LAST, p.rank
         LIMIT 1
     ) ph ON true
-    WHERE l.status = 'ready' AND l.ready_at <= $2
+    WHERE l.status = 'ready' AND l.ready_at <= $2 {tier_filter}
       AND l.attempts_total < camp.max_attempts_total
       AND (l.attempts_day IS DISTINCT FROM camp.today
            OR l.attempts_on_day < camp.max_attempts_per_day)
@@ -125,9 +125,10 @@ ORDER BY p.tier, p.priority DESC, p.ready_at, p.contact_id
 
 
 @functools.lru_cache(maxsize=64)
-def _lease_sql(n: int) -> str:
+def _lease_sql(n: int, callbacks_only: bool = False) -> str:
     return _LEASE_SQL.format(
         limit=int(n),
+        tier_filter="AND l.tier = 0" if callbacks_only else "",
         defer_s=DEFER_S,
         dnc_applies=APPLIES_SQL.format(e164="p.e164", campaign="camp.id", now="$2"),
     )
@@ -151,7 +152,13 @@ class LeasedLead:
 
 
 async def lease(
-    db: Executor, campaign_id: int, n: int, now: dt.datetime, *, dialer_id: str
+    db: Executor,
+    campaign_id: int,
+    n: int,
+    now: dt.datetime,
+    *,
+    dialer_id: str,
+    callbacks_only: bool = False,
 ) -> list[LeasedLead]:
     """Up to ``n`` leads of a running campaign that may be dialed at ``now``.
 
@@ -159,7 +166,8 @@ async def lease(
     longest. Each returned lead has a fresh attempt in state ``leased``.
     The ``n`` leads at the head of the queue are examined; those with no
     number callable now are deferred by ``DEFER_S`` seconds, so fewer than
-    ``n`` may come back while more remain: call again.
+    ``n`` may come back while more remain: call again. ``callbacks_only``: due
+    callbacks only (the dialer leases those when it has an agent to reserve).
     """
     if n < 1:
         raise InvalidInput("lease at least one lead", n=n)
@@ -167,7 +175,7 @@ async def lease(
         raise InvalidInput("now must be an aware datetime")
     async with connection(db) as conn:
         with translate_errors("lease leads", campaign_id=campaign_id):
-            rows = await conn.fetch(_lease_sql(n), campaign_id, now, dialer_id)
+            rows = await conn.fetch(_lease_sql(n, callbacks_only), campaign_id, now, dialer_id)
     return [
         LeasedLead(
             attempt_id=r["id"],

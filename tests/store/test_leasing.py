@@ -376,3 +376,18 @@ async def test_lead_with_only_flagged_numbers_is_finished(conn: asyncpg.Connecti
     assert await lease(conn, camp) == []
     status = await conn.fetchval("SELECT status FROM campaign_leads WHERE contact_id = $1", flagged)
     assert status == "done"
+
+
+async def test_callbacks_only_lease_skips_fresh_leads(conn: asyncpg.Connection) -> None:
+    """``callbacks_only`` hands out due callbacks and nothing else."""
+    camp, _ = await campaign_with_contacts(conn, 3)
+    [lead] = await lease(conn, camp, n=1)
+    await finish(conn, lead, "no_answer", T0)
+    assert await leasing.lease(conn, camp.id, 5, T0, dialer_id="d", callbacks_only=True) == []
+    await attempts.schedule_callback(conn, camp.id, lead.contact_id, T0 + MIN)
+    early = await leasing.lease(conn, camp.id, 5, T0, dialer_id="d", callbacks_only=True)
+    assert early == []
+    [cb] = await leasing.lease(conn, camp.id, 5, T0 + MIN, dialer_id="d", callbacks_only=True)
+    assert cb.contact_id == lead.contact_id
+    assert cb.callback_id is not None
+    assert len(await lease(conn, camp, T0 + MIN)) == 2  # the fresh leads are still there

@@ -40,7 +40,7 @@ from ccpbx.dialer.runtime import records
 from ccpbx.dialer.runtime.book import AbandonLedger, CallBook, OutboundCall, Phase
 from ccpbx.dialer.runtime.settle import settled_outcome
 from ccpbx.dialer.runtime.snapshot import pacing_snapshot, pool_view
-from ccpbx.errors import CcpbxError
+from ccpbx.errors import CcpbxError, NotFound
 from ccpbx.queues.service import CallAttributes, QueueService
 from ccpbx.store import attempts as store_attempts
 from ccpbx.store.campaigns import Campaign
@@ -137,6 +137,13 @@ class CampaignRunner:
         self.counts = {"placed": 0, "answered": 0, "connected": 0, "abandoned": 0, "failed": 0}
         self.answer_to_agent_s: deque[float] = deque(maxlen=10_000)
         self.ready = asyncio.Event()
+        self.preview_mode = campaign.settings.mode == "preview"
+        self.previews: dict[str, LeasedLead] = {}
+        """Agent -> the lead it is previewing (preview mode), until it dials or skips."""
+        self.holds: dict[str, str] = {}
+        """Attempt -> the agent reserved for it (previews and callbacks)."""
+        self._reserving = False
+        self._no_callbacks_until = 0.0
 
     # ----- lifecycle -----------------------------------------------------------------
 
@@ -261,7 +268,16 @@ class CampaignRunner:
             return
         outbound = {c.key for c in self.book.calls()}
         pool = pool_view(state, self.queue, set(spare_agents(state, now)), outbound_calls=outbound)
-        if pool.logged_in == 0:
+        if pool.logged_in == 0 or self._reserving:
+            return
+        free = [a for a in pool.ready_agents if a not in self.previews]
+        if free and (self.preview_mode or now >= self._no_callbacks_until):
+            # Due callbacks (and, in preview mode, every lead) get an agent reserved
+            # before they are dialed; pacing decides after, on what is left.
+            self._reserving = True
+            self._spawn(self._reserve(free, callbacks_only=not self.preview_mode), "dialer-reserve")
+            return
+        if self.preview_mode:
             return
         ringing = self.book.ringing_since() + (now,) * self.book.reserved
         snapshot = pacing_snapshot(
@@ -294,8 +310,11 @@ class CampaignRunner:
         if kind == "acd":
             return self._acd_event(data, now)
         if kind == "placed":
-            lead, ok = data
-            self.book.reserved -= 1
+            lead, ok, held = data
+            if held is None:
+                self.book.reserved -= 1
+            else:
+                self.holds[str(lead.attempt_id)] = held
             if ok is None:
                 self.book.placed(
                     OutboundCall(lead.attempt_id, lead.contact_id, lead.e164, placed_at=now)
@@ -308,6 +327,21 @@ class CampaignRunner:
             return True
         if kind == "dial_end":
             return self._dial_end(data, now)
+        if kind == "reserved":
+            fewer, _agents = data
+            self._reserving = False
+            if fewer:
+                if self.preview_mode:
+                    self._no_leads_until = now + self.settings.idle_poll_s
+                else:
+                    self._no_callbacks_until = now + self.settings.idle_poll_s
+            self._last_decision = 0.0
+            return True
+        if kind == "preview":
+            agent, lead = data
+            self.previews[agent] = lead
+            self.holds[str(lead.attempt_id)] = agent
+            return True
         if kind == "leased_fewer":
             missing = data
             self.book.reserved -= missing
@@ -394,7 +428,9 @@ class CampaignRunner:
         if call.phase is Phase.DIALING:
             call.report.hangup(event.get("Cause") or "")
             return self._dialing_settled(call, now)
-        if call.phase is Phase.ANSWERED and key not in self._acd.state.calls:
+        if call.phase is Phase.ANSWERED and (
+            key not in self._acd.state.calls or self._acd.state.is_held_outbound(key)
+        ):
             # Gone before the ACD had it: a machine (AMD), or a customer who hung up
             # at once (counted as abandoned: a live answer no agent reached).
             seen = self._outcomes_seen.pop(key, None)
@@ -418,6 +454,7 @@ class CampaignRunner:
         if call is not None and call.phase is Phase.DIALING and kind in _LIVE:
             self._answered(key, now)
         if kind is EventKind.CALL_ANSWERED and call is not None and event.agent_id:
+            self.holds.pop(key, None)
             took = self.book.connected(key, event.agent_id, now)
             if took is not None:
                 self.answer_to_agent_s.append(took)
@@ -448,8 +485,13 @@ class CampaignRunner:
             return True
         return kind in (EventKind.AGENT_UNPAUSED, EventKind.AGENT_LOGGED_IN)
 
+    def _release_hold(self, key: str) -> None:
+        if self.holds.pop(key, None) is not None:
+            self._spawn(self._acd.release_outbound(key), "dialer-release-hold")
+
     def _abandoned(self, key: str, now: float) -> None:
         call = self.book.finish(key)
+        self._release_hold(key)
         if call is None:
             return
         self.counts["abandoned"] += 1
@@ -463,6 +505,7 @@ class CampaignRunner:
 
     def _finish(self, key: str, outcome: str, now: float) -> None:
         call = self.book.finish(key)
+        self._release_hold(key)
         if call is None:
             return
         self.counts["failed"] += 1
@@ -487,7 +530,108 @@ class CampaignRunner:
         for lead in leads:
             await self._dial(lead)
 
-    async def _dial(self, lead: LeasedLead) -> None:
+    async def _reserve(self, agents: list[str], *, callbacks_only: bool) -> None:
+        """Lease up to one lead per free agent, reserve the agent in the ACD, then dial
+        (a callback) or show it to the agent (a preview)."""
+        leads: list[LeasedLead] = []
+        try:
+            leads = await lease(
+                self._pool(),
+                self.campaign.id,
+                len(agents),
+                _utc(self._clock()),
+                dialer_id=self.dialer_id,
+                callbacks_only=callbacks_only,
+            )
+            pairs = await self._pair(leads, agents)
+        except Exception as exc:
+            log.warning("dialer_reserve_failed", campaign=self.campaign.name, error=repr(exc))
+            pairs = [(lead, None) for lead in leads]
+        for lead, agent in pairs:
+            key = str(lead.attempt_id)
+            if agent is not None:
+                try:
+                    await self._acd.hold_for_outbound(key, self.queue, agent)
+                except CcpbxError as exc:
+                    log.info("dialer_hold_refused", attempt_id=key, agent=agent, error=exc.message)
+                    agent = None
+            if self.preview_mode and agent is not None:
+                self.feed("preview", (agent, lead))
+                log.info("dialer_preview", campaign=self.campaign.name, agent=agent, attempt_id=key)
+            elif agent is not None:
+                await self._dial(lead, held=agent)
+            else:
+                # No agent to reserve any more: dial it like any lead (a callback must
+                # not wait) or, for a preview, give it back untouched.
+                if self.preview_mode:
+                    await records.settle(
+                        self._pool(), lead.attempt_id, "not_dialed", _utc(self._clock())
+                    )
+                else:
+                    self.book.reserved += 1
+                    await self._dial(lead)
+        self.feed("reserved", (len(leads) < len(agents), agents))
+
+    async def _pair(
+        self, leads: list[LeasedLead], agents: list[str]
+    ) -> list[tuple[LeasedLead, str | None]]:
+        """Give each lead an agent: a callback promised to an agent goes to that agent if
+        it is free, the rest to the free agents longest idle first."""
+        free = list(agents)
+        pairs: list[tuple[LeasedLead, str | None]] = []
+        rest = []
+        for lead in leads:
+            wanted = None
+            if lead.callback_agent_id is not None:
+                wanted = await self._pool().fetchval(
+                    "SELECT username FROM agents WHERE id = $1", lead.callback_agent_id
+                )
+            if wanted in free:
+                free.remove(wanted)
+                pairs.append((lead, wanted))
+            else:
+                rest.append(lead)
+        for lead in rest:
+            pairs.append((lead, free.pop(0) if free else None))
+        return pairs
+
+    # ----- previews ------------------------------------------------------------------
+
+    def preview_of(self, agent: str) -> dict[str, Any] | None:
+        lead = self.previews.get(agent)
+        if lead is None:
+            return None
+        return {
+            "campaign": self.campaign.name,
+            "attempt_id": str(lead.attempt_id),
+            "contact_id": lead.contact_id,
+            "name": lead.name,
+            "number": lead.e164,
+            "fields": lead.fields,
+            "callback": lead.callback_id is not None,
+        }
+
+    async def preview_dial(self, agent: str) -> dict[str, Any]:
+        lead = self.previews.pop(agent, None)
+        if lead is None:
+            raise NotFound(f"agent {agent} has no preview", agent=agent)
+        await self._dial(lead, held=agent)
+        return {"agent": agent, "attempt_id": str(lead.attempt_id), "dialing": lead.e164}
+
+    async def preview_skip(self, agent: str) -> dict[str, Any]:
+        lead = self.previews.pop(agent, None)
+        if lead is None:
+            raise NotFound(f"agent {agent} has no preview", agent=agent)
+        key = str(lead.attempt_id)
+        self.holds.pop(key, None)
+        await store_attempts.record_outcome(
+            self._pool(), lead.attempt_id, "not_dialed", _utc(self._clock())
+        )
+        await self._acd.release_outbound(key)
+        log.info("dialer_preview_skipped", agent=agent, attempt_id=key)
+        return {"agent": agent, "attempt_id": key, "skipped": True}
+
+    async def _dial(self, lead: LeasedLead, *, held: str | None = None) -> None:
         key = str(lead.attempt_id)
         settings = self.campaign.settings
         try:
@@ -498,10 +642,13 @@ class CampaignRunner:
             )
         except Exception as exc:
             log.warning("dialer_mark_dialing_failed", attempt_id=key, error=repr(exc))
-            self.feed("placed", (lead, "not marked"))
+            self.feed("placed", (lead, "not marked", held))
+            if held is not None:
+                await self._acd.release_outbound(key)
             return
-        self.feed("placed", (lead, None))
-        self._acd.expect_call(key, CallAttributes(priority=self.settings.outbound_priority))
+        self.feed("placed", (lead, None, held))
+        if held is None:
+            self._acd.expect_call(key, CallAttributes(priority=self.settings.outbound_priority))
         variables = [
             f"CCPBX_ATTEMPT={key}",
             f"CCPBX_CAMPAIGN={self.campaign.id}",
@@ -592,6 +739,7 @@ class CampaignRunner:
 
     def _renew_and_sweep(self, now: float) -> None:
         ids = [c.attempt_id for c in self.book.calls() if c.phase is not Phase.CONNECTED]
+        ids += [lead.attempt_id for lead in self.previews.values()]
         if ids:
             stamp = _utc(now)
             self._write(lambda db: renew_leases(db, ids, stamp))

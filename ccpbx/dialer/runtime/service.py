@@ -36,7 +36,8 @@ _AGENT_FREED = frozenset(
     {EventKind.WRAPUP_ENDED, EventKind.AGENT_UNPAUSED, EventKind.AGENT_LOGGED_IN}
 )
 """ACD events that may free an agent for a campaign (a pacing decision follows)."""
-PACER_OF_MODE = {"progressive": "progressive", "predictive": "predictive"}
+PACER_OF_MODE = {"preview": "progressive", "progressive": "progressive", "predictive": "predictive"}
+"""Preview campaigns place a call only when the agent asks (the pacer is not used)."""
 
 
 class DialerService:
@@ -177,6 +178,23 @@ class DialerService:
             if leg is not None and uniqueid in (leg.uniqueid, leg.channel):
                 return agent
         return None
+
+    def preview(self, agent: str) -> dict[str, Any] | None:
+        for runner in self.runners.values():
+            found = runner.preview_of(agent)
+            if found is not None:
+                return found
+        return None
+
+    async def preview_action(self, agent: str, action: str) -> dict[str, Any]:
+        for runner in self.runners.values():
+            if agent in runner.previews:
+                if action == "dial":
+                    return await runner.preview_dial(agent)
+                if action == "skip":
+                    return await runner.preview_skip(agent)
+                raise InvalidInput('action must be "dial" or "skip"', field="action")
+        raise NotFound(f"agent {agent} has no preview", agent=agent)
 
     async def dispose(
         self,
