@@ -49,6 +49,9 @@ def test_config_is_frozen() -> None:
         ("", {"CCPBX_DATABASE_URL": "mysql://x"}, "database.url: must be a postgresql:// URL"),
         ("[ami\n", {}, "not valid TOML"),
         ("[database]\npool_min = 5\npool_max = 2\n", {}, "pool_min <= pool_max"),
+        ("[dialer]\ngrace_s = 2.5\n", {}, "dialer.grace_s: the abandon message must start"),
+        ("[dialer]\nmachine_action = 'beep'\n", {}, "dialer.machine_action: one of"),
+        ("[dialer]\nabandon_prompt = 'x;y'\n", {}, "dialer.abandon_prompt: a sound name"),
     ],
 )
 def test_bad_values_name_their_key(
@@ -65,3 +68,11 @@ def test_missing_file_is_an_error(tmp_path: Path) -> None:
     """A config path that does not exist is an error, not a silent fallback to defaults."""
     with pytest.raises(ConfigError, match="config file not found"):
         load(tmp_path / "nope.toml", environ={})
+
+
+def test_shipped_example_config_loads() -> None:
+    """docker/ccpbx.toml.example, which `make install-systemd` installs, is valid."""
+    example = Path(__file__).resolve().parent.parent / "docker" / "ccpbx.toml.example"
+    config = load(example, environ={})
+    assert config.dialer.grace_s == 1.5
+    assert config.dialer.abandon_prompt == "ccpbx/abandon"

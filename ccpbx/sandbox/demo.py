@@ -24,6 +24,7 @@ from ccpbx.daemon import Daemon
 from ccpbx.sandbox import postgres
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, free_tcp_port
 from ccpbx.sandbox.demo_acd import AGENT_PHONES, run_acd_demo
+from ccpbx.sandbox.demo_dialer import run_dialer_demo
 from ccpbx.sandbox.demo_ivr import DEMO_DID, run_ivr_demo
 from ccpbx.sandbox.root import ensure_runtime
 from ccpbx.sandbox.sipp import caller_scenario, run_sipp
@@ -95,6 +96,11 @@ async def run(hold: float) -> int:
                     green = (
                         await run_acd_demo(asterisk, daemon, database_url, Path(workdir)) and green
                     )
+                    say("outbound: a predictive campaign dials simulated customers")
+                    green = (
+                        await run_dialer_demo(asterisk, daemon, database_url, Path(workdir))
+                        and green
+                    )
                 if hold > 0:
                     sip = f"sip:{DEMO_DID}@127.0.0.1:{asterisk.settings.sip_port}"
                     say(
@@ -109,7 +115,12 @@ async def run(hold: float) -> int:
         asterisk.remove()
     say(
         "demo "
-        + ("passed: calls answered by ccpbx, IVR walked, /status green" if green else "FAILED")
+        + (
+            "passed: calls answered by ccpbx, IVR walked, queues served, campaign dialed,"
+            " /status green"
+            if green
+            else "FAILED"
+        )
     )
     return 0 if green else 1
 
