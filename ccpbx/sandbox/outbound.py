@@ -45,6 +45,7 @@ async def seed_campaign(
     retry_delays: dict[str, int] | None = None,
     wrapup_s: float = 0.3,
     ring_timeout_s: int = 15,
+    amd: bool = False,
 ) -> Campaign:
     """A paused campaign over one list of (E.164 number, time zone) contacts, dialing
     through the sandbox carrier; its agents are the members of ACD queue ``queue``.
@@ -74,6 +75,7 @@ async def seed_campaign(
         retry_delays=retry_delays or {},
         default_retry_delay_s=3600,
         ring_timeout_s=ring_timeout_s,
+        amd_enabled=amd,
         queue_id=queue_id,
     )
     campaign = await campaigns.create_campaign(pool, name, settings)

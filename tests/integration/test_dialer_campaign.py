@@ -130,3 +130,37 @@ async def test_live_answers_no_agent_takes_hear_the_abandon_message(
     assert sum(1 for c in log if c.end == "bye_received") >= len(abandoned)
     view = daemon.dialer.campaign_view("over")
     assert view["abandon_rate"]["today"] == pytest.approx(len(abandoned) / 8)
+
+
+@pytest.mark.timeout(120)
+async def test_answering_machines_are_told_apart_from_people(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """With AMD on, answering machines (long greeting) end as 'machine' and never reach
+    an agent; people (short hello) are put through; nothing counts as abandoned."""
+    daemon = await start_daemon()
+    assert daemon.dialer is not None
+    numbers = [(f"+1212563{i:04d}", NEW_YORK) for i in (10, 20, 30, 70, 80, 90)]
+    campaign = await seed_campaign(daemon, "amd", numbers, mode="progressive", amd=True)
+    with (
+        Carrier(
+            asterisk, answer_pct=50, busy_pct=0, congestion_pct=0, machine_pct=50, talk_s=2.0
+        ) as carrier,
+        agent_phones(asterisk, ("1011", "1012")),
+    ):
+        await log_in_agents(daemon, ("1011", "1012"), ["outbound"])
+        await daemon.dialer.start_campaign("amd")
+        runner = daemon.dialer.runners["amd"]
+
+        async def settled() -> bool:
+            rows = await attempt_rows(daemon, campaign)
+            return len(rows) == 6 and all(r["outcome"] is not None for r in rows)
+
+        await eventually(settled, timeout=90, interval=0.5)
+        await eventually(lambda: not carrier.active(), 20)
+    outcomes = {str(r["e164"]): r["outcome"] for r in await attempt_rows(daemon, campaign)}
+    for number, outcome in outcomes.items():
+        expected = "machine" if carrier.behaviour_of(number) == "machine" else "answered"
+        assert outcome == expected, (number, outcome)
+    assert runner.counts["connected"] == 3
+    assert runner.counts["abandoned"] == 0
