@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import asyncpg
@@ -17,6 +19,8 @@ from ccpbx.queues import AgentRecord, store
 from ccpbx.sandbox.asterisk import AsteriskInstance, free_tcp_port
 from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
+from ccpbx.store import attempts
+from ccpbx.store.leasing import lease
 from ccpbx.store.tokens import TokenRepository
 
 from .conftest import StartDaemon, eventually
@@ -133,7 +137,6 @@ async def test_killed_mid_campaign_dials_no_number_twice(
     assert max(dialed.values()) == 1
     assert set(seen) <= set(dialed)
     reconciled = [r for r in rows if r["state"] == "reconciled"]
-    assert reconciled, "the restart settled the attempts the killed process left open"
     leads = {r["e164"] for r in rows}
     assert leads == {n for n, _ in numbers}
     print(
@@ -141,3 +144,73 @@ async def test_killed_mid_campaign_dials_no_number_twice(
         f" reconciled {len(reconciled)}: "
         + ", ".join(f"{k} {v}" for k, v in Counter(r["outcome"] for r in reconciled).items())
     )
+
+
+async def test_restart_settles_attempts_whose_calls_are_gone(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """Attempts a dead dialer left open with no channel in Asterisk are settled at start:
+    one never handed to Asterisk is 'not_dialed' (its contact may be called again), one
+    that may have rung is 'cancelled' (its retry delay applies); neither is redialed."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        numbers = [(f"+1212564{i:04d}", NEW_YORK) for i in range(2)]
+        campaign = await seed_campaign(pool, "gone", numbers)
+        await pool.execute("UPDATE campaigns SET status = 'running' WHERE id = $1", campaign.id)
+        now = dt.datetime.now(dt.UTC)
+        leased, dialing = await lease(pool, campaign.id, 2, now, dialer_id="dead-dialer")
+        await attempts.mark_progress(pool, dialing.attempt_id, "dialing", now)
+        daemon = await start_daemon()
+        assert daemon.dialer is not None
+
+        async def states() -> dict[str, tuple[str, str]]:
+            rows = await pool.fetch(
+                "SELECT id::text, state, outcome FROM call_attempts WHERE campaign_id = $1",
+                campaign.id,
+            )
+            return {r["id"]: (r["state"], r["outcome"]) for r in rows}
+
+        await eventually(lambda: _all_settled(states), timeout=20, interval=0.2)
+        found = await states()
+        assert found[str(leased.attempt_id)] == ("reconciled", "not_dialed")
+        assert found[str(dialing.attempt_id)] == ("reconciled", "cancelled")
+        assert len(found) == 2
+        await daemon.dialer.pause_campaign("gone")
+    finally:
+        await pool.close()
+
+
+async def _all_settled(states: Any) -> bool:
+    return all(outcome is not None for _, outcome in (await states()).values())
+
+
+async def test_lapsed_lease_of_a_paused_campaign_is_settled(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """An attempt whose lease lapsed in a campaign no runner dials (paused) is settled by
+    the service's periodic reconciliation, from what Asterisk shows (no channel)."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    assert pool is not None
+    try:
+        campaign = await seed_campaign(pool, "lapsed", [("+12125650001", NEW_YORK)])
+        await pool.execute("UPDATE campaigns SET status = 'running' WHERE id = $1", campaign.id)
+        now = dt.datetime.now(dt.UTC)
+        [lead] = await lease(pool, campaign.id, 1, now, dialer_id="other-node")
+        await attempts.mark_progress(pool, lead.attempt_id, "dialing", now)
+        await pool.execute("UPDATE campaigns SET status = 'paused' WHERE id = $1", campaign.id)
+        daemon = await start_daemon()
+        assert daemon.dialer is not None
+        assert await daemon.dialer.reconcile_expired() == 0  # the lease still holds
+        await pool.execute(
+            "UPDATE call_attempts SET lease_expires_at = now() - interval '1 s' WHERE id = $1",
+            lead.attempt_id,
+        )
+        assert await daemon.dialer.reconcile_expired() == 1
+        row = await pool.fetchrow(
+            "SELECT state, outcome FROM call_attempts WHERE id = $1", lead.attempt_id
+        )
+        assert (row["state"], row["outcome"]) == ("reconciled", "cancelled")
+        assert daemon.dialer.runners == {}
+    finally:
+        await pool.close()

@@ -23,11 +23,14 @@ from ccpbx.ami.protocol import AmiMessage
 from ccpbx.dialer.dispositions import NoCallToDispose, agent_row_id, dispose_attempt
 from ccpbx.dialer.pacing import make_pacer
 from ccpbx.dialer.runtime.runner import CampaignRunner, Pool, RunnerSettings, new_dialer_id
+from ccpbx.dialer.runtime.settle import settled_outcome
 from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound
 from ccpbx.queues.model import QueueSpec, check_queue_name
 from ccpbx.queues.service import QueueService
 from ccpbx.store import campaigns as store_campaigns
+from ccpbx.store.attempts import Attempt
 from ccpbx.store.campaigns import Campaign
+from ccpbx.store.leasing import reconcile_expired
 
 log = structlog.get_logger(__name__)
 
@@ -110,11 +113,38 @@ class DialerService:
             if status != "running":
                 self._refused.discard(name)
 
+    async def reconcile_expired(self) -> int:
+        """Settle attempts whose lease lapsed (their dialer died, on any node, or their
+        campaign is no longer run here): followed no further if Asterisk has no channel
+        for them, decided by how far they got (see :func:`settled_outcome`)."""
+        pool = self._pool()
+
+        async def resolve(attempt: Attempt) -> str | None:
+            row = await pool.fetchrow(
+                """SELECT dialing_at IS NOT NULL AS dialing, answered_at IS NOT NULL AS answered
+                   FROM call_attempts WHERE id = $1""",
+                attempt.id,
+            )
+            key = str(attempt.id)
+            if row is None or any(key in r.book for r in self.runners.values()):
+                return None
+            return settled_outcome(
+                dialing=row["dialing"],
+                answered=row["answered"],
+                outcome_seen=None,
+                channel_up=key in self._channels,
+            )
+
+        now = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
+        report = await reconcile_expired(pool, now, resolve)
+        return len(report.reconciled)
+
     async def _sync_loop(self) -> None:
         while True:
             await asyncio.sleep(self._sync_s)
             try:
                 await self.sync()
+                await self.reconcile_expired()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -149,8 +179,9 @@ class DialerService:
         campaign = await store_campaigns.get_campaign(self._pool(), name)
         await store_campaigns.set_status(self._pool(), campaign.id, "paused")
         runner = self.runners.get(name)
-        if runner is not None:
-            runner.stop_dialing()
+        if runner is None:
+            return {"name": name, "id": campaign.id, "status": "paused", "dialing": False}
+        runner.stop_dialing()
         return self.campaign_view(name)
 
     def campaigns_view(self) -> list[dict[str, Any]]:

@@ -1,0 +1,119 @@
+"""Background work a service owns: a set of tasks, and an ordered database writer.
+
+Every task is kept until it ends, its failure is logged, and all are cancelled and
+awaited when the owner stops (nothing runs on unowned). Database writes that must
+happen in order (events, outcomes) go through one :class:`OrderedWriter` task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import structlog
+
+from ccpbx.errors import CcpbxError
+from ccpbx.store.db import Executor
+
+log = structlog.get_logger(__name__)
+
+Job = Callable[[Executor], Awaitable[Any]]
+
+
+class TaskSet:
+    """Tasks one service started; ``owner`` names it in the logs."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "task_failed", owner=self.owner, task=task.get_name(), exc_info=task.exception()
+            )
+
+    async def cancel_all(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class OrderedWriter:
+    """Runs database jobs one after the other, in the order given.
+
+    A job that fails because the database is unreachable (``Unavailable``, or an
+    unexpected error) is retried ``attempts`` times with a growing pause; one the
+    store refuses (a conflict, bad input) is logged and dropped: retrying cannot help.
+    """
+
+    def __init__(
+        self, pool: Callable[[], Executor], *, owner: str, attempts: int = 5, pause_s: float = 0.5
+    ) -> None:
+        self._pool = pool
+        self.owner = owner
+        self._attempts = attempts
+        self._pause_s = pause_s
+        self._jobs: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"{self.owner}-writer")
+
+    def put(self, job: Job) -> None:
+        self._jobs.put_nowait(job)
+
+    @property
+    def pending(self) -> int:
+        return self._jobs.qsize()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Finish the jobs already given (at most ``timeout`` seconds), then end."""
+        if self._task is None:
+            return
+        self._jobs.put_nowait(None)
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self._task)
+        except TimeoutError:
+            log.warning("writer_stop_timeout", owner=self.owner, pending=self.pending)
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            if job is None:
+                return
+            for attempt in range(self._attempts):
+                try:
+                    await job(self._pool())
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except CcpbxError as exc:
+                    if exc.error_id != "unavailable":
+                        log.warning("store_refused", owner=self.owner, error=exc.message)
+                        break
+                    log.warning(
+                        "store_failed", owner=self.owner, error=exc.message, attempt=attempt
+                    )
+                except Exception as exc:
+                    log.warning("store_failed", owner=self.owner, error=repr(exc), attempt=attempt)
+                await asyncio.sleep(self._pause_s * (attempt + 1))
+            else:
+                log.error("store_gave_up", owner=self.owner, attempts=self._attempts)
