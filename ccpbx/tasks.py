@@ -44,6 +44,10 @@ class TaskSet:
                 "task_failed", owner=self.owner, task=task.get_name(), exc_info=task.exception()
             )
 
+    async def wait_all(self) -> None:
+        """Wait for the tasks running now to end (their errors are logged, not raised)."""
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
     async def cancel_all(self) -> None:
         tasks = list(self._tasks)
         for task in tasks:

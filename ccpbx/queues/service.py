@@ -46,12 +46,13 @@ from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.callcontrol.ring import RingConnections, RingResult
-from ccpbx.errors import CcpbxError, Conflict, InvalidInput, Unavailable
+from ccpbx.errors import Conflict, InvalidInput, Unavailable
 from ccpbx.health import ComponentStatus
 from ccpbx.queues import store, supervision, views
 from ccpbx.queues.feed import Broadcaster, EventFeed
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_reason
 from ccpbx.store.db import Executor
+from ccpbx.tasks import OrderedWriter, TaskSet
 
 log = structlog.get_logger(__name__)
 
@@ -134,11 +135,10 @@ class QueueService:
         self.legs: dict[str, CallLeg] = {}
         self._attrs: dict[str, CallAttributes] = {}
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._writes: asyncio.Queue[Callable[[Executor], Awaitable[Any]] | None] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = TaskSet("acd")
+        self.writer: OrderedWriter | None = None
         self._listeners: list[Callable[[AcdEvent], None]] = []
         self._worker: asyncio.Task[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
         self._next_flush = 0.0
         self.recovered: dict[str, list[str]] = {}
@@ -159,7 +159,9 @@ class QueueService:
         # the view first): a reconcile then reads a fresh view.
         self._ami.on_connected(self._on_resynced)
         self._ami.on_resync(self._on_resynced)
-        self._writer = asyncio.create_task(self._write_loop(), name="acd-writer")
+        if self._pool is not None:
+            self.writer = OrderedWriter(self._pool, owner="acd", attempts=3)
+            self.writer.start()
         self._worker = asyncio.create_task(self._run(), name="acd-worker")
 
     async def stop(self) -> None:
@@ -169,17 +171,10 @@ class QueueService:
             return
         self._worker.cancel()
         await asyncio.gather(self._worker, return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.cancel_all()
         self._flush_intervals()
-        self._writes.put_nowait(None)
-        if self._writer is not None:
-            try:
-                async with asyncio.timeout(5):
-                    await self._writer
-            except TimeoutError:
-                log.warning("acd_writer_stop_timeout", pending=self._writes.qsize())
+        if self.writer is not None:
+            await self.writer.stop(timeout=5.0)
         self.feed.close()
         self._worker = None
 
@@ -743,27 +738,8 @@ class QueueService:
                     log.exception("acd_listener_failed", event_kind=event.kind.value)
 
     def _write(self, job: Callable[[Executor], Awaitable[Any]]) -> None:
-        if self._pool is not None:
-            self._writes.put_nowait(job)
-
-    async def _write_loop(self) -> None:
-        while True:
-            job = await self._writes.get()
-            if job is None:
-                return
-            for attempt in range(3):
-                try:
-                    assert self._pool is not None
-                    await job(self._pool())
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except CcpbxError as exc:
-                    log.warning("acd_store_failed", error=exc.message, attempt=attempt)
-                    await asyncio.sleep(0.5)
-                except Exception as exc:
-                    log.warning("acd_store_failed", error=repr(exc), attempt=attempt)
-                    break
+        if self.writer is not None:
+            self.writer.put(job)
 
     def _flush_intervals(self) -> int:
         """Store the statistics intervals that have ended (15 minutes by default)."""
@@ -778,14 +754,7 @@ class QueueService:
         self.state.configure_queue(spec.config)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("acd_task_failed", task=task.get_name(), exc_info=task.exception())
+        self.tasks.spawn(coro, name)
 
     def recovered_event(self, event: AcdEvent) -> AcdEvent:
         return dataclasses.replace(event, reason=event.reason or "recovered")

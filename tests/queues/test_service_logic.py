@@ -20,6 +20,7 @@ from ccpbx.queues import QueueService, QueueSpec
 from ccpbx.queues.features import endpoint_of, parse_skills
 from ccpbx.queues.feed import Broadcaster
 from ccpbx.queues.model import AgentRecord, check_queue_name, new_pin
+from ccpbx.tasks import OrderedWriter
 
 
 class Clock:
@@ -61,7 +62,7 @@ def login(svc: QueueService, agent: str, mode: AgentMode, now: float) -> None:
 
 async def settle(svc: QueueService) -> None:
     """Let spawned connect tasks fail, then feed their outcomes back in."""
-    await asyncio.gather(*list(svc._tasks), return_exceptions=True)
+    await svc.tasks.wait_all()
     while not svc._inbox.empty():
         kind, data = svc._inbox.get_nowait()
         svc._handle(kind, data)
@@ -109,9 +110,7 @@ async def test_wrapup_ends_on_the_timer_and_the_next_caller_is_offered() -> None
     clock.now += 5.0
     svc._tick()
     assert svc.state.agents["11"].call_id == "c2"
-    for task in list(svc._tasks):
-        task.cancel()
-    await asyncio.gather(*svc._tasks, return_exceptions=True)
+    await svc.tasks.cancel_all()
 
 
 async def test_waiting_caller_hanging_up_is_an_abandon_and_unknown_queue_is_refused() -> None:
@@ -127,9 +126,7 @@ async def test_waiting_caller_hanging_up_is_an_abandon_and_unknown_queue_is_refu
     assert (counts.offered, counts.abandoned) == (1, 1)
     assert svc.state.waiting_count("sales") == 0
     assert "c9" not in svc.state.calls
-    for task in list(svc._tasks):
-        task.cancel()
-    await asyncio.gather(*svc._tasks, return_exceptions=True)
+    await svc.tasks.cancel_all()
 
 
 async def test_slow_subscriber_is_cut_off() -> None:
@@ -174,7 +171,8 @@ async def test_closed_intervals_and_state_changes_are_stored(database_url: str) 
     try:
         svc = service(clock)
         svc._pool = lambda: pool
-        svc._writer = asyncio.create_task(svc._write_loop())
+        svc.writer = OrderedWriter(svc._pool, owner="acd")
+        svc.writer.start()
         svc._worker = asyncio.create_task(asyncio.sleep(3600))  # stands in for the worker
         svc._tick()  # first tick: nothing to flush yet
         svc._handle("held", held("c1"))
@@ -216,9 +214,7 @@ async def test_reconcile_ends_calls_whose_channels_are_gone() -> None:
     assert svc.state.agents["11"].state is AgentState.WRAP_UP
     counts = svc.stats.queue_counts("sales")
     assert (counts.answered, counts.handled, counts.abandoned) == (1, 1, 1)
-    for task in list(svc._tasks):
-        task.cancel()
-    await asyncio.gather(*svc._tasks, return_exceptions=True)
+    await svc.tasks.cancel_all()
 
 
 def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
@@ -315,7 +311,7 @@ async def test_overflow_to_callback_remembers_the_offer_until_taken_or_hung_up()
     counts = svc.stats.queue_counts("care")
     assert (counts.offered, counts.overflowed, counts.abandoned) == (2, 2, 0)
     assert svc.stats.queue_counts("vm").overflowed == 1
-    await asyncio.gather(*list(svc._tasks), return_exceptions=True)
+    await svc.tasks.wait_all()
     with pytest.raises(ValueError):
         QueueSpec(
             QueueConfig("vm", max_wait_s=10, overflow=OverflowTarget(OverflowKind.VOICEMAIL, "")),

@@ -23,7 +23,7 @@ import datetime as dt
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,7 @@ from ccpbx.store.campaigns import Campaign
 from ccpbx.store.db import Executor
 from ccpbx.store.leasing import LeasedLead, lease, renew_leases
 from ccpbx.store.phones import zone
+from ccpbx.tasks import Job, OrderedWriter, TaskSet
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +58,6 @@ the outcome (busy, congestion ...) before recording "failed"."""
 _LIVE = frozenset({EventKind.CALL_ENQUEUED, EventKind.CALL_OFFERED, EventKind.CALL_ANSWERED})
 """ACD events that prove a campaign call was answered (it reached the queue)."""
 Pool = Callable[[], Executor]
-Job = Callable[[Executor], Awaitable[Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +125,9 @@ class CampaignRunner:
         self.agent_calls: dict[str, str] = {}
         """Agent -> the attempt it is on or last wrapped up (for dispositions)."""
         self._inbox: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self._writes: asyncio.Queue[Job | None] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.writer = OrderedWriter(pool, owner=f"dialer-{campaign.name}")
+        self.tasks = TaskSet(f"dialer-{campaign.name}")
         self._worker: asyncio.Task[None] | None = None
-        self._writer: asyncio.Task[None] | None = None
         self.dialing = False
         self.started_at = clock()
         self._last_decision = 0.0
@@ -150,7 +149,7 @@ class CampaignRunner:
     async def start(self) -> None:
         if self._worker is not None:
             raise RuntimeError("campaign runner already started")
-        self._writer = asyncio.create_task(self._write_loop(), name="dialer-writer")
+        self.writer.start()
         self._worker = asyncio.create_task(self._run(), name=f"dialer-{self.campaign.name}")
 
     def resume_dialing(self) -> None:
@@ -167,17 +166,8 @@ class CampaignRunner:
             return
         self._worker.cancel()
         await asyncio.gather(self._worker, return_exceptions=True)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._writes.put_nowait(None)
-        if self._writer is not None:
-            try:
-                async with asyncio.timeout(5):
-                    await self._writer
-            except TimeoutError:
-                self._writer.cancel()
-                log.warning("dialer_writer_stop_timeout", campaign=self.campaign.name)
+        await self.tasks.cancel_all()
+        await self.writer.stop(timeout=5.0)
         self._worker = None
 
     def feed(self, kind: str, data: Any) -> None:
@@ -759,40 +749,10 @@ class CampaignRunner:
     # ----- plumbing ------------------------------------------------------------------------
 
     def _write(self, job: Job) -> None:
-        self._writes.put_nowait(job)
-
-    async def _write_loop(self) -> None:
-        """Apply writes in order; a failing one is retried a few times, then left: the
-        attempt stays open, its lease expires and it is settled then."""
-        while True:
-            job = await self._writes.get()
-            if job is None:
-                return
-            for attempt in range(5):
-                try:
-                    await job(self._pool())
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except CcpbxError as exc:
-                    if exc.error_id != "unavailable":
-                        log.warning("dialer_store_refused", error=exc.message)
-                        break
-                    log.warning("dialer_store_failed", error=exc.message, attempt=attempt)
-                    await asyncio.sleep(0.5 * (attempt + 1))
-                except Exception as exc:
-                    log.warning("dialer_store_failed", error=repr(exc), attempt=attempt)
-                    await asyncio.sleep(0.5 * (attempt + 1))
+        self.writer.put(job)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("dialer_task_failed", task=task.get_name(), exc_info=task.exception())
+        self.tasks.spawn(coro, name)
 
 
 def _utc(at: float) -> dt.datetime:
