@@ -19,6 +19,7 @@ from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.demo_acd import AGENT_PHONES
 from ccpbx.sandbox.demo_ivr import ccpbx
 from ccpbx.sandbox.outbound import window_around_now
+from ccpbx.sandbox.phones import SippPhone
 from ccpbx.store.tokens import TokenRepository
 
 CONTACTS = 60
@@ -28,10 +29,13 @@ async def run_dialer_demo(
     asterisk: AsteriskInstance, daemon: Daemon, database_url: str, workdir: Path
 ) -> bool:
     contacts = workdir / "spring-contacts.csv"
-    lines = ["name,phone"] + [f"Customer {i},(212) 555-{7000 + i:04d}" for i in range(CONTACTS)]
+    # The carrier answers, is busy, congested or rings out by the last two digits.
+    numbers = [f"{7000 + i * 100 // CONTACTS:04d}" for i in range(CONTACTS)]
+    lines = ["name,phone"] + [f"Customer {i},(212) 555-{n}" for i, n in enumerate(numbers)]
     contacts.write_text("\n".join(lines) + "\n")
     blocked = workdir / "do-not-call.csv"
-    blocked.write_text("phone\n+12125557003\n+12125557017\n")
+    dnc = [f"+1212555{numbers[i]}" for i in (2, 11)]
+    blocked.write_text("phone\n" + "\n".join(dnc) + "\n")
     print("-- the admin imports contacts and a do-not-call list, and creates the campaign")
     ccpbx(database_url, "contacts", "import", str(contacts), "--list", "spring", "--region", "US")
     ccpbx(database_url, "dnc", "import", str(blocked), "--source", "customer request")
@@ -43,6 +47,21 @@ async def run_dialer_demo(
         *("--window", str(window), "--ring-timeout", "15", "--retry", "busy=1800"),
     )
     admin, _ = await TokenRepository(daemon.database.pool).create("admin", "demo dialer")
+    phones = [SippPhone(asterisk, p) for p in AGENT_PHONES]
+    try:
+        return await _campaign(asterisk, daemon, admin, phones, set(dnc))
+    finally:
+        for phone in phones:
+            phone.stop()
+
+
+async def _campaign(
+    asterisk: AsteriskInstance,
+    daemon: Daemon,
+    admin: str,
+    phones: list[SippPhone],
+    blocked: set[str],
+) -> bool:
     auth = {"Authorization": f"Bearer {admin}"}
     base = f"http://127.0.0.1:{daemon.http_port}"
     async with aiohttp.ClientSession(headers=auth) as http:
@@ -55,15 +74,17 @@ async def run_dialer_demo(
                 return data
 
         await call_api("PUT", "/api/queues/outbound", {"wrapup_s": 1, "record": False})
-        print("-- the agents join the campaign's queue (blended: sales and outbound)")
-        for phone in AGENT_PHONES:
-            agent = phone.name
+        print("-- the agents' phones register again; they join the campaign's queue too")
+        for phone in phones:
+            await asyncio.to_thread(phone.start)
+        for profile in AGENT_PHONES:
+            agent = profile.name
             await call_api("POST", f"/api/agents/{agent}/logout")
             await call_api(
                 "PUT",
                 f"/api/agents/{agent}",
                 {
-                    "name": phone.label,
+                    "name": profile.label,
                     "mode": "persistent",
                     "queues": {"sales": {"penalty": 0}, "outbound": {"penalty": 0}},
                 },
@@ -75,7 +96,7 @@ async def run_dialer_demo(
         with carrier:
             print("-- the supervisor starts the campaign: POST /api/campaigns/spring/start")
             await call_api("POST", "/api/campaigns/spring/start")
-            keys = ("placed", "in_flight", "answered", "connected", "abandoned", "failed")
+            keys = ("placed", "in_flight", "answered", "connected", "abandoned", "unanswered")
             view: dict[str, Any] = {}
             for _ in range(120):
                 await asyncio.sleep(2.0)
@@ -105,7 +126,7 @@ async def run_dialer_demo(
     print(f"-- outcomes stored: {json.dumps(outcomes)}")
     print(
         f"  the carrier saw {len(seen)} numbers, none twice: {max(seen.values(), default=0) <= 1};"
-        f" do-not-call numbers dialed: {sum(1 for n in seen if n in BLOCKED)}"
+        f" do-not-call numbers dialed: {sum(1 for n in seen if n in blocked)}"
     )
     rate = view["abandon_rate"]["today"]
     print(f"  abandon rate today {rate:.1%} (target {view['abandon_rate']['target']:.0%})")
@@ -113,9 +134,6 @@ async def run_dialer_demo(
     return (
         view.get("connected", 0) > 0
         and max(dials.values(), default=0) <= 1
-        and not any(n in BLOCKED for n in seen)
+        and not any(n in blocked for n in seen)
         and rate <= view["abandon_rate"]["target"]
     )
-
-
-BLOCKED = {"+12125557003", "+12125557017"}

@@ -89,7 +89,7 @@ class CallStats:
     answered: int
     connected: int
     abandoned: int
-    failed: int
+    unanswered: int
     answer_to_agent_ms: tuple[float, ...]
 
 
@@ -133,7 +133,7 @@ class CampaignRunner:
         self._last_decision = 0.0
         self._no_leads_until = 0.0
         self._outcomes_seen: dict[str, str] = {}
-        self.counts = {"placed": 0, "answered": 0, "connected": 0, "abandoned": 0, "failed": 0}
+        self.counts = {"placed": 0, "answered": 0, "connected": 0, "abandoned": 0, "unanswered": 0}
         self.answer_to_agent_s: deque[float] = deque(maxlen=10_000)
         self.ready = asyncio.Event()
         self.preview_mode = campaign.settings.mode == "preview"
@@ -498,7 +498,7 @@ class CampaignRunner:
         self._release_hold(key)
         if call is None:
             return
-        self.counts["failed"] += 1
+        self.counts["unanswered"] += 1
         stamp = _utc(now)
         self._write(lambda db: store_attempts.record_outcome(db, call.attempt_id, outcome, stamp))
         log.info("dialer_outcome", campaign=self.campaign.name, attempt_id=key, outcome=outcome)
