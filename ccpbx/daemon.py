@@ -123,6 +123,8 @@ class Daemon:
         self.health.register("ami", self._ami_status)
         self.health.register("agi", self._agi_status)
         self.health.register("acd", self.acd.status)
+        if self.dialer is not None:
+            self.health.register("dialer", self.dialer.status)
         self.metrics.register(self.database.samples)
         self.metrics.register(self._samples)
 

@@ -44,3 +44,28 @@ async def test_status_reports_the_queue_service(
     assert body["components"]["acd"]["state"] == "stopped"
     assert body["components"]["acd"]["up"] is False
     assert body["components"]["ami"]["up"] is True
+
+
+async def test_status_reports_the_dialer(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """/status has a ``dialer`` component: ready once it has taken up the running
+    campaigns, naming those it dials."""
+    from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
+
+    daemon = await start_daemon()
+    assert daemon.dialer is not None
+    await seed_campaign(daemon, "st", [("+12125660001", NEW_YORK)])
+
+    async def ready() -> dict[str, Any] | None:
+        code, body = await status(daemon)
+        entry: dict[str, Any] = body["components"]["dialer"]
+        return entry if code == 200 and entry["state"] == "ready" else None
+
+    entry = await eventually(ready)
+    assert entry["campaigns_dialing"] == []
+    await daemon.dialer.start_campaign("st")
+    code, body = await status(daemon)
+    assert code == 200, body
+    assert body["components"]["dialer"]["campaigns_dialing"] == ["st"]
+    await daemon.dialer.pause_campaign("st")

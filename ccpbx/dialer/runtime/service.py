@@ -25,6 +25,7 @@ from ccpbx.dialer.pacing import make_pacer
 from ccpbx.dialer.runtime.runner import CampaignRunner, Pool, RunnerSettings, new_dialer_id
 from ccpbx.dialer.runtime.settle import settled_outcome
 from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound
+from ccpbx.health import ComponentStatus
 from ccpbx.queues.model import QueueSpec, check_queue_name
 from ccpbx.queues.service import QueueService
 from ccpbx.store import campaigns as store_campaigns
@@ -162,6 +163,20 @@ class DialerService:
             await runner.stop()
         self.runners.clear()
         self._started = False
+
+    def status(self) -> ComponentStatus:
+        """The ``dialer`` entry of ``/status``: ``starting`` until it has taken up the
+        running campaigns (after the ACD's recovery), then ``ready``; what it dials."""
+        detail: dict[str, Any] = {
+            "dialer_id": self.dialer_id,
+            "campaigns_dialing": sorted(n for n, r in self.runners.items() if r.dialing),
+            "calls_in_flight": sum(len(r.book) for r in self.runners.values()),
+        }
+        if self._refused:
+            detail["refused"] = sorted(self._refused)
+        if not self._started:
+            return ComponentStatus("dialer", False, "starting", detail)
+        return ComponentStatus("dialer", True, "ready", detail)
 
     # ----- control ---------------------------------------------------------------------
 
