@@ -23,9 +23,9 @@ from ccpbx.acd import (
     RelaxationStep,
     Strategy,
 )
-from ccpbx.errors import Forbidden, InvalidInput, NotFound
-from ccpbx.http.keys import REQUEST_TOKEN
+from ccpbx.errors import InvalidInput, NotFound
 from ccpbx.http.middleware import Handler, requires
+from ccpbx.http.requests import agent_in_path, json_body
 from ccpbx.queues import store
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id
 from ccpbx.queues.service import QueueService
@@ -49,29 +49,6 @@ async def query_token_middleware(request: web.Request, handler: Handler) -> web.
 
 def _service(request: web.Request) -> QueueService:
     return request.app[ACD]
-
-
-def _agent_for(request: web.Request) -> str:
-    """The agent in the path, after checking an agent token is acting for itself."""
-    agent = check_agent_id(request.match_info["agent"])
-    token = request[REQUEST_TOKEN]
-    if token.role == "agent" and token.subject != agent:
-        raise Forbidden(
-            "an agent token acts only for its own agent", agent=agent, subject=token.subject
-        )
-    return agent
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidInput("the body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body
 
 
 def _text(body: dict[str, Any], name: str) -> str:
@@ -101,7 +78,7 @@ async def get_queue(request: web.Request) -> web.Response:
 @routes.put("/api/queues/{queue}")
 @requires("admin")
 async def put_queue(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     name = request.match_info["queue"]
     try:
         overflow = body.get("overflow")
@@ -167,7 +144,7 @@ def _agent_stats(service: QueueService, agent: str) -> dict[str, Any]:
 @routes.put("/api/agents/{agent}")
 @requires("admin")
 async def put_agent(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     agent = check_agent_id(request.match_info["agent"])
     try:
         record = AgentRecord(
@@ -197,8 +174,8 @@ async def put_agent(request: web.Request) -> web.Response:
 @routes.post("/api/agents/{agent}/login")
 @requires("agent")
 async def login(request: web.Request) -> web.Response:
-    agent = _agent_for(request)
-    body = await _body(request)
+    agent = agent_in_path(request)
+    body = await json_body(request)
     endpoint = _text(body, "endpoint")
     mode_text = _optional_text(body, "mode")
     try:
@@ -213,27 +190,27 @@ async def login(request: web.Request) -> web.Response:
 @routes.post("/api/agents/{agent}/logout")
 @requires("agent")
 async def logout(request: web.Request) -> web.Response:
-    return web.json_response(await _service(request).logout(_agent_for(request)))
+    return web.json_response(await _service(request).logout(agent_in_path(request)))
 
 
 @routes.post("/api/agents/{agent}/pause")
 @requires("agent")
 async def pause(request: web.Request) -> web.Response:
-    agent = _agent_for(request)
-    reason = _text(await _body(request), "reason")
+    agent = agent_in_path(request)
+    reason = _text(await json_body(request), "reason")
     return web.json_response(await _service(request).pause(agent, reason))
 
 
 @routes.post("/api/agents/{agent}/unpause")
 @requires("agent")
 async def unpause(request: web.Request) -> web.Response:
-    return web.json_response(await _service(request).unpause(_agent_for(request)))
+    return web.json_response(await _service(request).unpause(agent_in_path(request)))
 
 
 @routes.post("/api/agents/{agent}/wrapup-done")
 @requires("agent")
 async def wrapup_done(request: web.Request) -> web.Response:
-    return web.json_response(await _service(request).end_wrapup(_agent_for(request)))
+    return web.json_response(await _service(request).end_wrapup(agent_in_path(request)))
 
 
 @routes.post("/api/agents/{agent}/spy")
@@ -241,7 +218,7 @@ async def wrapup_done(request: web.Request) -> web.Response:
 async def spy(request: web.Request) -> web.Response:
     """Call the supervisor's own phone (``endpoint``) into listen, whisper or barge."""
     agent = check_agent_id(request.match_info["agent"])
-    body = await _body(request)
+    body = await json_body(request)
     endpoint, how = _text(body, "endpoint"), _text(body, "how")
     return web.json_response(await _service(request).spy(endpoint, agent, how))
 
@@ -249,7 +226,7 @@ async def spy(request: web.Request) -> web.Response:
 @routes.post("/api/calls/{call_id}/recording")
 @requires("supervisor")
 async def recording(request: web.Request) -> web.Response:
-    body = await _body(request)
+    body = await json_body(request)
     paused = body.get("paused")
     if not isinstance(paused, bool):
         raise InvalidInput("paused must be true or false", field="paused")

@@ -28,9 +28,9 @@ from ccpbx.dialer.dispositions import (
     dispose_attempt,
     disposition,
 )
-from ccpbx.errors import Forbidden, InvalidInput, NotFound
-from ccpbx.http.keys import REQUEST_TOKEN
+from ccpbx.errors import InvalidInput, NotFound
 from ccpbx.http.middleware import requires
+from ccpbx.http.requests import agent_in_path, json_body
 from ccpbx.queues.model import check_agent_id
 from ccpbx.store.campaigns import list_dispositions
 
@@ -58,29 +58,6 @@ def _db(request: web.Request) -> asyncpg.Pool:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidInput("the body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    return body
-
-
-def _agent_for(request: web.Request) -> str:
-    """The agent in the path, after checking an agent token is acting for itself."""
-    agent = check_agent_id(request.match_info["agent"])
-    token = request[REQUEST_TOKEN]
-    if token.role == "agent" and token.subject != agent:
-        raise Forbidden(
-            "an agent token acts only for its own agent", agent=agent, subject=token.subject
-        )
-    return agent
 
 
 class _Verdict:
@@ -153,8 +130,8 @@ async def dispose_agent_call(request: web.Request) -> web.Response:
     ``callback_for``: ``"me"`` reserves the callback for this agent, ``"anyone"``
     (default) lets any agent take it.
     """
-    agent = _agent_for(request)
-    verdict = _Verdict(await _body(request))
+    agent = agent_in_path(request)
+    verdict = _Verdict(await json_body(request))
     if verdict.callback_for not in ("me", "anyone"):
         raise InvalidInput('callback_for must be "me" or "anyone"', field="callback_for")
     await verdict.check(_db(request))
@@ -179,7 +156,7 @@ async def dispose_attempt_route(request: web.Request) -> web.Response:
         attempt_id = uuid.UUID(request.match_info["attempt_id"])
     except ValueError as exc:
         raise NotFound("no such attempt", attempt_id=request.match_info["attempt_id"]) from exc
-    verdict = _Verdict(await _body(request))
+    verdict = _Verdict(await json_body(request))
     db = _db(request)
     await verdict.check(db)
     agent_id = None
@@ -202,7 +179,7 @@ async def dispose_attempt_route(request: web.Request) -> web.Response:
 @requires("agent")
 async def get_preview(request: web.Request) -> web.Response:
     """The contact a preview campaign reserved the agent for (404 when none)."""
-    agent = _agent_for(request)
+    agent = agent_in_path(request)
     found = _control(request).preview(agent)
     if found is None:
         raise NotFound(f"agent {agent} has no preview", agent=agent)
@@ -214,8 +191,8 @@ async def get_preview(request: web.Request) -> web.Response:
 async def act_on_preview(request: web.Request) -> web.Response:
     """``{"action": "dial"}`` places the call (it reaches this agent) or
     ``{"action": "skip"}`` gives the contact back without dialing."""
-    agent = _agent_for(request)
-    action = (await _body(request)).get("action")
+    agent = agent_in_path(request)
+    action = (await json_body(request)).get("action")
     if action not in ("dial", "skip"):
         raise InvalidInput('action must be "dial" or "skip"', field="action")
     return web.json_response(await _control(request).preview_action(agent, action))
