@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -19,6 +19,24 @@ from ccpbx.store.db import Executor
 log = structlog.get_logger(__name__)
 
 Job = Callable[[Executor], Awaitable[Any]]
+T = TypeVar("T")
+
+
+async def next_batch(inbox: asyncio.Queue[T], timeout: float | None) -> list[T]:
+    """Wait up to ``timeout`` seconds (None: no limit) for an item of a worker's inbox,
+    then take everything queued behind it; [] when the time is up.
+
+    ``asyncio.timeout``, not ``wait_for``: on Python 3.11 ``wait_for`` can swallow a
+    cancellation that arrives as an item does, and the worker would never end."""
+    try:
+        async with asyncio.timeout(timeout):
+            item = await inbox.get()
+    except TimeoutError:
+        return []
+    batch = [item]
+    while not inbox.empty():
+        batch.append(inbox.get_nowait())
+    return batch
 
 
 class TaskSet:

@@ -52,7 +52,7 @@ from ccpbx.queues import store, supervision, views
 from ccpbx.queues.feed import Broadcaster, EventFeed
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_reason
 from ccpbx.store.db import Executor
-from ccpbx.tasks import OrderedWriter, TaskSet
+from ccpbx.tasks import OrderedWriter, TaskSet, next_batch
 
 log = structlog.get_logger(__name__)
 
@@ -431,16 +431,7 @@ class QueueService:
         wake: float | None = None
         while True:
             timeout = None if wake is None else max(0.0, wake - self._clock())
-            try:
-                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
-                # cancellation that arrives as an item does, and this loop would never end.
-                async with asyncio.timeout(timeout):
-                    item = await self._inbox.get()
-                batch = [item]
-                while not self._inbox.empty():
-                    batch.append(self._inbox.get_nowait())
-            except TimeoutError:
-                batch = []
+            batch = await next_batch(self._inbox, timeout)
             for kind, data in batch:
                 try:
                     self._handle(kind, data)

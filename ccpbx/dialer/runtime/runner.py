@@ -47,7 +47,7 @@ from ccpbx.store.campaigns import Campaign
 from ccpbx.store.db import Executor
 from ccpbx.store.leasing import LeasedLead, lease, renew_leases
 from ccpbx.store.phones import zone
-from ccpbx.tasks import Job, OrderedWriter, TaskSet
+from ccpbx.tasks import Job, OrderedWriter, TaskSet, next_batch
 
 log = structlog.get_logger(__name__)
 
@@ -221,14 +221,7 @@ class CampaignRunner:
         next_renew = self._clock() + renew_every
         while True:
             timeout = max(0.0, self._last_decision + self.pacer.tick_s - self._clock())
-            try:
-                async with asyncio.timeout(timeout):
-                    item = await self._inbox.get()
-                batch = [item]
-                while not self._inbox.empty():
-                    batch.append(self._inbox.get_nowait())
-            except TimeoutError:
-                batch = []
+            batch = await next_batch(self._inbox, timeout)
             changed = False
             for kind, data in batch:
                 try:
