@@ -81,7 +81,6 @@ class DialerConfig:
     grace_s: float = 1.5
     abandon_prompt: str = "ccpbx/abandon"
     machine_prompt: str = "ccpbx/machine"
-    machine_action: str = "hangup"  # hangup | message
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,11 +223,6 @@ def validate(config: Config) -> Config:
             "dialer.grace_s: the abandon message must start within 2 s of the answer;"
             f" need 0 < grace_s <= 2, got {config.dialer.grace_s}",
             key="dialer.grace_s",
-        )
-    if config.dialer.machine_action not in {"hangup", "message"}:
-        raise ConfigError(
-            f"dialer.machine_action: one of hangup, message; got {config.dialer.machine_action!r}",
-            key="dialer.machine_action",
         )
     for key in ("abandon_prompt", "machine_prompt"):
         if not re.fullmatch(r"[a-z0-9][a-z0-9/_-]{0,79}", getattr(config.dialer, key)):

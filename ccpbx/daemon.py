@@ -96,7 +96,6 @@ class Daemon:
                     grace_s=config.dialer.grace_s,
                     abandon_prompt=config.dialer.abandon_prompt,
                     machine_prompt=config.dialer.machine_prompt,
-                    machine_action=config.dialer.machine_action,
                 ),
             )
         for script, handler in acd_handlers(self.acd).items():

@@ -64,7 +64,8 @@ async def cmd_create(args: argparse.Namespace, database_url: str) -> int:
         default_retry_delay_s=args.default_retry,
         abandon_target=_ratio(args.abandon_target),
         ring_timeout_s=args.ring_timeout,
-        amd_enabled=args.amd,
+        amd_enabled=args.amd or args.machines is not None,
+        machine_action=args.machines or "hangup",
     )
     conn = await _connect(database_url)
     try:
@@ -152,6 +153,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument("--abandon-target", default="0.03", help="ratio, default 0.03")
     create.add_argument("--ring-timeout", type=int, default=25, help="seconds (>= 15)")
     create.add_argument("--amd", action="store_true", help="answering-machine detection")
+    create.add_argument(
+        "--machines",
+        choices=("hangup", "message"),
+        help="with AMD: hang up on machines (default) or leave the machine message",
+    )
     create.set_defaults(func=cmd_create)
     for verb, func, text in (
         ("start", cmd_start, "dial the campaign"),

@@ -46,6 +46,7 @@ async def seed_campaign(
     wrapup_s: float = 0.3,
     ring_timeout_s: int = 15,
     amd: bool = False,
+    machine_action: str = "hangup",
 ) -> Campaign:
     """A paused campaign over one list of (E.164 number, time zone) contacts, dialing
     through the sandbox carrier; its agents are the members of ACD queue ``queue``.
@@ -76,6 +77,7 @@ async def seed_campaign(
         default_retry_delay_s=3600,
         ring_timeout_s=ring_timeout_s,
         amd_enabled=amd,
+        machine_action=machine_action,
         queue_id=queue_id,
     )
     campaign = await campaigns.create_campaign(pool, name, settings)

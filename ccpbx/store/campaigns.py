@@ -49,6 +49,9 @@ class CampaignSettings:
     dial_string_template: str = "PJSIP/{number}@{trunk}"
     ring_timeout_s: int = 25
     amd_enabled: bool = False
+    machine_action: str = "hangup"
+    """With AMD on, what to do with a machine: ``hangup``, or ``message`` (leave the
+    campaign's message after the beep)."""
     lease_ttl_s: int = 120
     queue_id: int | None = None
 
@@ -64,6 +67,10 @@ class CampaignSettings:
         for key, seconds in self.retry_delays.items():
             if not isinstance(seconds, int) or seconds < 0:
                 raise InvalidInput("retry delays are whole seconds >= 0", key=key)
+        if self.machine_action not in ("hangup", "message"):
+            raise InvalidInput(
+                "machine action must be hangup or message", machine_action=self.machine_action
+            )
         if "{number}" not in self.dial_string_template:
             raise InvalidInput("dial string template must contain {number}")
         zone(self.cap_time_zone)
@@ -113,6 +120,7 @@ def _campaign(row: asyncpg.Record) -> Campaign:
         dial_string_template=row["dial_string_template"],
         ring_timeout_s=row["ring_timeout_s"],
         amd_enabled=row["amd_enabled"],
+        machine_action=row["machine_action"],
         lease_ttl_s=row["lease_ttl_s"],
         queue_id=row["queue_id"],
     )

@@ -10,6 +10,7 @@ from collections import Counter
 
 import pytest
 
+from ccpbx.ami.protocol import AmiMessage
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.outbound import NEW_YORK, TOKYO, seed_campaign
@@ -136,15 +137,24 @@ async def test_live_answers_no_agent_takes_hear_the_abandon_message(
 async def test_answering_machines_are_told_apart_from_people(
     asterisk: AsteriskInstance, start_daemon: StartDaemon
 ) -> None:
-    """With AMD on, answering machines (long greeting) end as 'machine' and never reach
-    an agent; people (short hello) are put through; nothing counts as abandoned."""
-    daemon = await start_daemon()
+    """With AMD on, answering machines (long greeting) end as 'machine', hear the
+    campaign's machine message (its setting) and never reach an agent; people (short
+    hello) are put through; nothing counts as abandoned."""
+    played: set[str] = set()
+
+    def user_event(event: AmiMessage) -> None:
+        if event.get("UserEvent") == "CcpbxMachinePlayed":
+            played.add(event.get("Attempt") or "")
+
+    daemon = await start_daemon(events={"UserEvent": user_event})
     assert daemon.dialer is not None
     numbers = [(f"+1212563{i:04d}", NEW_YORK) for i in (10, 20, 30, 70, 80, 90)]
-    campaign = await seed_campaign(daemon, "amd", numbers, mode="progressive", amd=True)
+    campaign = await seed_campaign(
+        daemon, "amd", numbers, mode="progressive", amd=True, machine_action="message"
+    )
     with (
         Carrier(
-            asterisk, answer_pct=50, busy_pct=0, congestion_pct=0, machine_pct=50, talk_s=2.0
+            asterisk, answer_pct=50, busy_pct=0, congestion_pct=0, machine_pct=50, talk_s=9.0
         ) as carrier,
         agent_phones(asterisk, ("1011", "1012")),
     ):
@@ -158,9 +168,11 @@ async def test_answering_machines_are_told_apart_from_people(
 
         await eventually(settled, timeout=90, interval=0.5)
         await eventually(lambda: not carrier.active(), 20)
-    outcomes = {str(r["e164"]): r["outcome"] for r in await attempt_rows(daemon, campaign)}
+    rows = await attempt_rows(daemon, campaign)
+    outcomes = {str(r["e164"]): r["outcome"] for r in rows}
     for number, outcome in outcomes.items():
         expected = "machine" if carrier.behaviour_of(number) == "machine" else "answered"
         assert outcome == expected, (number, outcome)
+    assert played == {str(r["id"]) for r in rows if r["outcome"] == "machine"}
     assert runner.counts["connected"] == 3
     assert runner.counts["abandoned"] == 0

@@ -69,7 +69,6 @@ class RunnerSettings:
     message must start within 2 s of the answer)."""
     abandon_prompt: str = "ccpbx/abandon"
     machine_prompt: str = "ccpbx/machine"
-    machine_action: str = "hangup"
     outbound_priority: int = -1
     """ACD priority of answered outbound calls (inbound callers have 0: served first)."""
     max_batch: int = 20
@@ -636,7 +635,7 @@ class CampaignRunner:
             f"CCPBX_ATTEMPT={key}",
             f"CCPBX_CAMPAIGN={self.campaign.id}",
             f"CCPBX_AMD={1 if settings.amd_enabled else 0}",
-            f"CCPBX_MACHINE={self.settings.machine_action}",
+            f"CCPBX_MACHINE={settings.machine_action}",
             f"CCPBX_ABANDON_PROMPT={self.settings.abandon_prompt}",
             f"CCPBX_MACHINE_PROMPT={self.settings.machine_prompt}",
         ]
