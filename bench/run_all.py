@@ -42,6 +42,11 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
             ["agent_connect_bench.py"] + (["--calls", "30"] if quick else []),
         ),
         (
+            "Inbound IVR -> queue -> agent calls per second vs a plain dialplan (real Asterisk)",
+            ["acd_inbound_bench.py"]
+            + (["--agents", "20", "--rates", "5,10", "--seconds", "4"] if quick else []),
+        ),
+        (
             "Dialer: live answer -> agent connected (real Asterisk)",
             ["dialer_connect_bench.py"] + (["--contacts", "40"] if quick else []),
         ),
