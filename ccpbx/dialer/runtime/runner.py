@@ -529,30 +529,37 @@ class CampaignRunner:
         except Exception as exc:
             log.warning("dialer_reserve_failed", campaign=self.campaign.name, error=repr(exc))
             pairs = [(lead, None) for lead in leads]
-        for lead, agent in pairs:
-            key = str(lead.attempt_id)
-            if agent is not None:
-                try:
-                    await self._acd.hold_for_outbound(key, self.queue, agent)
-                except CcpbxError as exc:
-                    log.info("dialer_hold_refused", attempt_id=key, agent=agent, error=exc.message)
-                    agent = None
-            if self.preview_mode and agent is not None:
-                self.feed("preview", (agent, lead))
-                log.info("dialer_preview", campaign=self.campaign.name, agent=agent, attempt_id=key)
-            elif agent is not None:
-                await self._dial(lead, held=agent)
-            else:
-                # No agent to reserve any more: dial it like any lead (a callback must
-                # not wait) or, for a preview, give it back untouched.
-                if self.preview_mode:
-                    await records.settle(
-                        self._pool(), lead.attempt_id, "not_dialed", _utc(self._clock())
+        try:
+            for lead, agent in pairs:
+                key = str(lead.attempt_id)
+                if agent is not None:
+                    try:
+                        await self._acd.hold_for_outbound(key, self.queue, agent)
+                    except CcpbxError as exc:
+                        log.info(
+                            "dialer_hold_refused", attempt_id=key, agent=agent, error=exc.message
+                        )
+                        agent = None
+                if self.preview_mode and agent is not None:
+                    self.feed("preview", (agent, lead))
+                    log.info(
+                        "dialer_preview", campaign=self.campaign.name, agent=agent, attempt_id=key
                     )
+                elif agent is not None:
+                    await self._dial(lead, held=agent)
                 else:
-                    self.book.reserved += 1
-                    await self._dial(lead)
-        self.feed("reserved", (len(leads) < len(agents), agents))
+                    # No agent to reserve any more: dial it like any lead (a callback must
+                    # not wait) or, for a preview, give it back untouched.
+                    if self.preview_mode:
+                        await records.settle(
+                            self._pool(), lead.attempt_id, "not_dialed", _utc(self._clock())
+                        )
+                    else:
+                        self.book.reserved += 1
+                        await self._dial(lead)
+        finally:
+            # Always: the runner decides again only once this is known.
+            self.feed("reserved", (len(leads) < len(agents), agents))
 
     async def _pair(
         self, leads: list[LeasedLead], agents: list[str]
