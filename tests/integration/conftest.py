@@ -19,6 +19,7 @@ import pytest
 from ccpbx.agi import AgiHandler
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, Phone
+from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.root import ensure_runtime
 from ccpbx.sandbox.stack import daemon_config
 
@@ -117,3 +118,12 @@ def asterisk_channels(instance: AsteriskInstance) -> set[tuple[str, str]]:
         rows = [line.split("!") for line in out.splitlines() if line.count("!") >= 13]
         return {(row[13], row[0]) for row in rows}
     return set()
+
+
+@pytest.fixture
+def phone(asterisk: AsteriskInstance) -> Iterator[SippPhone]:
+    """Agent 1001's desk phone, registered with digest auth, answering every call."""
+    phone = SippPhone(asterisk, Phone("1001", "pw-1001-secret", rewrite_contact=False))
+    phone.start()
+    yield phone
+    phone.stop()

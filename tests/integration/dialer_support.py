@@ -3,14 +3,11 @@ agents on SIPp desk phones, and what Asterisk said about each campaign call."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.daemon import Daemon
-from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
-from ccpbx.sandbox.phones import SippPhone
 from ccpbx.store.campaigns import Campaign
 
 from .test_acd_support import add_agent
@@ -30,21 +27,6 @@ class CallLog:
             self.abandon_message.add(uniqueid)
         elif context == "ccpbx-queue-wait" and event.get("Application") == "MusicOnHold":
             self.waited.add(uniqueid)
-
-
-@contextmanager
-def agent_phones(asterisk: AsteriskInstance, agents: Sequence[str]) -> Iterator[list[SippPhone]]:
-    """Desk phones for ``agents`` (provisioned in the sandbox), registered, answering."""
-    started: list[SippPhone] = []
-    try:
-        for n in agents:
-            phone = SippPhone(asterisk, Phone(n, f"pw-{n}-secret", rewrite_contact=False))
-            phone.start()
-            started.append(phone)
-        yield started
-    finally:
-        for phone in started:
-            phone.stop()
 
 
 async def log_in_agents(daemon: Daemon, agents: Sequence[str], queues: Sequence[str]) -> None:

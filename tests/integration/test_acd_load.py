@@ -24,11 +24,11 @@ from ccpbx.acd import (
     next_assignments,
 )
 from ccpbx.daemon import Daemon
-from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
+from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.phones import SippPhone
 
 from .conftest import StartDaemon, eventually
-from .test_acd_support import add_agent, add_queue, waiting_caller
+from .test_acd_support import add_agent, add_queue, desk_phones, waiting_caller
 
 WRAPUP_S = 1.0
 AGENTS: dict[str, tuple[dict[str, int], dict[str, int]]] = {
@@ -47,16 +47,8 @@ REQUIRED = {"sales": {"sales": 2}, "care": {"care": 1}}
 @pytest.fixture
 def phones(asterisk: AsteriskInstance) -> Iterator[list[SippPhone]]:
     """Ten registered desk phones, 1001 to 1010."""
-    started = []
-    try:
-        for agent in AGENTS:
-            phone = SippPhone(asterisk, Phone(agent, f"pw-{agent}-secret", rewrite_contact=False))
-            phone.start()
-            started.append(phone)
+    with desk_phones(asterisk, AGENTS) as started:
         yield started
-    finally:
-        for phone in started:
-            phone.stop()
 
 
 def _event(item: dict[str, Any]) -> AcdEvent:

@@ -3,10 +3,7 @@ another queue or to voicemail; one needing a skill nobody has is served once rel
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import asyncpg
-import pytest
 
 from ccpbx.acd import (
     AcdEvent,
@@ -16,22 +13,13 @@ from ccpbx.acd import (
     OverflowTarget,
     RelaxationStep,
 )
-from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
+from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.sipp import Step
 
 from .conftest import StartDaemon, eventually
 from .test_acd_support import add_agent, add_queue, waiting_caller
 from .test_ivr_calls import activate, call, start_ivr
-
-
-@pytest.fixture
-def phone(asterisk: AsteriskInstance) -> Iterator[SippPhone]:
-    """Agent 1001's desk phone, registered with digest auth, answering every call."""
-    phone = SippPhone(asterisk, Phone("1001", "pw-1001-secret", rewrite_contact=False))
-    phone.start()
-    yield phone
-    phone.stop()
 
 
 async def test_caller_overflows_to_a_second_queue_and_its_agent_takes_the_call(

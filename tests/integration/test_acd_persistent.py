@@ -2,25 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from ccpbx.acd import AgentState, EventKind
-from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
+from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.phones import SippPhone
 
 from .conftest import StartDaemon, eventually
 from .test_acd_support import add_agent, add_queue, waiting_caller
-
-
-@pytest.fixture
-def phone(asterisk: AsteriskInstance) -> Iterator[SippPhone]:
-    """Agent 1001's desk phone, registered with digest auth, answering every call."""
-    phone = SippPhone(asterisk, Phone("1001", "pw-1001-secret", rewrite_contact=False))
-    phone.start()
-    yield phone
-    phone.stop()
 
 
 async def test_freed_persistent_agent_gets_next_caller_without_ringing(

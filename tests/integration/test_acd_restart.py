@@ -12,22 +12,14 @@ from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
 from ccpbx.sandbox.phones import SippPhone
 
 from .conftest import StartDaemon, eventually
-from .test_acd_support import add_agent, add_queue, waiting_caller
+from .test_acd_support import add_agent, add_queue, desk_phones, waiting_caller
 
 
 @pytest.fixture
 def phones(asterisk: AsteriskInstance) -> Iterator[list[SippPhone]]:
     """Desk phones 1001 and 1002, registered, answering."""
-    started = []
-    try:
-        for n in ("1001", "1002"):
-            phone = SippPhone(asterisk, Phone(n, f"pw-{n}-secret", rewrite_contact=False))
-            phone.start()
-            started.append(phone)
+    with desk_phones(asterisk, ("1001", "1002")) as started:
         yield started
-    finally:
-        for phone in started:
-            phone.stop()
 
 
 async def test_restart_keeps_talking_calls_and_waiting_order(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 from ccpbx.acd import (
     AgentMode,
@@ -16,6 +17,8 @@ from ccpbx.acd import (
 from ccpbx.ami import AmiClient
 from ccpbx.daemon import Daemon
 from ccpbx.queues import AgentRecord, QueueSpec, store
+from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
+from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.sipp import Step, sdp_offer
 
 
@@ -179,3 +182,18 @@ def phone_dial_scenario(user: str, password: str, steps: Sequence[Step]) -> str:
 
 def _send(message: str) -> str:
     return f'  <send retrans="500"><![CDATA[{message}]]></send>'
+
+
+@contextmanager
+def desk_phones(asterisk: AsteriskInstance, agents: Sequence[str]) -> Iterator[list[SippPhone]]:
+    """Desk phones for ``agents`` (provisioned in the sandbox), registered, answering."""
+    started: list[SippPhone] = []
+    try:
+        for n in agents:
+            phone = SippPhone(asterisk, Phone(n, f"pw-{n}-secret", rewrite_contact=False))
+            phone.start()
+            started.append(phone)
+        yield started
+    finally:
+        for phone in started:
+            phone.stop()

@@ -12,8 +12,8 @@ from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
 
 from .conftest import StartDaemon, eventually
-from .dialer_support import agent_phones, log_in_agents
-from .test_acd_support import add_queue, waiting_caller
+from .dialer_support import log_in_agents
+from .test_acd_support import add_queue, desk_phones, waiting_caller
 
 AGENTS = ("1009", "1010")
 
@@ -33,7 +33,7 @@ async def test_inbound_callers_are_served_first_and_pacing_waits(
     acd = daemon.acd
     with (
         Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=2.0) as carrier,
-        agent_phones(asterisk, AGENTS),
+        desk_phones(asterisk, AGENTS),
     ):
         await log_in_agents(daemon, AGENTS, ["support", "outbound"])
         inbound = []

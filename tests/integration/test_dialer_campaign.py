@@ -16,7 +16,8 @@ from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.outbound import NEW_YORK, TOKYO, seed_campaign
 
 from .conftest import StartDaemon, eventually
-from .dialer_support import CallLog, agent_phones, attempt_rows, log_in_agents
+from .dialer_support import CallLog, attempt_rows, log_in_agents
+from .test_acd_support import desk_phones
 
 AGENTS = ("1001", "1002", "1003", "1004", "1005")
 OUTCOME_OF = {
@@ -46,7 +47,7 @@ async def test_predictive_campaign_of_300_contacts_runs_to_the_end(
     assert daemon.dialer is not None
     with (
         Carrier(asterisk, answer_pct=60, busy_pct=15, congestion_pct=10, talk_s=2.5) as carrier,
-        agent_phones(asterisk, AGENTS),
+        desk_phones(asterisk, AGENTS),
     ):
         await log_in_agents(daemon, AGENTS, ["outbound"])
         started = time.monotonic()
@@ -106,7 +107,7 @@ async def test_live_answers_no_agent_takes_hear_the_abandon_message(
     campaign = await seed_campaign(daemon, "over", numbers, mode="progressive")
     with (
         Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=6.0) as carrier,
-        agent_phones(asterisk, ("1011",)),
+        desk_phones(asterisk, ("1011",)),
     ):
         await log_in_agents(daemon, ("1011",), ["outbound"])
         await daemon.dialer.start_campaign("over")
@@ -156,7 +157,7 @@ async def test_answering_machines_are_told_apart_from_people(
         Carrier(
             asterisk, answer_pct=50, busy_pct=0, congestion_pct=0, machine_pct=50, talk_s=9.0
         ) as carrier,
-        agent_phones(asterisk, ("1011", "1012")),
+        desk_phones(asterisk, ("1011", "1012")),
     ):
         await log_in_agents(daemon, ("1011", "1012"), ["outbound"])
         await daemon.dialer.start_campaign("amd")

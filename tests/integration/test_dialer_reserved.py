@@ -14,7 +14,8 @@ from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
 from ccpbx.store import attempts
 
 from .conftest import StartDaemon, eventually
-from .dialer_support import agent_phones, attempt_rows, log_in_agents
+from .dialer_support import attempt_rows, log_in_agents
+from .test_acd_support import desk_phones
 
 
 @pytest.mark.timeout(120)
@@ -30,7 +31,7 @@ async def test_preview_agent_sees_the_contact_then_dials_or_skips(
     acd = daemon.acd
     with (
         Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=2.0) as carrier,
-        agent_phones(asterisk, ("1012",)),
+        desk_phones(asterisk, ("1012",)),
     ):
         await log_in_agents(daemon, ("1012",), ["outbound"])
         await daemon.dialer.start_campaign("look")
@@ -74,7 +75,7 @@ async def test_due_callback_reserves_its_agent_before_dialing(
     acd = daemon.acd
     with (
         Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=3.0) as carrier,
-        agent_phones(asterisk, ("1011", "1012")),
+        desk_phones(asterisk, ("1011", "1012")),
     ):
         await log_in_agents(daemon, ("1011",), ["outbound"])
         await log_in_agents(daemon, ("1012",), ["outbound"])

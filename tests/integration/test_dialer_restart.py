@@ -24,7 +24,7 @@ from ccpbx.store.leasing import lease
 from ccpbx.store.tokens import TokenRepository
 
 from .conftest import StartDaemon, eventually
-from .dialer_support import agent_phones
+from .test_acd_support import desk_phones
 from .test_service import write_config
 
 AGENTS = ("1006", "1007", "1008")
@@ -80,7 +80,7 @@ async def test_killed_mid_campaign_dials_no_number_twice(
         token, _ = await TokenRepository(pool).create("admin", "restart test")
         with (
             Carrier(asterisk, answer_pct=55, busy_pct=15, congestion_pct=5, talk_s=3.0) as carrier,
-            agent_phones(asterisk, AGENTS),
+            desk_phones(asterisk, AGENTS),
         ):
             proc = await _serve_until_healthy(config, http_port)
             base = f"http://127.0.0.1:{http_port}"
