@@ -86,3 +86,11 @@ def database_url(pg_server_url: str, migrated_template: str) -> Iterator[str]:
     url = _run(clone())
     yield url
     _run(postgres.drop_database(pg_server_url, url))
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    """A small connection pool on this test's own database."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=3)
+    yield pool
+    await pool.close()

@@ -20,13 +20,6 @@ STATE = web.AppKey("state", dict)
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
 async def client(pool: asyncpg.Pool) -> AsyncIterator[TestClient]:
     health = HealthRegistry()
     state = {"ami_up": True}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -22,13 +21,6 @@ from ccpbx.store import attempts, campaigns, dnc, leasing
 from ccpbx.store.campaigns import Campaign, Disposition
 
 MIN = dt.timedelta(minutes=1)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=3)
-    yield pool
-    await pool.close()
 
 
 async def answered(

@@ -25,13 +25,6 @@ MIN = dt.timedelta(minutes=1)
 
 
 @pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=3)
-    yield pool
-    await pool.close()
-
-
-@pytest.fixture
 async def control(pool: asyncpg.Pool) -> StoreControl:
     return StoreControl(pool)
 

@@ -4,10 +4,8 @@ through the same rules as any lead (due time first, calling window, do-not-call)
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import asyncpg
-import pytest
 from store.factories import T0, campaign_with_contacts
 
 from ccpbx.ivr import store
@@ -18,13 +16,6 @@ from ccpbx.store.phones import CallingWindow, Phone
 HOUR = dt.timedelta(hours=1)
 MIN = dt.timedelta(minutes=1)
 NY = ("America/New_York",)
-
-
-@pytest.fixture
-async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=3)
-    yield pool
-    await pool.close()
 
 
 async def lease(pool: asyncpg.Pool, camp: Campaign, now: dt.datetime, n: int = 10) -> list:
