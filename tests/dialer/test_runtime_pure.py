@@ -133,20 +133,15 @@ def test_snapshot_carries_the_pool_and_calls() -> None:
 
 
 @pytest.mark.parametrize(
-    ("dialing", "answered", "seen", "up", "expected"),
+    ("dialing", "answered", "up", "expected"),
     [
-        (False, False, None, False, "not_dialed"),
-        (True, False, None, False, "cancelled"),
-        (True, True, None, False, "answered"),
-        (True, False, None, True, None),
-        (True, True, "machine", False, "machine"),
+        (False, False, False, "not_dialed"),
+        (True, False, False, "cancelled"),
+        (True, True, False, "answered"),
+        (True, False, True, None),
+        (True, True, True, None),
     ],
 )
-def test_settled_outcome(
-    dialing: bool, answered: bool, seen: str | None, up: bool, expected: str | None
-) -> None:
+def test_settled_outcome(dialing: bool, answered: bool, up: bool, expected: str | None) -> None:
     """A lost attempt is never given back as undialed once it may have rung."""
-    assert (
-        settled_outcome(dialing=dialing, answered=answered, outcome_seen=seen, channel_up=up)
-        == expected
-    )
+    assert settled_outcome(dialing=dialing, answered=answered, channel_up=up) == expected

@@ -131,10 +131,8 @@ class CampaignRunner:
         self.started_at = clock()
         self._last_decision = 0.0
         self._no_leads_until = 0.0
-        self._outcomes_seen: dict[str, str] = {}
         self.counts = {"placed": 0, "answered": 0, "connected": 0, "abandoned": 0, "unanswered": 0}
         self.answer_to_agent_s: deque[float] = deque(maxlen=10_000)
-        self.ready = asyncio.Event()
         self.preview_mode = campaign.settings.mode == "preview"
         self.previews: dict[str, LeasedLead] = {}
         """Agent -> the lead it is previewing (preview mode), until it dials or skips."""
@@ -215,7 +213,6 @@ class CampaignRunner:
             except Exception as exc:
                 log.warning("dialer_recovery_failed", campaign=self.campaign.name, error=repr(exc))
                 await asyncio.sleep(1.0)
-        self.ready.set()
         renew_every = max(5.0, self.campaign.settings.lease_ttl_s / 3)
         next_renew = self._clock() + renew_every
         while True:
@@ -396,7 +393,6 @@ class CampaignRunner:
         if amd_outcome(event.get("Status") or "") == "machine":
             call.human = False
             self.pacer.observe_outcome(ring_s, False)
-            self._outcomes_seen[key] = "machine"
         else:
             call.human = True
             self.pacer.observe_outcome(ring_s, True)
@@ -415,8 +411,7 @@ class CampaignRunner:
         ):
             # Gone before the ACD had it: a machine (AMD), or a customer who hung up
             # at once (counted as abandoned: a live answer no agent reached).
-            seen = self._outcomes_seen.pop(key, None)
-            if seen == "machine":
+            if call.human is False:
                 self._finish(key, "machine", now)
             else:
                 self._abandoned(key, now)
@@ -691,7 +686,6 @@ class CampaignRunner:
             outcome = settled_outcome(
                 dialing=attempt.dialing,
                 answered=attempt.answered,
-                outcome_seen=None,
                 channel_up=channel is not None,
             )
             if outcome is None:

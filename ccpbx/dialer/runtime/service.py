@@ -132,7 +132,6 @@ class DialerService:
             return settled_outcome(
                 dialing=row["dialing"],
                 answered=row["answered"],
-                outcome_seen=None,
                 channel_up=key in self._channels,
             )
 

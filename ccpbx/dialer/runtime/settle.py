@@ -11,17 +11,12 @@ only an attempt never handed to Asterisk is ``not_dialed``.
 from __future__ import annotations
 
 
-def settled_outcome(
-    *, dialing: bool, answered: bool, outcome_seen: str | None, channel_up: bool
-) -> str | None:
+def settled_outcome(*, dialing: bool, answered: bool, channel_up: bool) -> str | None:
     """The outcome to record, or None while the channel is still up (keep following).
 
     ``dialing``: the attempt was marked dialing (written before the Originate);
-    ``answered``: the customer's answer was recorded; ``outcome_seen``: an outcome the
-    runner learnt but could not store (it wins).
+    ``answered``: the customer's answer was recorded.
     """
-    if outcome_seen is not None:
-        return outcome_seen
     if channel_up:
         return None
     if answered:
