@@ -42,6 +42,9 @@ class Attempt:
     finished_at: dt.datetime | None
     callback_id: int | None
     uniqueid: str | None
+    dialing_at: dt.datetime | None = None
+    """Set before the call is handed to Asterisk: an attempt without it was never dialed."""
+    answered_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ def attempt_from_row(row: asyncpg.Record) -> Attempt:
         finished_at=row["finished_at"],
         callback_id=row["callback_id"],
         uniqueid=row["uniqueid"],
+        dialing_at=row["dialing_at"],
+        answered_at=row["answered_at"],
     )
 
 

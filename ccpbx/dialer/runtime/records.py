@@ -4,46 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
 
-from ccpbx.store.attempts import Attempt, close_attempt
+from ccpbx.store.attempts import Attempt, attempt_from_row, close_attempt
 from ccpbx.store.db import Executor, connection, transaction
 
 
-@dataclass(frozen=True, slots=True)
-class OpenAttempt:
-    id: uuid.UUID
-    contact_id: int
-    e164: str
-    state: str
-    dialing: bool
-    answered: bool
-    leased_at: dt.datetime
-    answered_at: dt.datetime | None
-
-
-async def open_attempts(db: Executor, campaign_id: int) -> list[OpenAttempt]:
+async def open_attempts(db: Executor, campaign_id: int) -> list[Attempt]:
     """Attempts of the campaign without an outcome (in flight, or lost by a dialer)."""
     async with connection(db) as conn:
         rows = await conn.fetch(
-            """SELECT id, contact_id, e164, state, dialing_at, answered_at, leased_at
-               FROM call_attempts
+            """SELECT * FROM call_attempts
                WHERE campaign_id = $1 AND outcome IS NULL ORDER BY leased_at""",
             campaign_id,
         )
-    return [
-        OpenAttempt(
-            r["id"],
-            r["contact_id"],
-            r["e164"],
-            r["state"],
-            r["dialing_at"] is not None,
-            r["answered_at"] is not None,
-            r["leased_at"],
-            r["answered_at"],
-        )
-        for r in rows
-    ]
+    return [attempt_from_row(r) for r in rows]
 
 
 async def settle(

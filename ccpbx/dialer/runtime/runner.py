@@ -684,14 +684,16 @@ class CampaignRunner:
                 continue
             channel = self._channels.get(key)
             outcome = settled_outcome(
-                dialing=attempt.dialing,
-                answered=attempt.answered,
+                dialing=attempt.dialing_at is not None,
+                answered=attempt.answered_at is not None,
                 channel_up=channel is not None,
             )
             if outcome is None:
                 call = OutboundCall(attempt.id, attempt.contact_id, attempt.e164, placed_at=now)
                 acd_call = self._acd.state.calls.get(key)
-                if attempt.answered or (channel is not None and channel.state == "Up"):
+                if attempt.answered_at is not None or (
+                    channel is not None and channel.state == "Up"
+                ):
                     call.phase = Phase.ANSWERED
                     call.answered_at = (
                         attempt.answered_at.timestamp() if attempt.answered_at else now

@@ -121,17 +121,12 @@ class DialerService:
         pool = self._pool()
 
         async def resolve(attempt: Attempt) -> str | None:
-            row = await pool.fetchrow(
-                """SELECT dialing_at IS NOT NULL AS dialing, answered_at IS NOT NULL AS answered
-                   FROM call_attempts WHERE id = $1""",
-                attempt.id,
-            )
             key = str(attempt.id)
-            if row is None or any(key in r.book for r in self.runners.values()):
+            if any(key in r.book for r in self.runners.values()):
                 return None
             return settled_outcome(
-                dialing=row["dialing"],
-                answered=row["answered"],
+                dialing=attempt.dialing_at is not None,
+                answered=attempt.answered_at is not None,
                 channel_up=key in self._channels,
             )
 
