@@ -11,14 +11,14 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from ccpbx.errors import ConfigError
+from ccpbx.dialer.outcomes import check_sound_name
+from ccpbx.errors import ConfigError, InvalidInput
 
 DEFAULT_PATH = Path("/etc/ccpbx/ccpbx.toml")
 
@@ -225,8 +225,10 @@ def validate(config: Config) -> Config:
             key="dialer.grace_s",
         )
     for key in ("abandon_prompt", "machine_prompt"):
-        if not re.fullmatch(r"[a-z0-9][a-z0-9/_-]{0,79}", getattr(config.dialer, key)):
-            raise ConfigError(f"dialer.{key}: a sound name (a-z 0-9 / _ -)", key=f"dialer.{key}")
+        try:
+            check_sound_name(getattr(config.dialer, key), field="a sound name")
+        except InvalidInput as exc:
+            raise ConfigError(f"dialer.{key}: {exc.message}", key=f"dialer.{key}") from None
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(
             f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"

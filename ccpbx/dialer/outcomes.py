@@ -168,7 +168,7 @@ def amd_outcome(status: str) -> str | None:
 
 
 _SOUND = re.compile(r"[a-z0-9_-]+(/[a-z0-9_-]+)*")
-MAX_SOUND_NAME = 120
+MAX_SOUND_NAME = 80
 
 
 def check_sound_name(name: str, field: str = "prompt") -> str:
