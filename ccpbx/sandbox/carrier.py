@@ -418,6 +418,17 @@ def carrier_scenario(
       [last_CSeq:]
       Content-Length: 0
   ]]></send>"""
+    rejected = []
+    for kind, status in (("busy", "486 Busy Here"), ("congestion", "503 Service Unavailable")):
+        rejected += [
+            f'  <label id="{kind}"/>',
+            _log("invite", "[$number]", kind, "[call_id]"),
+            _reply(status),
+            '  <recv request="ACK" crlf="true"/>',
+            _log("end", "[call_id]", "rejected"),
+            '  <nop next="done"/>',
+            "",
+        ]
     answered = []
     for kind, pcap in (("answer", person_pcap), ("machine", machine_pcap)):
         answered += [
@@ -460,20 +471,7 @@ def carrier_scenario(
 {_log("end", "[call_id]", "ring_limit")}
   <nop next="done"/>
 
-  <label id="busy"/>
-{_log("invite", "[$number]", "busy", "[call_id]")}
-{_reply("486 Busy Here")}
-  <recv request="ACK" crlf="true"/>
-{_log("end", "[call_id]", "rejected")}
-  <nop next="done"/>
-
-  <label id="congestion"/>
-{_log("invite", "[$number]", "congestion", "[call_id]")}
-{_reply("503 Service Unavailable")}
-  <recv request="ACK" crlf="true"/>
-{_log("end", "[call_id]", "rejected")}
-  <nop next="done"/>
-
+{chr(10).join(rejected)}
 {chr(10).join(answered)}
 
   <label id="talk"/>

@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any
-
-import aiohttp
 
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
+from ccpbx.sandbox.demo_api import api_client
 from ccpbx.sandbox.demo_ivr import ccpbx
 from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.sipp import caller_scenario, run_sipp
@@ -51,19 +49,9 @@ async def run_acd_demo(
     line.write_text(SALES_LINE)
     ccpbx(database_url, "ivr", "activate", str(line), "--by", "demo-admin")
     admin, _ = await TokenRepository(daemon.database.pool).create("admin", "demo")
-    auth = {"Authorization": f"Bearer {admin}"}
-    base = f"http://127.0.0.1:{daemon.http_port}"
     phones = [SippPhone(asterisk, p) for p in AGENT_PHONES]
     try:
-        async with aiohttp.ClientSession(headers=auth) as http:
-
-            async def call_api(method: str, path: str, body: Any = None) -> Any:
-                async with http.request(method, base + path, json=body) as resp:
-                    data = await resp.json()
-                    if resp.status >= 400:
-                        raise RuntimeError(f"{method} {path}: {resp.status} {data}")
-                    return data
-
+        async with api_client(daemon, admin) as call_api:
             print("-- queue 'sales' (longest idle, 2 s wrap-up) and two agents, by the admin API")
             await call_api(
                 "PUT",

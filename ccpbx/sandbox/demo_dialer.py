@@ -11,12 +11,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.demo_acd import AGENT_PHONES
+from ccpbx.sandbox.demo_api import api_client
 from ccpbx.sandbox.demo_ivr import ccpbx
 from ccpbx.sandbox.outbound import window_around_now
 from ccpbx.sandbox.phones import SippPhone
@@ -62,17 +61,7 @@ async def _campaign(
     phones: list[SippPhone],
     blocked: set[str],
 ) -> bool:
-    auth = {"Authorization": f"Bearer {admin}"}
-    base = f"http://127.0.0.1:{daemon.http_port}"
-    async with aiohttp.ClientSession(headers=auth) as http:
-
-        async def call_api(method: str, path: str, body: Any = None) -> Any:
-            async with http.request(method, base + path, json=body) as resp:
-                data = await resp.json()
-                if resp.status >= 400:
-                    raise RuntimeError(f"{method} {path}: {resp.status} {data}")
-                return data
-
+    async with api_client(daemon, admin) as call_api:
         await call_api("PUT", "/api/queues/outbound", {"wrapup_s": 1, "record": False})
         print("-- the agents' phones register again; they join the campaign's queue too")
         for phone in phones:
