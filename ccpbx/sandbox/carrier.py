@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from ccpbx.sandbox.asterisk import AsteriskInstance, free_udp_port
+from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.dtmf import _PCAP_HEADER, _frame, _ulaw
-from ccpbx.sandbox.sipp import sdp_offer
+from ccpbx.sandbox.sipp import sdp_offer, server_argv
 
 BEHAVIOURS = ("answer", "busy", "congestion", "machine", "no_answer")
 LOG_TAG = "ccpbx-carrier"
@@ -178,25 +178,8 @@ class Carrier:
         self._host(f"{self.name}.xml").write_text(scenario)
         for path in (self.log_path, self.errors_path):
             path.unlink(missing_ok=True)
-        argv = [
-            "sipp",
-            "-sf",
-            f"{self._inside}/{self.name}.xml",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "-mp",
-            str(free_udp_port()),
-            "-nostdin",
-            "-aa",  # 200 OK to INFO, NOTIFY, OPTIONS and UPDATE at any time
-            "-trace_logs",
-            "-log_file",
-            f"{self._inside}/{self.name}.log",
-            "-trace_err",
-            "-error_file",
-            f"{self._inside}/{self.name}.errors.log",
-        ]
+        # -aa: 200 OK to INFO, NOTIFY, OPTIONS and UPDATE at any time.
+        argv = ["sipp", *server_argv(self._inside, f"{self.name}.xml", self.port, self.name, "-aa")]
         cmd = ["sh", "-c", f'cd {self._inside} && exec "$@"', "sipp", *argv]
         self.process = subprocess.Popen(
             self.asterisk.runtime.command(cmd),

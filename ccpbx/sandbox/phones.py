@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone, free_udp_port
 from ccpbx.sandbox.carrier import media_pcap
-from ccpbx.sandbox.sipp import sdp_offer
+from ccpbx.sandbox.sipp import sdp_offer, server_argv
 
 _counter = itertools.count(1)
 MEDIA_LOOP_MS = 20_000
@@ -147,23 +147,7 @@ class SippPhone:
             _REGISTER.format(user=user, password=password, contact_port=self.port, expires=3600)
         )
         self.process = subprocess.Popen(
-            self._sipp(
-                "-sf",
-                f"{self._workdir_inside}/{answer.name}",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-mp",
-                str(free_udp_port()),
-                "-nostdin",
-                "-trace_logs",
-                "-log_file",
-                f"{self._workdir_inside}/{self.name}.log",
-                "-trace_err",
-                "-error_file",
-                f"{self._workdir_inside}/{self.name}.errors.log",
-            ),
+            self._sipp(*server_argv(self._workdir_inside, answer.name, self.port, self.name)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -115,6 +115,30 @@ class Step:
         return steps[:-1]
 
 
+def server_argv(workdir: str, scenario: str, port: int, name: str, *extra: str) -> list[str]:
+    """SIPp arguments for a server (UAS) on 127.0.0.1:``port`` running ``scenario`` (a file
+    in ``workdir``, a path inside the sandbox), logging to ``name``.log and its errors to
+    ``name``.errors.log there; ``extra`` options go before the logging ones."""
+    return [
+        "-sf",
+        f"{workdir}/{scenario}",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-mp",
+        str(free_udp_port()),
+        "-nostdin",
+        *extra,
+        "-trace_logs",
+        "-log_file",
+        f"{workdir}/{name}.log",
+        "-trace_err",
+        "-error_file",
+        f"{workdir}/{name}.errors.log",
+    ]
+
+
 def caller_scenario(
     caller: str = "15550100",
     name: str = "Test Caller",
