@@ -1,7 +1,9 @@
 """``ccpbx campaign create|list|start|pause``: campaigns from the command line.
 
 A running daemon follows the stored status within a few seconds (see
-:meth:`ccpbx.dialer.runtime.service.DialerService.sync`).
+:meth:`ccpbx.dialer.runtime.service.DialerService.sync`). Option values are
+checked by argparse (a bad one exits 2 with the option named); what depends on
+the database (an unknown queue or list) fails with exit 1.
 """
 
 from __future__ import annotations
@@ -9,42 +11,93 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 import asyncpg
 
-from ccpbx.errors import InvalidInput, NotFound, Unavailable
+from ccpbx import console
+from ccpbx.errors import InvalidInput, NotFound
 from ccpbx.store import campaigns, contacts
 from ccpbx.store.agents import create_queue
 from ccpbx.store.campaigns import MODES, CampaignSettings
-from ccpbx.store.phones import CallingWindow
+from ccpbx.store.phones import CallingWindow, check_e164, zone
+
+T = TypeVar("T")
 
 
-async def _connect(database_url: str) -> asyncpg.Connection:
-    try:
-        return await asyncpg.connect(database_url, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise Unavailable(f"cannot reach the database: {exc}") from exc
+def _option(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type from a parser that raises InvalidInput (exit 2, message kept)."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except InvalidInput as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    convert.__name__ = parse.__name__.strip("_")
+    return convert
 
 
-def _retry_delays(items: list[str]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not value.isdigit():
-            raise InvalidInput(f"--retry takes OUTCOME=SECONDS, got {item!r}")
-        out[key.strip()] = int(value)
-    return out
+def _retry(item: str) -> tuple[str, int]:
+    key, sep, value = item.partition("=")
+    if not sep or not key.strip() or not value.isdigit():
+        raise InvalidInput(f"--retry takes OUTCOME=SECONDS (e.g. busy=1800), got {item!r}")
+    return key.strip(), int(value)
 
 
 def _ratio(text: str) -> Decimal:
     try:
-        return Decimal(text)
+        value = Decimal(text)
     except InvalidOperation:
-        raise InvalidInput(f"--abandon-target takes a ratio like 0.03, got {text!r}") from None
+        value = Decimal("NaN")
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(1):
+        raise InvalidInput(
+            f"--abandon-target takes a ratio between 0 and 1 (e.g. 0.03), got {text!r}"
+        )
+    return value
+
+
+def _at_least(minimum: int) -> Callable[[str], int]:
+    def whole(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < minimum:
+            raise InvalidInput(f"expected a whole number >= {minimum}, got {text!r}")
+        return int(text)
+
+    whole.__name__ = f"number >= {minimum}"
+    return whole
+
+
+def _caller_id(text: str) -> str:
+    return check_e164(text, "caller ID")
+
+
+def _time_zone(text: str) -> str:
+    zone(text)
+    return text
+
+
+async def _check_retry_keys(conn: asyncpg.Connection, delays: Mapping[str, int]) -> None:
+    codes = {d.code for d in await campaigns.list_dispositions(conn)}
+    unknown = sorted(set(delays) - set(campaigns.OUTCOMES) - codes)
+    if unknown:
+        raise InvalidInput(
+            f"--retry names no outcome or disposition: {', '.join(unknown)}; outcomes are "
+            f"{', '.join(campaigns.OUTCOMES)}; dispositions {', '.join(sorted(codes)) or 'none'}"
+        )
 
 
 async def _queue_id(conn: asyncpg.Connection, name: str) -> int:
+    """The campaign's queue: it must be an ACD queue (whose members are its agents)."""
+    known = [r["name"] for r in await conn.fetch("SELECT name FROM acd_queues ORDER BY name")]
+    if name not in known:
+        raise NotFound(
+            f"unknown queue {name!r}; "
+            + (f"known queues: {', '.join(known)}" if known else "no queue exists yet")
+            + f" (a supervisor creates one with PUT /api/queues/{name})",
+            queue=name,
+        )
     found = await conn.fetchval("SELECT id FROM queues WHERE name = $1", name)
     if found is not None:
         return int(found)
@@ -56,20 +109,21 @@ async def cmd_create(args: argparse.Namespace, database_url: str) -> int:
         mode=args.mode,
         trunk=args.trunk,
         caller_id=args.caller_id,
-        window=CallingWindow.parse(args.window),
+        window=args.window,
         cap_time_zone=args.cap_time_zone,
         max_attempts_per_day=args.max_per_day,
         max_attempts_total=args.max_total,
-        retry_delays=_retry_delays(args.retry or []),
+        retry_delays=dict(args.retry or []),
         default_retry_delay_s=args.default_retry,
-        abandon_target=_ratio(args.abandon_target),
+        abandon_target=args.abandon_target,
         ring_timeout_s=args.ring_timeout,
         amd_enabled=args.amd or args.machines is not None,
         machine_action=args.machines or "hangup",
     )
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         async with conn.transaction():
+            await _check_retry_keys(conn, settings.retry_delays)
             queue_id = await _queue_id(conn, args.queue)
             settings = dataclasses.replace(settings, queue_id=queue_id)
             campaign = await campaigns.create_campaign(conn, args.name, settings)
@@ -80,15 +134,27 @@ async def cmd_create(args: argparse.Namespace, database_url: str) -> int:
                 leads += await campaigns.attach_list(conn, campaign.id, clist.id, now)
     finally:
         await conn.close()
-    print(
-        f"campaign {campaign.name} (id {campaign.id}, {settings.mode}, queue {args.queue}):"
-        f" {leads} leads, paused; start it with: ccpbx campaign start {campaign.name}"
-    )
+    if args.json:
+        console.print_json(
+            {
+                "campaign": campaign.name,
+                "id": campaign.id,
+                "mode": settings.mode,
+                "queue": args.queue,
+                "leads": leads,
+                "status": campaign.status,
+            }
+        )
+    else:
+        print(
+            f"campaign {campaign.name} (id {campaign.id}, {settings.mode}, queue {args.queue}):"
+            f" {leads} leads, paused; start it with: ccpbx campaign start {campaign.name}"
+        )
     return 0
 
 
 async def _set_status(database_url: str, name: str, status: str) -> int:
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         campaign = await campaigns.get_campaign(conn, name)
         await campaigns.set_status(conn, campaign.id, status)
@@ -107,7 +173,7 @@ async def cmd_pause(args: argparse.Namespace, database_url: str) -> int:
 
 
 async def cmd_list(args: argparse.Namespace, database_url: str) -> int:
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         rows = await conn.fetch(
             """SELECT c.name, c.status, c.mode, q.name AS queue,
@@ -120,8 +186,12 @@ async def cmd_list(args: argparse.Namespace, database_url: str) -> int:
         )
     finally:
         await conn.close()
+    if args.json:
+        console.print_json([dict(r) for r in rows])
+        return 0
     if not rows:
-        raise NotFound("no campaigns")
+        console.say("no campaigns yet; create one with: ccpbx campaign create --help")
+        return 0
     print(f"{'campaign':<24} {'status':<8} {'mode':<12} {'queue':<16} ready in-flight finished")
     for r in rows:
         print(
@@ -131,39 +201,132 @@ async def cmd_list(args: argparse.Namespace, database_url: str) -> int:
     return 0
 
 
+CREATE_EXAMPLE = (
+    """example:
+  ccpbx campaign create spring --queue outbound --list spring --trunk carrier \\
+      --caller-id +12125550000 --mode predictive --window 09:00-20:00 \\
+      --retry busy=1800 --retry no_answer=3600 --max-per-day 2 --amd
+
+The queue must exist (PUT /api/queues/NAME); its members are the campaign's agents.
+Retry outcomes: """
+    + ", ".join(o for o in campaigns.OUTCOMES if o != "answered")
+    + """
+or a disposition code (GET /api/dispositions)."""
+)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``campaign`` command."""
-    campaign = subparsers.add_parser("campaign", help="outbound campaigns")
-    sub = campaign.add_subparsers(dest="campaign_command", required=True)
-    create = sub.add_parser("create", help="create a campaign (paused) over contact lists")
-    create.add_argument("name")
-    create.add_argument("--mode", choices=MODES, default="predictive")
-    create.add_argument("--queue", required=True, help="ACD queue whose agents take the calls")
-    create.add_argument("--list", action="append", help="contact list to dial; repeatable")
-    create.add_argument("--trunk", required=True, help="PJSIP endpoint of the carrier")
-    create.add_argument("--caller-id", required=True, help="caller ID presented, E.164")
-    create.add_argument("--window", default="08:00-21:00", help="local calling hours")
-    create.add_argument("--cap-time-zone", default="UTC", help="zone of the per-day cap")
-    create.add_argument("--max-per-day", type=int, default=3)
-    create.add_argument("--max-total", type=int, default=10)
-    create.add_argument(
-        "--retry", action="append", metavar="OUTCOME=SECONDS", help="retry delay; repeatable"
+    campaign = subparsers.add_parser("campaign", help="outbound campaigns: create, start, pause")
+    sub = campaign.add_subparsers(dest="campaign_command", required=True, metavar="ACTION")
+    create = sub.add_parser(
+        "create",
+        help="create a campaign (paused) over contact lists",
+        description="Create an outbound campaign, paused, over one or more contact lists.",
+        epilog=CREATE_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    create.add_argument("--default-retry", type=int, default=3600, help="seconds")
-    create.add_argument("--abandon-target", default="0.03", help="ratio, default 0.03")
-    create.add_argument("--ring-timeout", type=int, default=25, help="seconds (>= 15)")
-    create.add_argument("--amd", action="store_true", help="answering-machine detection")
+    create.add_argument("name", help="campaign name")
+    create.add_argument(
+        "--mode",
+        choices=MODES,
+        default="predictive",
+        help="preview: an agent sees the contact first; progressive: one call per free "
+        "agent; predictive: dials ahead within the abandon target (default predictive)",
+    )
+    create.add_argument(
+        "--queue", required=True, help="existing ACD queue whose agents take the calls"
+    )
+    create.add_argument(
+        "--list", action="append", help="contact list to dial; repeatable (default: none yet)"
+    )
+    create.add_argument("--trunk", required=True, help="PJSIP endpoint of the carrier")
+    create.add_argument(
+        "--caller-id",
+        required=True,
+        type=_option(_caller_id),
+        help="caller ID presented, E.164 with + and country code (e.g. +12125550000)",
+    )
+    create.add_argument(
+        "--window",
+        default=CallingWindow(),
+        type=_option(CallingWindow.parse),
+        metavar="HH:MM-HH:MM",
+        help="calling hours in each recipient's own time zone, start inclusive, end "
+        "exclusive, 24-hour clock (default 08:00-21:00)",
+    )
+    create.add_argument(
+        "--cap-time-zone",
+        default="UTC",
+        type=_option(_time_zone),
+        metavar="ZONE",
+        help="IANA zone whose midnight starts the per-day cap and the abandon day "
+        "(e.g. America/New_York; default UTC)",
+    )
+    create.add_argument(
+        "--max-per-day",
+        type=_option(_at_least(1)),
+        default=3,
+        metavar="N",
+        help="most attempts per contact per day (default 3)",
+    )
+    create.add_argument(
+        "--max-total",
+        type=_option(_at_least(1)),
+        default=10,
+        metavar="N",
+        help="most attempts per contact over the campaign (default 10)",
+    )
+    create.add_argument(
+        "--retry",
+        action="append",
+        type=_option(_retry),
+        metavar="OUTCOME=SECONDS",
+        help="wait before calling again after that outcome; repeatable (e.g. busy=1800)",
+    )
+    create.add_argument(
+        "--default-retry",
+        type=_option(_at_least(0)),
+        default=3600,
+        metavar="SECONDS",
+        help="wait after an outcome with no --retry of its own (default 3600)",
+    )
+    create.add_argument(
+        "--abandon-target",
+        type=_option(_ratio),
+        default=Decimal("0.03"),
+        metavar="RATIO",
+        help="most abandoned / live-answered calls the predictive pacer allows "
+        "(default 0.03, the 3%% of US and UK rules)",
+    )
+    create.add_argument(
+        "--ring-timeout",
+        type=_option(_at_least(15)),
+        default=25,
+        metavar="SECONDS",
+        help="how long a call rings before it is no answer, at least 15 (default 25)",
+    )
+    create.add_argument(
+        "--amd", action="store_true", help="answering-machine detection on answered calls"
+    )
     create.add_argument(
         "--machines",
         choices=("hangup", "message"),
-        help="with AMD: hang up on machines (default) or leave the machine message",
+        help="with AMD (implies --amd): hang up on machines (default) or leave the machine message",
     )
+    create.add_argument("--json", action="store_true", help="print the result as JSON")
     create.set_defaults(func=cmd_create)
     for verb, func, text in (
         ("start", cmd_start, "dial the campaign"),
         ("pause", cmd_pause, "place no new calls (calls in progress finish)"),
     ):
-        cmd = sub.add_parser(verb, help=text)
-        cmd.add_argument("name")
+        cmd = sub.add_parser(verb, help=text, description=text.capitalize() + ".")
+        cmd.add_argument("name", help="campaign name")
         cmd.set_defaults(func=func)
-    sub.add_parser("list", help="campaigns and their leads").set_defaults(func=cmd_list)
+    clist = sub.add_parser(
+        "list",
+        help="campaigns and their leads (ready, in flight, finished)",
+        description="Every campaign with its status, mode, queue and lead counts.",
+    )
+    clist.add_argument("--json", action="store_true", help="print JSON")
+    clist.set_defaults(func=cmd_list)

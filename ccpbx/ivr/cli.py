@@ -8,6 +8,7 @@ file and stores it as a new version in PostgreSQL, which is what calls run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from pathlib import Path
 
 import asyncpg
 
+from ccpbx import console
 from ccpbx.config import load
-from ccpbx.errors import InvalidInput, Unavailable
+from ccpbx.errors import InvalidInput
 from ccpbx.ivr import store
 from ccpbx.ivr.prompts import build, in_root, missing_files, spoken_prompts
 from ccpbx.ivr.validate import CheckResult, check_text
@@ -68,10 +70,7 @@ def _report(path: Path, result: CheckResult) -> None:
 
 async def _connect(args: argparse.Namespace) -> asyncpg.Connection:
     config = load(args.config)
-    try:
-        return await asyncpg.connect(config.database.url, timeout=config.database.connect_timeout)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise Unavailable(f"cannot reach the database: {exc}") from exc
+    return await console.connect(config.database.url, timeout=config.database.connect_timeout)
 
 
 def _host_path(args: argparse.Namespace) -> Callable[[str], Path]:
@@ -141,6 +140,11 @@ async def cmd_status(args: argparse.Namespace) -> int:
         rows = await store.active_flows(conn)
     finally:
         await conn.close()
+    if args.json:
+        console.print_json([dict(r) for r in rows])
+        return 0
+    if not rows:
+        console.say("no active flow; activate one with: ccpbx ivr activate FILE")
     for r in rows:
         print(
             f"{r['flow']}\tv{r['version']}\t{r['action']} {r['activated_at']:%Y-%m-%d %H:%M:%S}"
@@ -155,6 +159,9 @@ async def cmd_history(args: argparse.Namespace) -> int:
         rows = await store.history(conn, args.flow)
     finally:
         await conn.close()
+    if args.json:
+        console.print_json([dataclasses.asdict(a) for a in rows])
+        return 0
     for a in rows:
         mark = "*" if a.active else " "
         print(
@@ -174,6 +181,9 @@ async def cmd_calls(args: argparse.Namespace) -> int:
         )
     finally:
         await conn.close()
+    if args.json:
+        console.print_json([dict(r) for r in rows])
+        return 0
     for r in rows:
         print(
             f"{r['started_at']:%Y-%m-%d %H:%M:%S}\t{r['uniqueid']}\t{r['did']}\t{r['caller']}"
@@ -229,32 +239,38 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         dest="ivr_command", required=True
     )
     check = ivr.add_parser("check", help="validate flow files (default: asterisk-conf/ivr/)")
-    check.add_argument("files", nargs="*")
+    check.add_argument("files", nargs="*", help="flow files or folders of *.yaml files")
     _sound_options(check, required=False)
     check.set_defaults(func=cmd_check)
     activate = ivr.add_parser(
         "activate", help="validate a flow file and make it the active version"
     )
-    activate.add_argument("file")
+    activate.add_argument("file", help="flow file (YAML)")
     activate.add_argument("--by", default=who, help="who activates (recorded)")
     _sound_options(activate, required=False)
     activate.set_defaults(func=cmd_activate)
     rollback = ivr.add_parser("rollback", help="make the previously active version active again")
-    rollback.add_argument("flow")
+    rollback.add_argument("flow", help="flow name")
     rollback.add_argument("--by", default=who, help="who rolls back (recorded)")
     rollback.set_defaults(func=cmd_rollback)
-    ivr.add_parser("status", help="active flows, versions and DIDs").set_defaults(func=cmd_status)
+    status = ivr.add_parser("status", help="active flows, versions and DIDs")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(func=cmd_status)
     history = ivr.add_parser("history", help="activations and rollbacks of a flow")
-    history.add_argument("flow")
+    history.add_argument("flow", help="flow name (as in the file's `flow:` key)")
+    history.add_argument("--json", action="store_true", help="print JSON")
     history.set_defaults(func=cmd_history)
     calls = ivr.add_parser("calls", help="recent IVR calls with the flow version each ran")
-    calls.add_argument("--limit", type=int, default=20)
+    calls.add_argument("--limit", type=int, default=20, help="how many, newest first (default 20)")
+    calls.add_argument("--json", action="store_true", help="print JSON")
     calls.set_defaults(func=cmd_calls)
 
     prompts = sub.add_parser("prompts", help="IVR prompts").add_subparsers(
         dest="prompts_command", required=True
     )
     build_cmd = prompts.add_parser("build", help="generate the spoken prompts flows need")
-    build_cmd.add_argument("files", nargs="*")
+    build_cmd.add_argument(
+        "files", nargs="*", help="flow files or folders (default: asterisk-conf/ivr/)"
+    )
     _sound_options(build_cmd, required=True)
     build_cmd.set_defaults(func=cmd_prompts_build)

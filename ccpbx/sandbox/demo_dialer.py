@@ -38,6 +38,10 @@ async def run_dialer_demo(
     print("-- the admin imports contacts and a do-not-call list, and creates the campaign")
     ccpbx(database_url, "contacts", "import", str(contacts), "--list", "spring", "--region", "US")
     ccpbx(database_url, "dnc", "import", str(blocked), "--source", "customer request")
+    admin, _ = await TokenRepository(daemon.database.pool).create("admin", "demo dialer")
+    async with api_client(daemon, admin) as call_api:
+        # The campaign's agents are the members of an ACD queue, which must exist first.
+        await call_api("PUT", "/api/queues/outbound", {"wrapup_s": 1, "record": False})
     window = window_around_now()
     ccpbx(
         database_url,
@@ -45,7 +49,6 @@ async def run_dialer_demo(
         *("--list", "spring", "--trunk", "carrier", "--caller-id", "+12125550000"),
         *("--window", str(window), "--ring-timeout", "15", "--retry", "busy=1800"),
     )
-    admin, _ = await TokenRepository(daemon.database.pool).create("admin", "demo dialer")
     phones = [SippPhone(asterisk, p) for p in AGENT_PHONES]
     try:
         return await _campaign(asterisk, daemon, admin, phones, set(dnc))
@@ -62,7 +65,6 @@ async def _campaign(
     blocked: set[str],
 ) -> bool:
     async with api_client(daemon, admin) as call_api:
-        await call_api("PUT", "/api/queues/outbound", {"wrapup_s": 1, "record": False})
         print("-- the agents' phones register again; they join the campaign's queue too")
         for phone in phones:
             await asyncio.to_thread(phone.start)

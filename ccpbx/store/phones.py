@@ -180,3 +180,22 @@ def check_region(region: str) -> str:
     if code not in phonenumbers.SUPPORTED_REGIONS:
         raise InvalidInput(f"unknown region {region!r}; use a two-letter code such as US")
     return code
+
+
+def check_e164(text: str, what: str = "number") -> str:
+    """A number a user typed (a caller ID, a test number) in E.164: ``+``, the country
+    code and a number valid in that country; spaces and dashes are dropped. InvalidInput
+    says what is wrong, e.g. a national number given without its country code."""
+    cleaned = text.strip()
+    if not cleaned.startswith("+"):
+        raise InvalidInput(
+            f"{what} {text!r} is not E.164: write + and the country code first (e.g. +12125550000)",
+            value=text,
+        )
+    try:
+        number = phonenumbers.parse(cleaned, None)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidInput(f"{what} {text!r} is not a phone number", value=text) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(f"{what} {text!r} is not a valid number in its country", value=text)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -70,5 +70,5 @@ def test_activate_rollback_and_status(tmp_path: Path, database_url: str) -> None
     ]
     assert history[-1].startswith("*")
     again = ccpbx("ivr", "rollback", "unit", database_url=database_url)
-    assert again.returncode == 2
+    assert again.returncode == 1
     assert "no earlier version" in again.stderr
