@@ -23,6 +23,8 @@ import random
 import statistics
 import time
 
+from targets import check
+
 from ccpbx.acd import (
     AcdState,
     AgentMode,
@@ -189,6 +191,13 @@ def main() -> int:
     waiting = sum(state.waiting_count(q) for q in state.queues)
     print(f"decisions: {args.decisions}, offers made: {offers}, waiting at the end: {waiting}")
     show("decision (agent becomes free -> offers)", decision_ns)
+    check(
+        f"ACD routing decision p99 ({args.agents} agents, {waiting} waiting)",
+        pct(decision_ns, 0.99) / 1000,
+        "<",
+        1,
+        "ms",
+    )
     show("  same, CPU time of this thread", decision_cpu_ns)
     show("  hangup + wrapup_done (agent freed)", free_ns)
     show("  reserve + answered (offers applied)", apply_ns)

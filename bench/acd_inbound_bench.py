@@ -35,6 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
+from targets import check
 
 from ccpbx import logs
 from ccpbx.acd import AgentMode, Membership, QueueConfig
@@ -279,6 +280,7 @@ async def run(args: argparse.Namespace) -> None:
 
         collector = asyncio.create_task(collect())
         best: dict[str, int] = {}
+        cpu_at_best = float("nan")
         # ccpbx first: the SIPp phones send no RTP, and the endpoints' rtp_timeout (120 s)
         # ends the agents' persistent legs after two minutes.
         paths = [("ccpbx", DID), ("plain", PLAIN)]
@@ -299,6 +301,8 @@ async def run(args: argparse.Namespace) -> None:
                 if not row["passed"]:
                     break
                 best[name] = rate
+                if "ccpbx_cpu_ms_per_call" in row:
+                    cpu_at_best = float(row["ccpbx_cpu_ms_per_call"])
         feed.close()
         await collector
         p, c = best.get("plain", 0), best.get("ccpbx", 0)
@@ -308,6 +312,16 @@ async def run(args: argparse.Namespace) -> None:
             f"{(c / p) if p else float('nan'):.2f} (steps {args.rates}, {args.seconds} s each, "
             f"caller holds {args.hold_ms} ms, {args.agents} agents)"
         )
+        if "ccpbx" in args.paths:
+            check(f"ccpbx CPU per inbound call (at {c} calls/s)", cpu_at_best, "<=", 2, "ms")
+        if "plain" in args.paths and "ccpbx" in args.paths:
+            check(
+                "inbound calls/s through ccpbx vs the plain dialplan",
+                c / p if p else float("nan"),
+                ">=",
+                1.0,
+                "x",
+            )
     finally:
         if daemon is not None:
             await daemon.stop()

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from panoramisk import Manager
+from targets import check
 
 from ccpbx.ami import AmiClient, AmiFramer, AmiMessage, AmiSettings, ChannelView
 
@@ -382,6 +383,9 @@ def main() -> None:
             f"median {label}: ccpbx AmiClient+ChannelView {ours:,.0f},"
             f" bare panoramisk {theirs:,.0f}, ratio {ours / theirs:.2f}"
         )
+        if table is rates:
+            check("AMI events parsed and applied per second", ours, ">=", 50_000, "events/s")
+            check("AMI speed vs bare panoramisk", ours / theirs, ">=", 1.0, "x")
     print(f"python {sys.version.split()[0]}; client in one process (one core), server in another")
 
 

@@ -23,6 +23,7 @@ import statistics
 import time
 
 import asyncpg
+from targets import check
 
 from ccpbx import logs
 from ccpbx.acd import AgentMode, Membership
@@ -123,8 +124,14 @@ async def run(contacts: int, agents: int, mode: str) -> None:
         print(
             f"live answer -> agent connected (Asterisk timestamps, {len(ms)} calls): p50 "
             f"{statistics.median(ms):.1f} ms, p99 {pct(ms, 0.99):.1f} ms, max {max(ms):.1f} ms"
-            f" (target p99 < 300 ms); {sum(1 for x in ms if x > 100)} waited over 100 ms"
+            f"; {sum(1 for x in ms if x > 100)} waited over 100 ms"
         )
+        if mode == "progressive":
+            # Only progressive measures ccpbx itself: predictive makes some answers wait
+            # for an agent on purpose (within the grace time).
+            check("live answer -> agent connected p99 (progressive)", pct(ms, 0.99), "<", 300, "ms")
+    elif mode == "progressive":
+        check("live answer -> agent connected p99 (progressive)", float("nan"), "<", 300, "ms")
     own = list(stats.answer_to_agent_ms)
     if own:
         print(

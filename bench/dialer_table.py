@@ -14,6 +14,7 @@ reference optimum (exact Markov optimum, exponential times) that a pacer capture
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from multiprocessing import Pool
@@ -21,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from targets import flag_line, line  # noqa: E402
 
 from ccpbx.dialer.sim.metrics import Aggregate  # noqa: E402
 from ccpbx.dialer.sim.runner import run_seeds  # noqa: E402
@@ -67,23 +70,27 @@ def row(sc: Scenario, agg: Aggregate, prog: float, label: str | None = None) -> 
     )
 
 
-def scenario_rows(item: tuple[Path, str, int, int, int]) -> str:
-    """All rows of one scenario (empty when filtered out)."""
+def scenario_rows(item: tuple[Path, str, int, int, int]) -> tuple[str, str]:
+    """All rows of one scenario and its target lines (both empty when filtered out)."""
     path, only, d, k, steps = item
     sc = load_scenario(path)
     if only not in sc.name:
-        return ""
+        return "", ""
     out = []
     prog = run_seeds(sc, "progressive", seeds=k, days=d)
     p0 = prog.busy_occupancy
     out.append(row(sc, prog, p0))
     ratio = best_ratio(sc, k, d, steps)
     out.append(row(sc, ratio, p0, f"best {ratio.pacer}"))
-    for name in ADAPTIVE:
-        out.append(row(sc, run_seeds(sc, name, seeds=k, days=d), p0))
+    others = [run_seeds(sc, name, seeds=k, days=d) for name in ADAPTIVE]
+    for agg in others:
+        out.append(row(sc, agg, p0))
     tuned = f"vicidial_average:drop_target={TUNED_DROP_TARGET}"
-    out.append(row(sc, run_seeds(sc, tuned, seeds=k, days=d), p0, tuned))
-    out.append(row(sc, run_seeds(sc, "predictive", seeds=k, days=d), p0))
+    others.append(run_seeds(sc, tuned, seeds=k, days=d))
+    out.append(row(sc, others[-1], p0, tuned))
+    pred = run_seeds(sc, "predictive", seeds=k, days=d)
+    out.append(row(sc, pred, p0))
+    rivals = [ratio, *others]
     ref = sc.reference
     if ref:
         out.append(
@@ -91,7 +98,44 @@ def scenario_rows(item: tuple[Path, str, int, int, int]) -> str:
             f"optimum | | | 0.03 | | | | | progressive {ref.get('progressive', 0):.3f}, "
             f"best ratio {ref.get('best_ratio', 0):.3f} | |"
         )
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n", predictive_targets(sc, pred, p0, rivals)
+
+
+def predictive_targets(sc: Scenario, pred: Aggregate, prog: float, rivals: list[Aggregate]) -> str:
+    """The pacing targets of the predictive pacer in one scenario, as target lines."""
+    name = f"{sc.name}: predictive"
+    lines = [
+        flag_line(
+            f"{name} 30-day abandon rate under target, every seed",
+            pred.compliant_30d_all_seeds,
+            f"{pred.abandon_max_30d:.4f}",
+            f"<= {sc.abandon_target:g}",
+        ),
+        line(
+            f"{name} days under the abandon target",
+            (1 - pred.days_over_target) * 100,
+            ">=",
+            99,
+            "%",
+        ),
+    ]
+    opt = sc.reference.get("optimum")
+    if opt:
+        captured = (pred.busy_occupancy - prog) / (opt - prog) * 100
+        lines.append(line(f"{name} gap to the optimum captured", captured, ">=", 90, "%"))
+        lines.append(
+            line(f"{name} occupancy vs optimum", (pred.busy_occupancy - opt) * 100, ">=", -2, "pts")
+        )
+    best = max(rivals, key=lambda a: a.busy_occupancy)
+    lines.append(
+        flag_line(
+            f"{name} beats best ratio and every VICIdial mode",
+            pred.busy_occupancy > best.busy_occupancy,
+            f"{pred.busy_occupancy:.3f} vs {best.busy_occupancy:.3f} ({best.pacer})",
+            "higher occupancy",
+        )
+    )
+    return "\n".join(lines)
 
 
 def main(argv: list[str]) -> int:
@@ -116,14 +160,14 @@ def main(argv: list[str]) -> int:
     print("|" + "---|" * 12)
     start = time.perf_counter()
     todo = [(f, args.only, args.days, args.seeds, args.ratio_steps) for f in files]
-    if args.jobs > 1:
-        with Pool(args.jobs) as pool:
-            for block in pool.imap(scenario_rows, todo):
-                print(block, end="", flush=True)
-    else:
-        for item in todo:
-            print(scenario_rows(item), end="", flush=True)
-    print(f"\nelapsed {time.perf_counter() - start:.0f} s")
+    found: list[str] = []
+    with Pool(args.jobs) if args.jobs > 1 else contextlib.nullcontext() as pool:
+        blocks = pool.imap(scenario_rows, todo) if pool else map(scenario_rows, todo)
+        for block, lines in blocks:
+            print(block, end="", flush=True)
+            found += [lines] if lines else []
+    print(f"\nelapsed {time.perf_counter() - start:.0f} s\n")
+    print("\n".join(found))
     return 0
 
 

@@ -1,7 +1,9 @@
 """``make bench``: every benchmark in turn, figures printed, nothing asserted.
 
 Each runs as its own process so one's memory and event loop do not colour another's.
-Pass ``--quick`` for a short pass (smaller data sets) when checking that they run.
+Each prints its figures against their targets (PASS or MISS, see ``targets.py``);
+the run ends with a table of every target. Pass ``--quick`` for a short pass
+(smaller data sets) when checking that they run: its figures are not the targets'.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from targets import Target, parse, table
 
 HERE = Path(__file__).resolve().parent
 RECORDING = HERE / "data" / "asterisk22-calls.ami"
@@ -60,18 +64,34 @@ def main() -> int:
     parser.add_argument("--only", default="", help="run only benchmarks whose title contains this")
     args = parser.parse_args()
     failed = []
+    targets: list[tuple[str, Target]] = []
     for title, argv in benches(args.quick):
         if args.only and args.only.lower() not in title.lower():
             continue
         print(f"\n===== {title}: {' '.join(argv)}", flush=True)
         started = time.monotonic()
-        result = subprocess.run([sys.executable, str(HERE / argv[0]), *argv[1:]], check=False)
+        with subprocess.Popen(
+            [sys.executable, "-u", str(HERE / argv[0]), *argv[1:]],
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                print(line, end="", flush=True)
+                target = parse(line)
+                if target is not None:
+                    targets.append((title, target))
         print(
-            f"===== {title}: exit {result.returncode} in {time.monotonic() - started:.0f} s",
+            f"===== {title}: exit {proc.returncode} in {time.monotonic() - started:.0f} s",
             flush=True,
         )
-        if result.returncode != 0:
+        if proc.returncode != 0:
             failed.append(title)
+    print(
+        "\n===== targets"
+        + (" (--quick: short runs, not the targets' conditions)" if args.quick else "")
+    )
+    print(table(targets))
     if failed:
         print(f"\nbenchmarks that failed to run: {', '.join(failed)}")
     return 1 if failed else 0

@@ -32,6 +32,8 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from targets import check
+
 from ccpbx.sandbox import postgres
 from ccpbx.store import campaigns, leasing
 from ccpbx.store.campaigns import CampaignSettings
@@ -156,6 +158,10 @@ async def bench_import(url: str, rows: int) -> int:
         f" (samples every 0.5 s: min {min(samples):.0f}, median {statistics.median(samples):.0f}),"
         f" process peak {peak_rss_mb():.0f} MB"
     )
+    check(
+        "contact import rows per second, end to end", result.rows / elapsed, ">=", 20_000, "rows/s"
+    )
+    check("import peak memory (RSS)", peak_rss_mb(), "<", 300, "MB")
     assert result.list_id is not None
     return result.list_id
 
@@ -215,6 +221,8 @@ async def bench_lease(url: str, list_id: int, leasers: int, batch: int, seconds:
         f" {total / elapsed:,.0f} leads/s; latency per lease call p50 {pct(0.5):.1f} ms,"
         f" p99 {pct(0.99):.1f} ms, max {ms[-1]:.1f} ms ({len(ms)} calls)"
     )
+    check(f"leads leased per second ({leasers} leasers)", total / elapsed, ">=", 2_000, "leads/s")
+    check("lease call latency p99", pct(0.99), "<", 20, "ms")
     print(
         f"lease CPU: this process {cpu:.1f} s, PostgreSQL backends {sum(pg_cpu):.1f} s"
         f" ({sum(pg_cpu) / max(total, 1) * 1e6:.0f} us/lead); {load()}"
@@ -226,6 +234,7 @@ async def bench_lease(url: str, list_id: int, leasers: int, batch: int, seconds:
                GROUP BY contact_id HAVING count(*) > 1) d"""
         )
         print(f"lease check: contacts leased more than once: {dup}")
+        check("contacts leased more than once", dup, "<=", 0)
     finally:
         await conn.close()
 
