@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from ccpbx.dialer.outcomes import check_sound_name
+from ccpbx.asterisk.names import check_sound_name
 from ccpbx.errors import ConfigError, InvalidInput
 
 DEFAULT_PATH = Path("/etc/ccpbx/ccpbx.toml")

@@ -23,6 +23,7 @@ from ccpbx.errors import InvalidInput
 from ccpbx.ivr import store
 from ccpbx.ivr.prompts import build, in_root, missing_files, spoken_prompts
 from ccpbx.ivr.validate import CheckResult, check_text
+from ccpbx.rootfs import Runtime
 
 DEFAULT_SOUNDS_DIR = "/usr/share/asterisk/sounds"
 
@@ -201,8 +202,6 @@ async def cmd_prompts_build(args: argparse.Namespace) -> int:
             return 1
         needed += spoken_prompts(result.flow)
     if args.root:
-        from ccpbx.sandbox.root import Runtime
-
         runtime = Runtime(Path(args.root))
 
         def run(argv: Sequence[str]) -> None:

@@ -16,11 +16,12 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
+
+from ccpbx.rootfs import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -73,26 +74,6 @@ def debian_mirror(
         if "security" not in uri:
             return uri
     raise SandboxError("no Debian mirror found in the apt sources of this machine")
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """How to run Asterisk and SIPp: directly, or inside the cached root."""
-
-    root: Path | None
-
-    def command(self, argv: Sequence[str]) -> list[str]:
-        if self.root is None:
-            return list(argv)
-        if os.geteuid() == 0:
-            return ["chroot", str(self.root), *argv]
-        return ["unshare", "--map-root-user", "chroot", str(self.root), *argv]
-
-    def host_path(self, inside: str) -> Path:
-        """Where a path seen by Asterisk lies on the host."""
-        if self.root is None:
-            return Path(inside)
-        return self.root / inside.lstrip("/")
 
 
 def _root_works(root: Path) -> bool:

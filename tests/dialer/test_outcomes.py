@@ -6,11 +6,10 @@ import itertools
 
 import pytest
 
+from ccpbx.asterisk.names import MAX_SOUND_NAME, check_sound_name
 from ccpbx.dialer.outcomes import (
-    MAX_SOUND_NAME,
     AttemptReport,
     amd_outcome,
-    check_sound_name,
     dial_status_outcome,
     hangup_cause_outcome,
     originate_outcome,

@@ -16,10 +16,10 @@ import pytest
 from ccpbx.ami import AmiClient
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.ami.settings import AmiSettings
+from ccpbx.asterisk.names import check_sound_name
 from ccpbx.dialer.outcomes import (
     AttemptReport,
     amd_outcome,
-    check_sound_name,
     dial_status_outcome,
     originate_outcome,
 )
