@@ -87,3 +87,27 @@ def test_table_script_prints_every_pacer(
         assert f"| tiny | {pacer}" in out
     assert "| tiny | predictive |" in out
     assert "reference (Markov" in out
+    verdicts = [line.rsplit(" | ", 1)[1] for line in out.splitlines() if line.startswith("TARGET")]
+    assert len(verdicts) == 5  # compliance, days under, gap, vs optimum, beats the others
+    assert set(verdicts) <= {"PASS", "MISS"}
+
+
+def test_targets_are_read_back_into_the_closing_table() -> None:
+    """A target line says PASS or MISS (NaN never passes) and `make bench`'s table
+    counts the misses."""
+    spec = importlib.util.spec_from_file_location("targets", TABLE.parent / "targets.py")
+    assert spec is not None
+    assert spec.loader is not None
+    targets = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(targets)
+    met = targets.line("round trip p99", 3.2, "<", 5, "ms")
+    missed = targets.line("round trip p99", 7.7, "<", 5, "ms")
+    unknown = targets.line("events/s", float("nan"), ">=", 50_000, "events/s")
+    assert met == "TARGET | round trip p99 | 3.2 ms | < 5 ms | PASS"
+    assert missed.endswith("| MISS")
+    assert unknown == "TARGET | events/s | n/a events/s | >= 50,000 events/s | MISS"
+    rows = [("IVR", targets.parse(t)) for t in (met, missed, unknown)]
+    assert targets.parse("round trip p99 3.2 ms") is None
+    text = targets.table(rows)
+    assert "| IVR | round trip p99 | 7.7 ms | < 5 ms | MISS |" in text
+    assert text.endswith("1 targets met, 2 missed")
