@@ -2,7 +2,10 @@
 
 Starts a sandbox Asterisk (loopback ports of its own), a PostgreSQL database of
 its own, the ccpbx daemon, then places a SIPp call that ccpbx answers over
-FastAGI, and prints ``/status``. Everything it started is stopped at the end.
+FastAGI, and prints ``/status``. Everything it started is stopped at the end, also
+when it is interrupted: SIGINT (Ctrl-C, even where a background job inherited it
+ignored) and SIGTERM stop the walk-through and run the same clean-up (Asterisk, the
+daemon, the database and the run folder; ``CCPBX_KEEP_SANDBOX=1`` keeps the folder).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -27,7 +32,7 @@ from ccpbx.sandbox.demo_acd import AGENT_PHONES, run_acd_demo
 from ccpbx.sandbox.demo_dialer import run_dialer_demo
 from ccpbx.sandbox.demo_ivr import DEMO_DID, run_ivr_demo
 from ccpbx.sandbox.root import ensure_runtime
-from ccpbx.sandbox.sipp import caller_scenario, run_sipp
+from ccpbx.sandbox.sipp import caller_scenario, run_sipp, stop_sipp
 from ccpbx.sandbox.stack import daemon_config
 from ccpbx.store.migrate import migrate
 
@@ -108,11 +113,18 @@ async def run(hold: float) -> int:
                         f" (the demo menu), or curl http://127.0.0.1:{http_port}/metrics"
                     )
                     await asyncio.sleep(hold)
+            except asyncio.CancelledError:
+                # Interrupted: end the calls in progress, so the daemon has none to drain,
+                # and the SIPp callers still waiting for theirs.
+                stop_sipp(asterisk)
+                asterisk.cli_result("channel request hangup all", timeout=5)
+                raise
             finally:
                 await daemon.stop()
     finally:
         asterisk.stop()
-        asterisk.remove()
+        if os.environ.get("CCPBX_KEEP_SANDBOX") != "1":
+            asterisk.remove()
     say(
         "demo "
         + (
@@ -125,6 +137,34 @@ async def run(hold: float) -> int:
     return 0 if green else 1
 
 
+async def run_until_signalled(hold: float) -> int:
+    """``run`` that SIGINT and SIGTERM cancel, so its clean-up runs; exit 128 + signal."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    received: list[signal.Signals] = []
+
+    def stop(sig: signal.Signals) -> None:
+        if not received:
+            say(f"{sig.name}: stopping the demo, cleaning up what it started")
+            task.cancel()
+        received.append(sig)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        # Installed explicitly: a job started in the background inherits SIGINT ignored.
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await run(hold)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        say("demo stopped; everything it started is stopped and removed")
+        return 128 + received[0]
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -132,7 +172,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     logs.configure("info", "console")
-    return asyncio.run(run(args.hold))
+    return asyncio.run(run_until_signalled(args.hold))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import subprocess
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,10 @@ from ccpbx.sandbox.asterisk import AsteriskInstance, free_udp_port
 
 _DTMF_KEYS = frozenset("0123456789*#")
 _counter = itertools.count(1)
+# SIPp UAC runs in progress (run_sipp blocks a thread each), so they can be stopped.
+_running: set[tuple[AsteriskInstance, subprocess.Popen[str]]] = set()
+_stopped: weakref.WeakSet[AsteriskInstance] = weakref.WeakSet()
+_lock = threading.Lock()
 _MEDIA_MARKER = "@ccpbx-media@"
 
 
@@ -248,16 +254,41 @@ def run_sipp(
         f"{workdir_inside}/{name}.errors.log",
         *extra,
     ]
-    proc = subprocess.run(
-        asterisk.runtime.command(["sh", "-c", f'cd {workdir_inside} && exec "$@"', "sipp", *argv]),
-        capture_output=True,
-        text=True,
-        timeout=timeout_s + 30,
-        check=False,
-    )
+    with _lock:
+        if asterisk in _stopped:
+            return SippResult(-9, "", "", "SIPp not started: its Asterisk is being stopped")
+        proc = subprocess.Popen(
+            asterisk.runtime.command(
+                ["sh", "-c", f'cd {workdir_inside} && exec "$@"', "sipp", *argv]
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _running.add((asterisk, proc))
+    with proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+        finally:
+            _running.discard((asterisk, proc))
     errors_path = workdir / f"{name}.errors.log"
     errors = errors_path.read_text(errors="replace") if errors_path.exists() else ""
-    return SippResult(proc.returncode, proc.stdout, proc.stderr, errors)
+    return SippResult(proc.returncode, stdout, stderr, errors)
+
+
+def stop_sipp(asterisk: AsteriskInstance) -> int:
+    """Kill the SIPp scenarios still running against ``asterisk`` (an interrupted demo
+    or test) and start no more against it; their ``run_sipp`` calls then return.
+    Returns how many were running."""
+    with _lock:
+        _stopped.add(asterisk)
+        procs = [proc for owner, proc in _running if owner is asterisk]
+    for proc in procs:
+        proc.kill()
+    return len(procs)
 
 
 def _write_media(scenario_xml: str, workdir: Path, inside: str, name: str) -> str:
