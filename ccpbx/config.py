@@ -45,6 +45,11 @@ class AgiConfig:
     header_timeout: float = 5.0
     command_timeout: float = 30.0
     max_header_bytes: int = 16_384
+    # Connections held at once: in all, from one source host, and from one source
+    # host before it has sent its environment (Asterisk sends it at once).
+    max_connections: int = 4096
+    max_connections_per_source: int = 2048
+    max_pending_per_source: int = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +204,9 @@ def validate(config: Config) -> Config:
         "daemon.shutdown_timeout": config.daemon.shutdown_timeout,
         "ami.event_queue_size": config.ami.event_queue_size,
         "agi.max_header_bytes": config.agi.max_header_bytes,
+        "agi.max_connections": config.agi.max_connections,
+        "agi.max_connections_per_source": config.agi.max_connections_per_source,
+        "agi.max_pending_per_source": config.agi.max_pending_per_source,
     }
     for key, value in positive.items():
         if value <= 0:

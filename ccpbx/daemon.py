@@ -107,6 +107,9 @@ class Daemon:
             header_timeout=config.agi.header_timeout,
             command_timeout=config.agi.command_timeout,
             max_header_bytes=config.agi.max_header_bytes,
+            max_connections=config.agi.max_connections,
+            max_connections_per_source=config.agi.max_connections_per_source,
+            max_pending_per_source=config.agi.max_pending_per_source,
         )
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -139,11 +142,10 @@ class Daemon:
             port: int | None = self.agi.port
         except RuntimeError:
             port = None
+        state, refusal = self.agi.health()
+        # Refusing connections: some calls may have taken the dialplan's fallback.
         return ComponentStatus(
-            "agi",
-            port is not None,
-            "listening" if port else "stopped",
-            {"port": port, **stats.as_dict()},
+            "agi", state == "listening", state, {"port": port, **refusal, **stats.as_dict()}
         )
 
     def _samples(self) -> list[Sample]:

@@ -2,15 +2,23 @@
 
 One task per connection, each kept in a set and awaited on close. A connection first
 has `header_timeout` seconds to send its environment; a peer that closes early or
-stalls costs a task until then and nothing more. The handler's outcome is reported
-to the dialplan in channel variable `CCPBX_AGI_STATUS` (`ok` or `failed`); a call
-whose variable is not `ok` should take the dialplan's fallback.
+stalls costs a task until then and nothing more. No source host may hold more than
+`max_pending_per_source` connections that have not sent their environment yet, nor
+more than `max_connections_per_source` in all, so one client holding idle
+connections cannot take the places Asterisk's calls need; a refused connection is
+closed at once, counted, and shows as "refusing" in `health()` for `refusal_memory_s`.
+The handler's outcome is reported to the dialplan in channel variable
+`CCPBX_AGI_STATUS` (`ok` or `failed`); a call whose variable is not `ok` should take
+the dialplan's fallback.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass
 from types import TracebackType
@@ -41,6 +49,9 @@ class AgiServerStats:
     header_errors: int = 0
     unknown_scripts: int = 0
     connections_refused: int = 0
+    """Refused because the server holds `max_connections`."""
+    source_refusals: int = 0
+    """Refused because their source host holds its share (pending or in all)."""
 
     def as_dict(self) -> dict[str, int]:
         """Counters by name (stable keys, usable as metric names with a prefix)."""
@@ -81,6 +92,10 @@ class FastAgiServer:
         status_timeout: float = 5.0,
         shutdown_grace: float = 10.0,
         max_connections: int = 4096,
+        max_connections_per_source: int = 2048,
+        max_pending_per_source: int = 128,
+        refusal_memory_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         for name, handler in handlers.items():
             if not callable(handler):
@@ -94,6 +109,13 @@ class FastAgiServer:
         self._status_timeout = status_timeout
         self._shutdown_grace = shutdown_grace
         self._max_connections = max_connections
+        self._max_per_source = max_connections_per_source
+        self._max_pending_per_source = max_pending_per_source
+        self._refusal_memory_s = refusal_memory_s
+        self._clock = clock
+        self._per_source: Counter[str] = Counter()
+        self._pending_per_source: Counter[str] = Counter()
+        self._last_refusal: tuple[float, str, str] | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._handshaking: set[asyncio.Task[None]] = set()
@@ -114,6 +136,22 @@ class FastAgiServer:
     def stats(self) -> AgiServerStats:
         """Current counters."""
         return self._counters.snapshot()
+
+    def health(self) -> tuple[str, dict[str, object]]:
+        """``stopped``, ``listening``, or ``refusing`` while a connection was refused
+        within ``refusal_memory_s`` (some calls may then have taken the fallback), with
+        what was refused last: the source host and which limit."""
+        if self._server is None:
+            return "stopped", {}
+        last = self._last_refusal
+        if last is None or self._clock() - last[0] > self._refusal_memory_s:
+            return "listening", {}
+        at, source, limit = last
+        return "refusing", {
+            "refused_source": source,
+            "refused_by": limit,
+            "refused_s_ago": round(self._clock() - at, 1),
+        }
 
     async def start(self) -> None:
         """Bind and start accepting connections."""
@@ -163,27 +201,52 @@ class FastAgiServer:
         await self.close()
 
     def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._tasks) >= self._max_connections:
-            self._counters.bump("connections_refused")
-            log.warning("agi_connection_refused", limit=self._max_connections)
+        peer = writer.get_extra_info("peername")
+        source = str(peer[0]) if isinstance(peer, tuple) and peer else "?"
+        refused_by = self._limit_reached(source)
+        if refused_by is not None:
+            self._counters.bump(
+                "connections_refused" if refused_by == "max_connections" else "source_refusals"
+            )
+            self._last_refusal = (self._clock(), source, refused_by)
+            log.warning("agi_connection_refused", source=source, limit=refused_by)
             writer.transport.abort()
             return
-        task = asyncio.get_running_loop().create_task(self._serve(reader, writer))
+        self._per_source[source] += 1
+        self._pending_per_source[source] += 1
+        task = asyncio.get_running_loop().create_task(self._serve(reader, writer, source))
         self._tasks.add(task)
         self._handshaking.add(task)
-        task.add_done_callback(self._forget)
+        task.add_done_callback(functools.partial(self._forget, source))
 
-    def _forget(self, task: asyncio.Task[None]) -> None:
+    def _limit_reached(self, source: str) -> str | None:
+        """The limit a new connection from ``source`` would pass, or None."""
+        if len(self._tasks) >= self._max_connections:
+            return "max_connections"
+        if self._per_source[source] >= self._max_per_source:
+            return "max_connections_per_source"
+        if self._pending_per_source[source] >= self._max_pending_per_source:
+            return "max_pending_per_source"
+        return None
+
+    def _handshake_done(self, task: asyncio.Task[None] | None, source: str) -> None:
+        if task is not None and task in self._handshaking:
+            self._handshaking.discard(task)
+            _decrement(self._pending_per_source, source)
+
+    def _forget(self, source: str, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._handshaking.discard(task)
+        self._handshake_done(task, source)
+        _decrement(self._per_source, source)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, source: str
+    ) -> None:
         self._counters.bump("connections_active")
         peer = str(writer.get_extra_info("peername"))
         try:
             opening = await self._read_environment(reader, peer)
-            if (task := asyncio.current_task()) is not None:
-                self._handshaking.discard(task)
+            self._handshake_done(asyncio.current_task(), source)
             if opening is not None:
                 parser, env, pending = opening
                 session = AgiSession(
@@ -297,6 +360,12 @@ class FastAgiServer:
             log.warning("agi_status_not_set", status=status, error=repr(exc))
             return False
         return True
+
+
+def _decrement(counts: Counter[str], key: str) -> None:
+    counts[key] -= 1
+    if counts[key] <= 0:
+        del counts[key]
 
 
 async def _close_writer(writer: asyncio.StreamWriter) -> None:

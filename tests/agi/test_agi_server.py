@@ -569,3 +569,89 @@ async def test_minus_one_then_hangup_line_raises_agihangup(start_server: StartSe
     assert fake.commands == ['WAIT FOR DIGIT "8000"']
     assert events(logs, "agi_session_hangup")[0]["reason"] == "hangup_line"
     assert not events(logs, "agi_handler_failed")
+
+
+async def _idle_from(source: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+
+
+async def _refused(source: str, port: int) -> bool:
+    reader, writer = await _idle_from(source, port)
+    try:
+        with contextlib.suppress(ConnectionError):
+            return await asyncio.wait_for(reader.read(), 5) == b""
+        return True
+    finally:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def _close_all(held: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]) -> None:
+    for _, writer in held:
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+
+async def test_one_source_holding_idle_connections_cannot_starve_another(
+    start_server: StartServer,
+) -> None:
+    """A host holding its share of connections that never send an environment gets no
+    more; a call from another host is still served, and health() says who was refused."""
+    now = [1000.0]
+    server = await start_server(
+        {"ivr": answer_session},
+        max_connections=50,
+        max_pending_per_source=8,
+        refusal_memory_s=30.0,
+        clock=lambda: now[0],
+    )
+    assert server.health() == ("listening", {})
+    held = [await _idle_from("127.0.0.2", server.port) for _ in range(8)]
+    try:
+        await wait_until(lambda: server.stats().connections_active == 8)
+        with capture_logs() as logs:
+            assert await _refused("127.0.0.2", server.port)
+        assert events(logs, "agi_connection_refused")[0]["limit"] == "max_pending_per_source"
+        call = await converse(server, env_block("ivr"))
+        assert call.commands == ["ANSWER", STATUS_OK]
+        assert server.stats().source_refusals == 1
+        assert server.stats().connections_refused == 0
+        state, detail = server.health()
+        assert state == "refusing"
+        assert (detail["refused_source"], detail["refused_by"]) == (
+            "127.0.0.2",
+            "max_pending_per_source",
+        )
+        now[0] += 31
+        assert server.health() == ("listening", {})
+    finally:
+        await _close_all(held)
+    # The idle ones gone, the same host is served again.
+    await wait_until(lambda: server.stats().connections_active == 0)
+    held = [await _idle_from("127.0.0.2", server.port) for _ in range(8)]
+    await _close_all(held)
+
+
+async def test_a_source_is_capped_in_all_its_connections(start_server: StartServer) -> None:
+    """Sessions that did send their environment count against their host's total share."""
+    release = asyncio.Event()
+
+    async def held_call(session: AgiSession) -> None:
+        await session.answer()
+        await release.wait()
+
+    server = await start_server(
+        {"ivr": held_call}, max_connections=50, max_connections_per_source=3
+    )
+    calls = [asyncio.create_task(converse(server, env_block("ivr"))) for _ in range(3)]
+    await wait_until(lambda: server.stats().sessions_active == 3)
+    with capture_logs() as logs:
+        assert await _refused("127.0.0.1", server.port)
+    assert events(logs, "agi_connection_refused")[0]["limit"] == "max_connections_per_source"
+    release.set()
+    for done in await asyncio.gather(*calls):
+        assert done.commands == ["ANSWER", STATUS_OK]
+    await wait_until(lambda: server.stats().connections_active == 0)
+    assert (await converse(server, env_block("ivr"))).commands == ["ANSWER", STATUS_OK]
