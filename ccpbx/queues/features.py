@@ -13,6 +13,7 @@ Feature codes, dialed from the agent's desk phone:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import re
@@ -167,9 +168,15 @@ async def _login(service: QueueService, session: AgiSession, endpoint: str) -> N
             record = await service.profile(agent) if agent else None
         except CcpbxError:
             record = None
-        if record is None or not record.pin_matches(pin):
+        checked = await asyncio.to_thread(record.check_pin, pin) if record else None
+        if record is None or checked is None or not checked.ok:
             log.info("acd_phone_login_refused", agent=agent, endpoint=endpoint)
             continue
+        if checked.rehash:
+            try:
+                await service.save_pin_hash(agent, pin)
+            except CcpbxError as exc:  # the login goes on; the next one tries again
+                log.warning("acd_pin_rehash_failed", agent=agent, error=exc.message)
         if record.mode is AgentMode.PERSISTENT:
             # The phone is busy with this call: hang it up, then ccpbx calls it back into
             # the agent's conference (the persistent connection).

@@ -6,16 +6,14 @@ engine's :class:`~ccpbx.acd.QueueConfig` and :class:`~ccpbx.acd.AgentProfile`.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import math
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ccpbx.acd import AgentMode, AgentProfile, Membership, OverflowKind, QueueConfig
 from ccpbx.errors import InvalidInput
+from ccpbx.queues.pins import PinCheck, verify_pin
 
 QUEUE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 AGENT_RE = re.compile(r"^[0-9]{2,15}$")
@@ -94,19 +92,6 @@ class AgentRecord:
             queues=dict(self.queues),
         )
 
-    def pin_matches(self, pin: str) -> bool:
-        if self.pin_salt is None or self.pin_hash is None:
-            return False
-        return hmac.compare_digest(hash_pin(self.pin_salt, pin), self.pin_hash)
-
-
-def hash_pin(salt: str, pin: str) -> str:
-    return hashlib.sha256(f"{salt}:{pin}".encode()).hexdigest()
-
-
-def new_pin(pin: str) -> tuple[str, str]:
-    """(salt, hash) for a PIN of 4 to 10 digits."""
-    if not re.fullmatch(r"[0-9]{4,10}", pin):
-        raise InvalidInput("a PIN is 4 to 10 digits", field="pin")
-    salt = secrets.token_hex(8)
-    return salt, hash_pin(salt, pin)
+    def check_pin(self, pin: str) -> PinCheck:
+        """Argon2 verification: about 0.1 s of CPU, so call it in a thread."""
+        return verify_pin(self.pin_salt, self.pin_hash, pin)

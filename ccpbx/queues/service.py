@@ -228,6 +228,12 @@ class QueueService:
             raise Unavailable("no database for agent profiles")
         return await store.load_agent(self._pool(), check_agent_id(agent))
 
+    async def save_pin_hash(self, agent: str, pin: str) -> None:
+        """Rehash an agent's PIN with today's Argon2 parameters (after a good login)."""
+        if self._pool is None:
+            raise Unavailable("no database for agent profiles")
+        await store.save_pin_hash(self._pool(), check_agent_id(agent), pin)
+
     async def login(
         self,
         agent: str,

@@ -5,9 +5,11 @@ logout (*46)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 from ccpbx.acd import AgentMode, AgentState
 from ccpbx.daemon import Daemon
+from ccpbx.queues.pins import verify_pin
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.sipp import Step, run_sipp
 
@@ -124,3 +126,38 @@ async def test_persistent_agent_logs_in_by_feature_code_and_is_called_back(
         assert phone.invites() == 1
     finally:
         phone.stop()
+
+
+async def test_a_pin_stored_before_argon2_logs_in_and_is_rehashed(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """An agent whose PIN row is an old salted SHA-256 logs in at the phone with that
+    PIN; the row then holds an Argon2id hash of the same PIN and no separate salt."""
+    daemon = await start_daemon()
+    await add_queue(daemon, "billing")
+    await add_agent(daemon, "55", ["billing"], mode=AgentMode.RING, pin=None)
+    salt = "0123456789abcdef"
+    legacy = hashlib.sha256(f"{salt}:2468".encode()).hexdigest()
+    pool = daemon.database.pool
+    await pool.execute(
+        "UPDATE acd_agents SET pin_salt = $2, pin_hash = $3 WHERE agent = $1", "55", salt, legacy
+    )
+    keypad = Keypad(asterisk)
+    steps = [
+        Step.pause(1500),
+        *keypad.press("55#"),
+        Step.pause(500),
+        *keypad.press("2468#", last=True),
+    ]
+    await dial(asterisk, "*45", steps)
+    await eventually(lambda: "55" in daemon.acd.state.agents)
+    row = await eventually(
+        lambda: pool.fetchrow(
+            "SELECT pin_salt, pin_hash FROM acd_agents WHERE agent = '55'"
+            " AND pin_hash LIKE '$argon2id$%'"
+        )
+    )
+    assert row["pin_salt"] is None
+    assert verify_pin(None, row["pin_hash"], "2468").ok
+    await dial(asterisk, "*46")
+    await eventually(lambda: daemon.acd.state.agents["55"].state is AgentState.LOGGED_OUT)

@@ -8,6 +8,7 @@ Asterisk looks to the service.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 
 import pytest
 
@@ -19,7 +20,8 @@ from ccpbx.errors import InvalidInput
 from ccpbx.queues import QueueService, QueueSpec
 from ccpbx.queues.features import endpoint_of, parse_skills
 from ccpbx.queues.feed import Broadcaster
-from ccpbx.queues.model import AgentRecord, check_queue_name, new_pin
+from ccpbx.queues.model import AgentRecord, check_queue_name
+from ccpbx.queues.pins import PinCheck, hash_pin
 from ccpbx.tasks import OrderedWriter
 
 
@@ -147,17 +149,30 @@ def test_phone_and_skill_parsing() -> None:
     assert parse_skills("spanish billing:3 BAD x;y") == {"spanish": 1, "billing": 3}
 
 
-def test_pins_are_salted_and_checked() -> None:
-    """PINs are stored salted and hashed; only the right digits match."""
-    salt, digest = new_pin("2468")
-    record = AgentRecord("55", pin_salt=salt, pin_hash=digest)
-    assert record.pin_matches("2468")
-    assert not record.pin_matches("2469")
-    assert not AgentRecord("56").pin_matches("")
+def test_pins_are_hashed_with_argon2_and_checked() -> None:
+    """PINs are stored as Argon2id hashes (salt inside); only the right digits match; an
+    agent without a PIN matches nothing; a PIN is 4 to 10 digits."""
+    digest = hash_pin("2468")
+    assert digest.startswith("$argon2id$")
+    assert hash_pin("2468") != digest  # salted
+    record = AgentRecord("55", pin_hash=digest)
+    assert record.check_pin("2468") == PinCheck(True)
+    assert not record.check_pin("2469").ok
+    assert not AgentRecord("56").check_pin("").ok
     with pytest.raises(InvalidInput):
-        new_pin("12")
+        hash_pin("12")
     with pytest.raises(InvalidInput):
         check_queue_name("Sales;x")
+
+
+def test_a_pin_stored_before_argon2_still_works_and_asks_for_a_rehash() -> None:
+    """A salted SHA-256 row (written before Argon2) verifies, and a good login says to
+    rehash it; a wrong PIN asks nothing."""
+    salt = "00ff00ff00ff00ff"
+    legacy = hashlib.sha256(f"{salt}:2468".encode()).hexdigest()
+    record = AgentRecord("55", pin_salt=salt, pin_hash=legacy)
+    assert record.check_pin("2468") == PinCheck(True, rehash=True)
+    assert record.check_pin("2469") == PinCheck(False)
 
 
 async def test_closed_intervals_and_state_changes_are_stored(database_url: str) -> None:
