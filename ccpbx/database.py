@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from typing import Any
 
 import asyncpg
 import structlog
 
+from ccpbx.backoff import Backoff
 from ccpbx.config import DatabaseConfig
 from ccpbx.errors import Unavailable
 from ccpbx.health import ComponentStatus
@@ -64,7 +64,7 @@ class Database:
             self._ready.set()
 
     async def _supervise(self) -> None:
-        delay = 0.5
+        backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.5)
         while True:
             if self._pool is None:
                 try:
@@ -76,11 +76,10 @@ class Database:
                         command_timeout=30,
                     )
                     self._set(True)
-                    delay = 0.5
+                    backoff.reset()
                 except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
                     self._set(False, f"{type(exc).__name__}: {exc}")
-                    await asyncio.sleep(delay * (0.5 + random.random()))
-                    delay = min(delay * 2, 30.0)
+                    await asyncio.sleep(backoff.next_delay())
                     continue
             await asyncio.sleep(self.check_interval)
             try:

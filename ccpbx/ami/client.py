@@ -23,7 +23,6 @@ from typing import Any, Literal
 
 import structlog
 
-from ccpbx.ami.backoff import Backoff
 from ccpbx.ami.errors import (
     AmiActionError,
     AmiActionTimeout,
@@ -36,6 +35,7 @@ from ccpbx.ami.events import EventDispatcher, EventHandler
 from ccpbx.ami.link import AmiLinkProtocol, AmiManager, AmiResult
 from ccpbx.ami.protocol import HeaderInput, encode_action, iter_header_pairs
 from ccpbx.ami.settings import AmiSettings
+from ccpbx.backoff import Backoff
 
 Hook = Callable[[], Awaitable[None]]
 LinkState = Literal["connecting", "connected", "disconnected", "closed"]

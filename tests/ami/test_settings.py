@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from ccpbx.ami import AmiSettings
-from ccpbx.ami.backoff import Backoff
+from ccpbx.backoff import Backoff
 from ccpbx.errors import ConfigError
 
 

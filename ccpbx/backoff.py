@@ -1,4 +1,7 @@
-"""Exponential reconnect backoff with jitter (pure: the random source is injected)."""
+"""Exponential reconnect backoff with jitter (pure: the random source is injected).
+
+The one backoff of every supervised link: the AMI link per Asterisk, the PostgreSQL pool.
+"""
 
 from __future__ import annotations
 
@@ -30,5 +33,5 @@ class Backoff:
         return min(self.maximum, max(0.0, base * scale))
 
     def reset(self) -> None:
-        """Start again from ``initial`` (after a successful login)."""
+        """Start again from ``initial`` (after a successful connect)."""
         self.attempt = 0
