@@ -32,7 +32,7 @@ from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
 from ccpbx.http.routes_dialer import setup_dialer_routes
-from ccpbx.metrics import MetricsRegistry, Sample
+from ccpbx.metrics import LATENCY_BUCKETS, MetricsRegistry, Sample
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
@@ -81,6 +81,12 @@ class Daemon:
         self.handlers = dict(handlers if handlers is not None else default_handlers(self.database))
         self.health = HealthRegistry()
         self.metrics = MetricsRegistry()
+        self._agi_rtt = self.metrics.histogram(
+            "ccpbx_agi_command_seconds",
+            "FastAGI command sent -> Asterisk's reply (a STREAM FILE lasts as its sound)",
+            LATENCY_BUCKETS,
+            labels=("command",),
+        )
         self.channels = ChannelView()
         self.ami = AmiClient(ami_settings(config))
         self.acd = QueueService(self.ami, self.channels, pool=lambda: self.database.pool)
@@ -110,6 +116,7 @@ class Daemon:
             max_connections=config.agi.max_connections,
             max_connections_per_source=config.agi.max_connections_per_source,
             max_pending_per_source=config.agi.max_pending_per_source,
+            on_reply=self._agi_replied,
         )
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -135,6 +142,9 @@ class Daemon:
         detail = snap.as_dict()
         detail["channels"] = len(self.channels)
         return ComponentStatus("ami", snap.state == "connected", snap.state, detail)
+
+    def _agi_replied(self, command: str, seconds: float) -> None:
+        self._agi_rtt.labels(command).observe(seconds)
 
     def _agi_status(self) -> ComponentStatus:
         stats = self.agi.stats()

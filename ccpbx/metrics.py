@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+# A `_created` timestamp beside every histogram series tells an operator nothing.
+disable_created_metrics()
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -70,9 +73,14 @@ class MetricsRegistry:
     def register(self, provider: MetricsProvider) -> None:
         self._providers.providers.append(provider)
 
-    def histogram(self, name: str, help: str, buckets: Sequence[float]) -> Histogram:
-        """A histogram of this registry (seconds); ``observe()`` it where the time is known."""
-        return Histogram(name, help, buckets=tuple(buckets), registry=self._registry)
+    def histogram(
+        self, name: str, help: str, buckets: Sequence[float], labels: Sequence[str] = ()
+    ) -> Histogram:
+        """A histogram of this registry (seconds); ``observe()`` it (``.labels(...)``
+        first when it has labels) where the time is known."""
+        return Histogram(
+            name, help, labelnames=tuple(labels), buckets=tuple(buckets), registry=self._registry
+        )
 
     def render(self) -> str:
         return generate_latest(self._registry).decode()

@@ -96,6 +96,7 @@ class FastAgiServer:
         max_pending_per_source: int = 128,
         refusal_memory_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        on_reply: Callable[[str, float], None] | None = None,
     ) -> None:
         for name, handler in handlers.items():
             if not callable(handler):
@@ -113,6 +114,7 @@ class FastAgiServer:
         self._max_pending_per_source = max_pending_per_source
         self._refusal_memory_s = refusal_memory_s
         self._clock = clock
+        self._on_reply = on_reply  # (command, seconds from sending to its reply)
         self._per_source: Counter[str] = Counter()
         self._pending_per_source: Counter[str] = Counter()
         self._last_refusal: tuple[float, str, str] | None = None
@@ -256,6 +258,7 @@ class FastAgiServer:
                     parser,
                     command_timeout=self._command_timeout,
                     pending=pending,
+                    on_reply=self._on_reply,
                 )
                 with structlog.contextvars.bound_contextvars(
                     uniqueid=env.uniqueid, channel=env.channel, script=env.script

@@ -9,7 +9,9 @@ arrives, so later commands still get their own reply.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
+from collections.abc import Callable
 
 from ccpbx.agi.errors import (
     AgiCommandError,
@@ -47,8 +49,10 @@ class AgiSession:
         *,
         command_timeout: float,
         pending: tuple[AgiMessage, ...] = (),
+        on_reply: Callable[[str, float], None] | None = None,
     ) -> None:
         self.env = env
+        self._on_reply = on_reply
         self._reader = reader
         self._writer = writer
         self._parser = parser
@@ -94,6 +98,7 @@ class AgiSession:
                 raise AgiHangup("eof") from exc
             self._owed += 1
             self.commands_sent += 1
+            sent = time.perf_counter()
             try:
                 async with asyncio.timeout(deadline):
                     await self._writer.drain()
@@ -103,6 +108,8 @@ class AgiSession:
             except ConnectionError as exc:
                 self._eof = True
                 raise AgiHangup("eof") from exc
+        if self._on_reply is not None:
+            self._on_reply(command, time.perf_counter() - sent)
         return self._check(command, reply)
 
     async def _next_reply(self) -> AgiResult:

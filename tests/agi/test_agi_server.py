@@ -655,3 +655,14 @@ async def test_a_source_is_capped_in_all_its_connections(start_server: StartServ
         assert done.commands == ["ANSWER", STATUS_OK]
     await wait_until(lambda: server.stats().connections_active == 0)
     assert (await converse(server, env_block("ivr"))).commands == ["ANSWER", STATUS_OK]
+
+
+async def test_each_command_round_trip_is_reported(start_server: StartServer) -> None:
+    """on_reply hears every command with the time from sending it to its reply."""
+    heard: list[tuple[str, float]] = []
+    server = await start_server(
+        {"ivr": answer_session}, on_reply=lambda command, s: heard.append((command, s))
+    )
+    await converse(server, env_block("ivr"))
+    assert [command for command, _ in heard] == ["ANSWER", "SET VARIABLE"]
+    assert all(0 <= seconds < 5 for _, seconds in heard)

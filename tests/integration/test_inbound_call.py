@@ -121,3 +121,23 @@ async def test_caller_data_cannot_inject_agi_commands(
     assert result.ok, result.errors
     assert "refused" in outcome
     assert outcome["still_up"] is True
+
+
+async def test_agi_round_trips_of_a_call_show_in_metrics(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """A real call's FastAGI commands are counted in the round-trip histogram /metrics
+    serves, per command."""
+
+    async def inbound(session: AgiSession) -> None:
+        await session.answer()
+        await session.stream_file("beep")
+        await session.hangup()
+
+    daemon = await start_daemon({"inbound": inbound})
+    result = await place_call(asterisk)
+    assert result.ok, result.errors
+    text = daemon.metrics.render()
+    for command in ("ANSWER", "STREAM FILE"):
+        assert f'ccpbx_agi_command_seconds_count{{command="{command}"}} 1.0' in text, text
+    assert 'ccpbx_agi_command_seconds_bucket{command="ANSWER",le="+Inf"} 1.0' in text
