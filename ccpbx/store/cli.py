@@ -111,7 +111,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     csub = contacts.add_subparsers(dest="contacts_command", required=True)
 
     imp = csub.add_parser("import", help="import a CSV file of contacts into a list")
-    imp.add_argument("file", help="CSV file (UTF-8 or Latin-1, any common delimiter)")
+    imp.add_argument("file", help="CSV file (UTF-8, any common delimiter)")
     imp.add_argument("--list", required=True, help="contact list (created if missing)")
     imp.add_argument(
         "--map",

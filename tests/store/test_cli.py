@@ -52,12 +52,12 @@ async def test_import_then_export(
     assert code == 0
     out = capsys.readouterr().out
     assert "2 rows read, 1 contacts imported, 1 rejected" in out
-    assert str(tmp_path / "in.csv.rejects.csv") in out
+    assert str(tmp_path / "in.rejects.csv") in out
     clist = await contacts.get_list(conn, "fr")
     assert clist.default_region == "FR"
     dest = tmp_path / "out.csv"
     assert await run(database_url, "contacts", "export", "--list", "fr", str(dest)) == 0
-    assert ",Zoë,'+33612345678,,0,,no" in dest.read_text(encoding="utf-8")
+    assert ",Zoë,+33612345678,,0,,no" in dest.read_text(encoding="utf-8")
 
 
 async def test_import_refuses_unknown_column_and_missing_file(
