@@ -67,10 +67,20 @@ def check_encoding(name: str) -> str:
 def _where(path: Path, offset: int) -> tuple[int, int]:
     """Line and column (1-based, in bytes) of a byte offset of the file; lines
     end at LF, CRLF or a lone CR."""
+    line, start, done, carry_cr = 1, 0, 0, False
     with path.open("rb") as raw:
-        before = raw.read(offset)
-    line = 1 + before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n")
-    start = max(before.rfind(b"\n"), before.rfind(b"\r")) + 1
+        while done < offset:
+            chunk = raw.read(min(_CHUNK, offset - done))
+            if not chunk:
+                break
+            # A CR ending the previous chunk was counted; its LF is not a new line.
+            crlf = chunk.count(b"\r\n") + (1 if carry_cr and chunk.startswith(b"\n") else 0)
+            line += chunk.count(b"\n") + chunk.count(b"\r") - crlf
+            end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+            if end >= 0:
+                start = done + end + 1
+            carry_cr = chunk.endswith(b"\r")
+            done += len(chunk)
     return line, offset - start + 1
 
 
@@ -85,6 +95,12 @@ def detect_encoding(path: Path, encoding: str | None = None) -> str:
         codec = "utf-8-sig"
     with path.open("rb") as raw:
         head = raw.read(len(_UTF8_BOM))
+    if encoding is None and head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise InvalidInput(
+            f"{path}: the file is UTF-16 (it starts with a UTF-16 byte-order mark);"
+            " import it with --encoding utf-16",
+            encoding="utf-16",
+        )
     if head == _UTF8_BOM and codec != "utf-8-sig":
         raise InvalidInput(
             f"{path}: the file starts with a UTF-8 byte-order mark, so it is not {encoding};"

@@ -159,3 +159,22 @@ def test_reject_file_may_not_be_the_input(tmp_path: Path) -> None:
     src = write(tmp_path, b"phone\n")
     with pytest.raises(InvalidInput, match="is the file being imported"):
         check_reject_path(src, tmp_path / "." / "in.csv")
+
+
+def test_utf16_file_is_named_as_such_and_read_when_asked(tmp_path: Path) -> None:
+    """A UTF-16 file (Excel's "Unicode text") is refused with the --encoding to use."""
+    path = write(tmp_path, "phone\tname\n2125550101\tZoë\n".encode("utf-16"))
+    with pytest.raises(InvalidInput, match="--encoding utf-16"):
+        CsvReader(path)
+    _, records = read_all(path, encoding="utf-16")
+    assert records[0].cells == ["2125550101", "Zoë"]
+
+
+def test_bad_byte_location_across_read_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bad byte's line is right when CRLF pairs straddle the chunks it is counted in."""
+    monkeypatch.setattr("ccpbx.store.csvfile._CHUNK", 7)
+    data = b"phone\r\n" + b"212555\r\n" * 5 + b"21\xff\r\n"
+    with pytest.raises(InvalidInput, match="line 7, column 3"):
+        CsvReader(write(tmp_path, data))
