@@ -54,6 +54,11 @@ def _arg(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return check
 
 
+def _encoding(text: str) -> str:
+    check_encoding(text)
+    return text  # the name as typed, for the messages
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -89,7 +94,7 @@ def _parser(
 def _file_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoding",
-        type=_arg(check_encoding),
+        type=_arg(_encoding),
         metavar="NAME",
         help="decode the file as NAME (latin-1, cp1252, utf-16, ...) instead of UTF-8;"
         " never guessed",

@@ -91,9 +91,11 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
         ("+12125550123", "+12125550123"),
         ("-5", "-5"),
         ("-2.5", "-2.5"),
-        ("+1 212 555", "'+1 212 555"),
+        ("+1 (212) 555-0101", "+1 (212) 555-0101"),
         ("-2+3", "'-2+3"),
-        ("+0123", "'+0123"),
+        ("+A1", "'+A1"),
+        ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+        ("+", "'+"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
@@ -103,7 +105,7 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
 )
 def test_formula_cells_are_neutralised(cell: str, safe: str) -> None:
     """Cells starting with = + - @ TAB or CR get a leading apostrophe, unless they are
-    an E.164 number or a plain decimal number; others are untouched."""
+    made of digits and phone punctuation only (a number); others are untouched."""
     assert neutralise(cell) == safe
 
 
