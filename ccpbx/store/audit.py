@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +43,26 @@ async def record(
         object_id,
         json.dumps(details or {}),
     )
+
+
+async def record_many(
+    db: Executor,
+    *,
+    actor: str,
+    action: str,
+    object_type: str,
+    at: dt.datetime,
+    items: Iterable[tuple[str | None, dict[str, Any]]],
+) -> int:
+    """Append one entry per ``(object_id, details)``, in the caller's transaction."""
+    rows = [(at, actor, action, object_type, oid, json.dumps(d)) for oid, d in items]
+    if rows:
+        await db.executemany(
+            """INSERT INTO audit_log (at, actor, action, object_type, object_id, details)
+               VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
+            rows,
+        )
+    return len(rows)
 
 
 async def entries(

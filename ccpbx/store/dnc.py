@@ -1,15 +1,26 @@
 """Do-not-call entries: global (campaign_id None) or for one campaign, with an
-optional expiry. The lease SQL checks them in the leasing transaction."""
+optional expiry (None: permanent). The lease SQL checks them in the leasing
+transaction.
+
+Protection only gets stronger on its own: adding a number that is already on
+the list keeps the wider of the two protections (permanent over dated, the
+later expiry over the earlier). Shortening or ending it takes an explicit
+``remove`` (or an import with ``replace``) with a reason, written to the audit
+log in the same transaction.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
+import phonenumbers
 
-from ccpbx.errors import NotFound
-from ccpbx.store.db import Executor, translate_errors
+from ccpbx.errors import InvalidInput, NotFound
+from ccpbx.store import audit
+from ccpbx.store.db import Executor, transaction, translate_errors
 
 # Unexpired entry for a number that applies to a campaign ($campaign may be NULL:
 # then only global entries count). Used by the lease query and by is_blocked.
@@ -17,6 +28,11 @@ APPLIES_SQL = """
     d.e164 = {e164} AND (d.campaign_id IS NULL OR d.campaign_id = {campaign})
     AND (d.expires_at IS NULL OR d.expires_at > {now})
 """
+
+# In ``ON CONFLICT (e164, campaign_id) DO UPDATE ... WHERE``: the new terms
+# protect the number longer than the stored ones.
+WIDENS_SQL = """dnc_entries.expires_at IS NOT NULL
+    AND (EXCLUDED.expires_at IS NULL OR EXCLUDED.expires_at > dnc_entries.expires_at)"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +43,20 @@ class DncEntry:
     source: str
     expires_at: dt.datetime | None
     created_at: dt.datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "e164": self.e164,
+            "campaign_id": self.campaign_id,
+            "source": self.source,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def widens(old: dt.datetime | None, new: dt.datetime | None) -> bool:
+    """True if an expiry ``new`` protects longer than ``old`` (None: permanent)."""
+    return old is not None and (new is None or new > old)
 
 
 def _entry(row: asyncpg.Record) -> DncEntry:
@@ -40,6 +70,34 @@ def _entry(row: asyncpg.Record) -> DncEntry:
     )
 
 
+def typed_number(text: str) -> str:
+    """A number typed on the command line, checked with phonenumbers: it must be
+    written in E.164 (``+`` and country code) and be a valid number."""
+    raw = text.strip()
+    if not raw.startswith("+"):
+        raise InvalidInput(
+            f"{text!r}: write the number in E.164, with + and the country code (e.g. +12125550101)",
+            number=text,
+        )
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput(f"{text!r} is not a phone number", number=text) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(f"{text!r} is not a valid phone number", number=text)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_reason(reason: str | None) -> str:
+    """The reason given for weakening a protection: required, one line, not blank."""
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidInput("removing or shortening a do-not-call entry needs a --reason")
+    if len(text) > 500 or "\n" in text:
+        raise InvalidInput("the reason must be one line of at most 500 characters")
+    return text
+
+
 async def add(
     db: Executor,
     e164: str,
@@ -48,31 +106,64 @@ async def add(
     campaign_id: int | None = None,
     expires_at: dt.datetime | None = None,
 ) -> DncEntry:
-    """Put a number on a list; adding it again updates the source and expiry."""
+    """Put a number on a list. Already there: the entry takes the new source and
+    expiry only if they protect longer; it is never shortened. The stored entry."""
     with translate_errors("add do-not-call entry", e164=e164):
-        row = await db.fetchrow(
-            """INSERT INTO dnc_entries (e164, campaign_id, source, expires_at)
-               VALUES ($1, $2, $3, $4)
-               ON CONFLICT (e164, campaign_id) DO UPDATE
-                 SET source = EXCLUDED.source, expires_at = EXCLUDED.expires_at
-               RETURNING *""",
-            e164,
-            campaign_id,
-            source,
-            expires_at,
-        )
+        async with transaction(db) as conn:
+            row = await conn.fetchrow(
+                f"""INSERT INTO dnc_entries (e164, campaign_id, source, expires_at)
+                    VALUES ($1, $2, $3, $4)
+                    ON CONFLICT (e164, campaign_id) DO UPDATE
+                      SET source = EXCLUDED.source, expires_at = EXCLUDED.expires_at
+                      WHERE {WIDENS_SQL}
+                    RETURNING *""",
+                e164,
+                campaign_id,
+                source,
+                expires_at,
+            )
+            if row is None:
+                row = await conn.fetchrow(
+                    """SELECT * FROM dnc_entries
+                       WHERE e164 = $1 AND campaign_id IS NOT DISTINCT FROM $2""",
+                    e164,
+                    campaign_id,
+                )
     assert row is not None
     return _entry(row)
 
 
-async def remove(db: Executor, e164: str, *, campaign_id: int | None = None) -> None:
-    status = await db.execute(
-        "DELETE FROM dnc_entries WHERE e164 = $1 AND campaign_id IS NOT DISTINCT FROM $2",
-        e164,
-        campaign_id,
-    )
-    if status == "DELETE 0":
-        raise NotFound(f"{e164} is not on that do-not-call list", e164=e164)
+async def remove(
+    db: Executor,
+    e164: str,
+    *,
+    reason: str,
+    actor: str,
+    now: dt.datetime,
+    campaign_id: int | None = None,
+) -> DncEntry:
+    """Take a number off one list, with the reason written to the audit log."""
+    why = check_reason(reason)
+    async with transaction(db) as conn:
+        row = await conn.fetchrow(
+            """DELETE FROM dnc_entries WHERE e164 = $1 AND campaign_id IS NOT DISTINCT FROM $2
+               RETURNING *""",
+            e164,
+            campaign_id,
+        )
+        if row is None:
+            raise NotFound(f"{e164} is not on that do-not-call list", e164=e164)
+        entry = _entry(row)
+        await audit.record(
+            conn,
+            actor=actor,
+            action="dnc.remove",
+            object_type="dnc_entry",
+            object_id=e164,
+            at=now,
+            details={"reason": why, "removed": entry.as_dict()},
+        )
+    return entry
 
 
 async def is_blocked(
@@ -87,14 +178,22 @@ async def is_blocked(
 
 
 async def entries(
-    db: Executor, *, campaign_id: int | None = None, after_id: int = 0, limit: int = 1000
+    db: Executor,
+    *,
+    campaign_id: int | None = None,
+    after_id: int = 0,
+    limit: int = 1000,
+    e164: str | None = None,
 ) -> list[DncEntry]:
-    """A page of one list's entries (the global list when campaign_id is None)."""
+    """A page of one list's entries (the global list when campaign_id is None),
+    or only the entry of one number."""
     rows = await db.fetch(
         """SELECT * FROM dnc_entries WHERE campaign_id IS NOT DISTINCT FROM $1 AND id > $2
+             AND ($4::text IS NULL OR e164 = $4)
            ORDER BY id LIMIT $3""",
         campaign_id,
         after_id,
         limit,
+        e164,
     )
     return [_entry(r) for r in rows]

@@ -1,27 +1,58 @@
 """Bulk import of do-not-call files: numbers stream through COPY into a
-temporary table, then one INSERT ... ON CONFLICT adds or refreshes the entries.
-One transaction: a killed import adds nothing."""
+temporary table, then one INSERT ... ON CONFLICT adds or widens the entries.
+One transaction: a killed import adds nothing.
+
+An import only widens: a number already on the list keeps its entry unless
+the import protects it longer (permanent over dated, a later expiry over an
+earlier one). With ``replace`` (and a reason) the file's source and expiry
+are set as given, even where that shortens a protection; each shortened
+entry is written to the audit log. An expiry already past is refused: it
+would protect nothing.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
 
 from ccpbx.errors import InvalidInput
-from ccpbx.store.csvfile import CsvReader, Progress, Record
+from ccpbx.store import audit
+from ccpbx.store.csvfile import DEFAULT_MAX_FIELD, CsvReader, Record
 from ccpbx.store.db import translate_errors
+from ccpbx.store.dnc import WIDENS_SQL, check_reason
 from ccpbx.store.mapping import plan as make_plan
 from ccpbx.store.phones import PhoneError, check_region, normalise
+from ccpbx.store.progress import Progress
 from ccpbx.store.rows import RowError
-from ccpbx.store.staging import ImportResult, RejectFile, default_reject_path, records_to_stage
+from ccpbx.store.staging import (
+    ImportResult,
+    RejectFile,
+    Tally,
+    check_reject_path,
+    default_reject_path,
+    records_to_stage,
+)
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DncImportResult(ImportResult):
+    """``imported`` = ``added`` + ``widened`` (+ ``narrowed`` and ``relabelled``
+    with replace); ``unchanged`` numbers already had at least that protection."""
+
+    added: int
+    widened: int
+    narrowed: int
+    relabelled: int
+    unchanged: int
 
 
 def parse_expiry(text: str) -> dt.datetime:
@@ -34,6 +65,52 @@ def parse_expiry(text: str) -> dt.datetime:
     except ValueError:
         raise InvalidInput(f"expiry {text!r} is not a date (YYYY-MM-DD) or ISO datetime") from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+_CHANGES_SQL = """
+CREATE TEMP TABLE dnc_changes (
+    e164 text, added boolean, old_source text, old_expires timestamptz,
+    new_source text, new_expires timestamptz) ON COMMIT DROP;
+"""
+
+# $1 campaign, $2 source, $3 expiry, $4 now. {condition} is one of two fixed
+# strings of this module, never from the file.
+_UPSERT_SQL = """
+WITH src AS (SELECT DISTINCT e164 FROM dnc_staging),
+old AS (
+    SELECT d.e164, d.source, d.expires_at FROM dnc_entries d JOIN src USING (e164)
+    WHERE d.campaign_id IS NOT DISTINCT FROM $1::bigint
+),
+up AS (
+    INSERT INTO dnc_entries (e164, campaign_id, source, expires_at, created_at)
+    SELECT e164, $1::bigint, $2::text, $3::timestamptz, $4::timestamptz FROM src
+    ON CONFLICT (e164, campaign_id) DO UPDATE
+      SET source = EXCLUDED.source, expires_at = EXCLUDED.expires_at
+      WHERE {condition}
+    RETURNING e164, source, expires_at
+)
+INSERT INTO dnc_changes
+SELECT up.e164, old.e164 IS NULL, old.source, old.expires_at, up.source, up.expires_at
+FROM up LEFT JOIN old USING (e164)
+"""
+
+_REPLACES_SQL = """(dnc_entries.source, dnc_entries.expires_at)
+    IS DISTINCT FROM (EXCLUDED.source, EXCLUDED.expires_at)"""
+
+_COUNTS_SQL = """
+SELECT (SELECT count(DISTINCT e164) FROM dnc_staging) AS numbers,
+       count(*) FILTER (WHERE added) AS added,
+       count(*) FILTER (WHERE NOT added AND old_expires IS NOT NULL
+                        AND (new_expires IS NULL OR new_expires > old_expires)) AS widened,
+       count(*) FILTER (WHERE NOT added AND new_expires IS NOT NULL
+                        AND (old_expires IS NULL OR new_expires < old_expires)) AS narrowed,
+       count(*) AS changed
+FROM dnc_changes
+"""
+
+
+def _stamp(when: dt.datetime | None) -> str | None:
+    return when.isoformat() if when else None
 
 
 async def import_dnc(
@@ -49,12 +126,26 @@ async def import_dnc(
     reject_path: Path | None = None,
     actor: str = "cli",
     progress: Progress | None = None,
-) -> ImportResult:
+    encoding: str | None = None,
+    max_field: int = DEFAULT_MAX_FIELD,
+    replace: bool = False,
+    reason: str | None = None,
+) -> DncImportResult:
     """Add every number of a file to the global (or one campaign's) do-not-call list."""
     started = time.monotonic()
     region = check_region(region)
-    reject_path = reject_path or default_reject_path(path)
-    with CsvReader(path) as reader:
+    source = source.strip()
+    if not source:
+        raise InvalidInput("the source of a do-not-call list must not be blank")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidInput(
+            f"the expiry {expires_at.isoformat()} is already past: the entries would protect"
+            " nothing (to take numbers off the list, use ccpbx dnc remove)",
+            expires_at=expires_at.isoformat(),
+        )
+    why = check_reason(reason) if replace else None
+    reject_path = check_reject_path(path, reject_path or default_reject_path(path))
+    with CsvReader(path, encoding=encoding, max_field=max_field) as reader:
         header = reader.header
         overrides = dict(mapping or {})
         if len(header) == 1 and not overrides:
@@ -62,7 +153,7 @@ async def import_dnc(
         plan = make_plan(header, overrides)
         rejects = RejectFile(reject_path, header)
         progress = progress or Progress(reader.size, f"import {path.name}")
-        stats = {"rows": 0}
+        tally = Tally()
 
         def convert_row(record: Record) -> list[tuple[int, str]]:
             if record.had_nul:
@@ -88,39 +179,45 @@ async def import_dnc(
                     )
                     await conn.copy_records_to_table(
                         "dnc_staging",
-                        records=records_to_stage(reader, convert_row, rejects, progress, stats),
+                        records=records_to_stage(reader, convert_row, rejects, progress, tally),
                         columns=["line", "e164"],
                     )
-                    status = await conn.execute(
-                        """INSERT INTO dnc_entries (e164, campaign_id, source, expires_at,
-                                                    created_at)
-                           SELECT DISTINCT e164, $1::bigint, $2::text, $3::timestamptz,
-                                  $4::timestamptz
-                           FROM dnc_staging
-                           ON CONFLICT (e164, campaign_id) DO UPDATE
-                             SET source = EXCLUDED.source, expires_at = EXCLUDED.expires_at""",
+                    await conn.execute(_CHANGES_SQL)
+                    condition = _REPLACES_SQL if replace else WIDENS_SQL
+                    await conn.execute(
+                        _UPSERT_SQL.format(condition=condition),
                         campaign_id,
                         source,
                         expires_at,
                         now,
                     )
-                    added = int(status.split()[-1])
-                    await conn.execute(
-                        """INSERT INTO audit_log (at, actor, action, object_type, object_id,
-                                                  details)
-                           VALUES ($1, $2, 'dnc.import', 'dnc_list', $3, $4::jsonb)""",
-                        now,
-                        actor,
-                        "global" if campaign_id is None else str(campaign_id),
-                        json.dumps(
-                            {
-                                "file": path.name,
-                                "rows": stats["rows"],
-                                "added": added,
-                                "rejected": rejects.count,
-                                "source": source,
-                            }
-                        ),
+                    counts = await conn.fetchrow(_COUNTS_SQL)
+                    assert counts is not None
+                    lines = tally.lines(reader)
+                    list_id = "global" if campaign_id is None else str(campaign_id)
+                    narrowed = await _audit_narrowed(conn, actor, now, campaign_id, why, path)
+                    details: dict[str, Any] = {
+                        "file": path.name,
+                        "rows": tally.records,
+                        "rejected": tally.rejected,
+                        "source": source,
+                        "expires_at": _stamp(expires_at),
+                        "added": int(counts["added"]),
+                        "widened": int(counts["widened"]),
+                        "narrowed": narrowed,
+                        "lines": lines.as_dict(),
+                    }
+                    if replace:
+                        details["replace"] = True
+                        details["reason"] = why
+                    await audit.record(
+                        conn,
+                        actor=actor,
+                        action="dnc.import",
+                        object_type="dnc_list",
+                        object_id=list_id,
+                        at=now,
+                        details=details,
                     )
                     rejects.publish(iter(()))
             published = rejects.reveal()
@@ -129,14 +226,68 @@ async def import_dnc(
             raise
         finally:
             progress.finish()
-    result = ImportResult(
-        None, stats["rows"], added, rejects.count, 0, published, time.monotonic() - started
+    changed = int(counts["changed"])
+    added, widened = int(counts["added"]), int(counts["widened"])
+    result = DncImportResult(
+        list_id=None,
+        rows=tally.records,
+        imported=changed,
+        rejected=tally.rejected,
+        dnc_flagged=0,
+        reject_path=published,
+        seconds=time.monotonic() - started,
+        lines=lines,
+        added=added,
+        widened=widened,
+        narrowed=int(counts["narrowed"]),
+        relabelled=changed - added - widened - int(counts["narrowed"]),
+        unchanged=int(counts["numbers"]) - changed,
     )
     log.info(
         "dnc_imported",
+        lines=result.lines.total,
         rows=result.rows,
-        added=added,
+        added=result.added,
+        widened=result.widened,
+        narrowed=result.narrowed,
+        unchanged=result.unchanged,
         rejected=result.rejected,
         campaign_id=campaign_id,
+        replace=replace,
     )
     return result
+
+
+async def _audit_narrowed(
+    conn: asyncpg.Connection,
+    actor: str,
+    now: dt.datetime,
+    campaign_id: int | None,
+    reason: str | None,
+    path: Path,
+) -> int:
+    """One audit entry per entry whose protection the import shortened."""
+    rows = await conn.fetch(
+        """SELECT * FROM dnc_changes WHERE NOT added AND new_expires IS NOT NULL
+             AND (old_expires IS NULL OR new_expires < old_expires) ORDER BY e164"""
+    )
+    return await audit.record_many(
+        conn,
+        actor=actor,
+        action="dnc.narrow",
+        object_type="dnc_entry",
+        at=now,
+        items=(
+            (
+                r["e164"],
+                {
+                    "campaign_id": campaign_id,
+                    "reason": reason,
+                    "file": path.name,
+                    "old": {"source": r["old_source"], "expires_at": _stamp(r["old_expires"])},
+                    "new": {"source": r["new_source"], "expires_at": _stamp(r["new_expires"])},
+                },
+            )
+            for r in rows
+        ),
+    )

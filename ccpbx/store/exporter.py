@@ -2,8 +2,9 @@
 
 Columns: external_id, name, phone, phone2..., time_zone, priority, consent,
 dnc_flagged, then one column per free-form field. The file imports back into
-the same contacts. Cells a spreadsheet would evaluate as a formula are
-neutralised with a leading apostrophe (the importer removes it again).
+the same contacts. Phone numbers are plain E.164 text; other cells a
+spreadsheet would evaluate as a formula are neutralised with a leading
+apostrophe (the importer removes it again), see :mod:`ccpbx.store.csvwrite`.
 Rows stream from a server-side cursor: memory stays flat for any list size.
 """
 
@@ -20,7 +21,7 @@ import asyncpg
 import structlog
 
 from ccpbx.store.contacts import get_list
-from ccpbx.store.csvfile import neutralise, safe_writer
+from ccpbx.store.csvwrite import neutralise, safe_writer
 from ccpbx.store.mapping import FIELDS_PREFIX, is_known_header
 
 log = structlog.get_logger(__name__)

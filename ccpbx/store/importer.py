@@ -6,13 +6,14 @@ One transaction per import: the list row is locked, rows stream through
 cancelled import rolls back and leaves nothing behind (the temporary table
 goes with the session). Every refused row is written to a reject file with
 its line and reason; the reject file appears only once the import committed.
+How the file is decoded and split into records, and how its lines are
+accounted for, is told in :mod:`ccpbx.store.csvfile` and :mod:`ccpbx.store.staging`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -21,14 +22,22 @@ import asyncpg
 import structlog
 
 from ccpbx.errors import InvalidInput
+from ccpbx.store import audit
 from ccpbx.store.contacts import ContactList, get_or_create_list
-from ccpbx.store.csvfile import CsvReader, Progress
+from ccpbx.store.csvfile import DEFAULT_MAX_FIELD, CsvReader
 from ccpbx.store.db import translate_errors
 from ccpbx.store.mapping import Plan
 from ccpbx.store.mapping import plan as make_plan
 from ccpbx.store.phones import check_region
+from ccpbx.store.progress import Progress
 from ccpbx.store.rows import STAGING_COLUMNS, RowError, StagingRow, convert
-from ccpbx.store.staging import ImportResult, RejectFile, default_reject_path
+from ccpbx.store.staging import (
+    ImportResult,
+    RejectFile,
+    Tally,
+    check_reject_path,
+    default_reject_path,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -112,13 +121,20 @@ CREATE TEMP TABLE import_counts (contacts bigint, flagged bigint) ON COMMIT DROP
 """
 
 CHUNK_ROWS = 20_000
+_PROGRESS_EVERY = 1000
 
 
 class _Chunks:
     """Parse the file into lists of staging rows, CHUNK_ROWS records at a time."""
 
     def __init__(
-        self, reader: CsvReader, plan: Plan, region: str, rejects: RejectFile, progress: Progress
+        self,
+        reader: CsvReader,
+        plan: Plan,
+        region: str,
+        rejects: RejectFile,
+        progress: Progress,
+        tally: Tally,
     ) -> None:
         self.reader = reader
         self.records = iter(reader)
@@ -126,26 +142,39 @@ class _Chunks:
         self.region = region
         self.rejects = rejects
         self.progress = progress
-        self.rows = 0
+        self.tally = tally
         self.zone_sets: set[tuple[str, ...]] = set()
 
     def next(self) -> list[StagingRow] | None:
         staged: list[StagingRow] = []
         taken = 0
+        tally = self.tally
         for record in self.records:
             taken += 1
+            tally.read(record)
             try:
-                rows = convert(record.line, record.cells, self.plan, self.region, record.had_nul)
+                if record.error is not None:
+                    raise RowError(record.error)
+                rows = convert(
+                    record.line,
+                    record.cells,
+                    self.plan,
+                    self.region,
+                    record.had_nul,
+                    self.reader.max_field,
+                )
             except RowError as exc:
+                tally.reject(record.line)
                 self.rejects.add(record.line, str(exc), record.cells)
             else:
                 staged.extend(rows)
                 for row in rows:
                     self.zone_sets.add(tuple(row[3]))
+            if taken % _PROGRESS_EVERY == 0:
+                self.progress.update(self.reader.position, tally.records)
             if taken >= CHUNK_ROWS:
                 break
-        self.rows += taken
-        self.progress.update(self.reader.position, self.rows)
+        self.progress.update(self.reader.position, tally.records)
         return staged if taken else None
 
 
@@ -155,7 +184,7 @@ def _refetch(
     """Read the file again for the cells of the records rejected in SQL."""
     if not reasons:
         return
-    with CsvReader(path, reader.format) as again:
+    with CsvReader(path, reader.format, max_field=reader.max_field) as again:
         for record in again:
             reason = reasons.get(record.line)
             if reason is not None:
@@ -193,24 +222,30 @@ async def import_contacts(
     reject_path: Path | None = None,
     actor: str = "cli",
     progress: Progress | None = None,
+    encoding: str | None = None,
+    max_field: int = DEFAULT_MAX_FIELD,
 ) -> ImportResult:
-    """Import a CSV file of contacts into a list (created if missing)."""
+    """Import a CSV file of contacts into a list (created if missing).
+
+    ``encoding`` None reads UTF-8 (BOM or not) and refuses anything else; a
+    field longer than ``max_field`` characters refuses its record."""
     started = time.monotonic()
     if region is not None:
         region = check_region(region)
     if now.tzinfo is None:
         raise InvalidInput("now must be an aware datetime")
-    reject_path = reject_path or default_reject_path(path)
-    with CsvReader(path) as reader:
+    reject_path = check_reject_path(path, reject_path or default_reject_path(path))
+    with CsvReader(path, encoding=encoding, max_field=max_field) as reader:
         plan = make_plan(reader.header, mapping)
         rejects = RejectFile(reject_path, reader.header)
         progress = progress or Progress(reader.size, f"import {path.name}")
+        tally = Tally()
         try:
             async with conn.transaction():
                 with translate_errors("import contacts", list=list_name):
                     clist, list_region = await _lock_list(conn, list_name, region)
                     await conn.execute(_TEMP_TABLES_SQL)
-                    chunks = _Chunks(reader, plan, list_region, rejects, progress)
+                    chunks = _Chunks(reader, plan, list_region, rejects, progress, tally)
                     await _load(conn, chunks, clist.id, now)
                     await _check_zones(conn, chunks.zone_sets)
                     counts = await conn.fetchrow(
@@ -224,23 +259,24 @@ async def import_contacts(
                             "SELECT line, reason FROM import_rejects ORDER BY line"
                         )
                     }
-                    rejected = rejects.count + len(sql_rejects)
-                    await conn.execute(
-                        """INSERT INTO audit_log (at, actor, action, object_type, object_id,
-                                                  details)
-                           VALUES ($1, $2, 'contacts.import', 'contact_list', $3, $4::jsonb)""",
-                        now,
-                        actor,
-                        str(clist.id),
-                        json.dumps(
-                            {
-                                "file": path.name,
-                                "rows": chunks.rows,
-                                "imported": int(counts["contacts"]),
-                                "rejected": rejected,
-                                "dnc_flagged": int(counts["flagged"]),
-                            }
-                        ),
+                    for line in sql_rejects:
+                        tally.reject(line)
+                    lines = tally.lines(reader)
+                    await audit.record(
+                        conn,
+                        actor=actor,
+                        action="contacts.import",
+                        object_type="contact_list",
+                        object_id=str(clist.id),
+                        at=now,
+                        details={
+                            "file": path.name,
+                            "rows": tally.records,
+                            "imported": int(counts["contacts"]),
+                            "rejected": tally.rejected,
+                            "dnc_flagged": int(counts["flagged"]),
+                            "lines": lines.as_dict(),
+                        },
                     )
                     rejects.publish(_refetch(path, reader, sql_rejects))
             published = rejects.reveal()
@@ -251,16 +287,18 @@ async def import_contacts(
             progress.finish()
     result = ImportResult(
         list_id=clist.id,
-        rows=chunks.rows,
+        rows=tally.records,
         imported=int(counts["contacts"]),
-        rejected=rejected,
+        rejected=tally.rejected,
         dnc_flagged=int(counts["flagged"]),
         reject_path=published,
         seconds=time.monotonic() - started,
+        lines=lines,
     )
     log.info(
         "contacts_imported",
         list=list_name,
+        lines=result.lines.total,
         rows=result.rows,
         imported=result.imported,
         rejected=result.rejected,

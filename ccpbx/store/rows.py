@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from ccpbx.errors import InvalidInput
+from ccpbx.store.csvfile import DEFAULT_MAX_FIELD
 from ccpbx.store.mapping import Plan
 from ccpbx.store.phones import PhoneError, normalise, unneutralise, zone
 
@@ -75,9 +76,17 @@ def _priority(text: str) -> int:
 
 
 def convert(
-    line: int, cells: list[str], plan: Plan, region: str, had_nul: bool = False
+    line: int,
+    cells: list[str],
+    plan: Plan,
+    region: str,
+    had_nul: bool = False,
+    max_field: int = DEFAULT_MAX_FIELD,
 ) -> list[StagingRow]:
-    """The staging rows of one record; RowError says why it cannot be imported."""
+    """The staging rows of one record; RowError says why it cannot be imported.
+
+    No value longer than ``max_field`` characters is staged (a name joined from
+    first and last names included)."""
     if had_nul:
         raise RowError("contains a NUL byte (binary or corrupt data)")
     if len(cells) > len(plan.header):
@@ -108,6 +117,8 @@ def convert(
         name = " ".join(
             part for part in (_cell(cells, plan.first_name), _cell(cells, plan.last_name)) if part
         )
+        if len(name) > max_field:
+            raise RowError(f"the name is longer than {max_field} characters")
     fields = {key: value for i, key in plan.fields if (value := _cell(cells, i))}
     first = True
     rows: list[StagingRow] = []

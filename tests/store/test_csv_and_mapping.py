@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from ccpbx.errors import InvalidInput
-from ccpbx.store.csvfile import CsvReader, Progress, neutralise
+from ccpbx.store.csvfile import CsvReader
+from ccpbx.store.csvwrite import neutralise
 from ccpbx.store.mapping import parse_map_options, plan
+from ccpbx.store.progress import Progress
 from ccpbx.store.rows import RowError, convert
 
 
@@ -27,11 +29,13 @@ def test_utf8_bom_is_not_part_of_the_first_column(tmp_path: Path) -> None:
         assert [r.cells for r in reader] == [["2125550123", "Zoë"]]
 
 
-def test_latin1_file_is_read_when_it_is_not_utf8(tmp_path: Path) -> None:
-    """Bytes that are not UTF-8 are read as Latin-1 instead of failing."""
+def test_latin1_file_is_refused_unless_its_encoding_is_named(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 refuse the file; named as Latin-1, they are read as such."""
     path = write(tmp_path, "phone;name\n2125550123;Zoë Müller\n".encode("latin-1"))
-    with CsvReader(path) as reader:
-        assert reader.format.encoding == "latin-1"
+    with pytest.raises(InvalidInput, match=r"not valid UTF-8: line 2, column 14: byte eb"):
+        CsvReader(path)
+    with CsvReader(path, encoding="latin-1") as reader:
+        assert reader.format.encoding == "iso8859-1"
         assert next(iter(reader)).cells == ["2125550123", "Zoë Müller"]
 
 
@@ -84,8 +88,14 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
     ("cell", "safe"),
     [
         ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
-        ("+12125550123", "'+12125550123"),
-        ("-5", "'-5"),
+        ("+12125550123", "+12125550123"),
+        ("-5", "-5"),
+        ("-2.5", "-2.5"),
+        ("+1 (212) 555-0101", "+1 (212) 555-0101"),
+        ("-2+3", "'-2+3"),
+        ("+A1", "'+A1"),
+        ("-1+cmd|' /C calc'!A0", "'-1+cmd|' /C calc'!A0"),
+        ("+", "'+"),
         ("@SUM(A1)", "'@SUM(A1)"),
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
@@ -94,17 +104,33 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
     ],
 )
 def test_formula_cells_are_neutralised(cell: str, safe: str) -> None:
-    """Cells starting with = + - @ TAB or CR get a leading apostrophe, others are untouched."""
+    """Cells starting with = + - @ TAB or CR get a leading apostrophe, unless they are
+    made of digits and phone punctuation only (a number); others are untouched."""
     assert neutralise(cell) == safe
 
 
-def test_progress_draws_nothing_when_not_a_terminal() -> None:
-    """Piped stderr gets no progress bar."""
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_off_a_terminal_writes_a_line_every_few_seconds() -> None:
+    """Piped stderr gets a plain line with rate and ETA every five seconds, no bar."""
     out = io.StringIO()
-    bar = Progress(100, "import", stream=out)
-    bar.update(50, 10)
-    bar.finish()
+    clock = _Clock()
+    bar = Progress(1000, "import x.csv", stream=out, clock=clock)
+    clock.now += 1
+    bar.update(100, 10_000)
     assert out.getvalue() == ""
+    clock.now += 4
+    bar.update(500, 50_000)
+    clock.now += 1
+    bar.update(600, 60_000)
+    bar.finish()
+    assert out.getvalue() == "import x.csv:  50% 50,000 rows, 10,000 rows/s, ETA 5 s\n"
 
 
 class _Terminal(io.StringIO):
@@ -112,18 +138,25 @@ class _Terminal(io.StringIO):
         return True
 
 
-def test_progress_bar_is_drawn_on_a_terminal() -> None:
-    """On a terminal the bar shows percent and rows, redrawn only when the percent changes."""
+def test_progress_bar_on_a_terminal_shows_rate_and_eta() -> None:
+    """On a terminal the bar is redrawn at most five times a second, with rows/s and ETA."""
     out = _Terminal()
-    bar = Progress(200, "import x.csv", stream=out)
-    bar.update(100, 5000)
-    bar.update(101, 5050)
-    bar.update(200, 10000)
+    clock = _Clock()
+    bar = Progress(200, "import x.csv", stream=out, clock=clock)
+    clock.now += 0.25
+    bar.update(50, 5000)
+    clock.now += 0.05
+    bar.update(60, 6000)
+    clock.now += 0.25
+    bar.update(100, 10000)
     bar.finish()
     text = out.getvalue()
-    assert "\rimport x.csv [############             ]  50% 5000 rows" in text
+    assert "\rimport x.csv [######                   ]  25% 5,000 rows, 20,000 rows/s, ETA 1 s" in (
+        text
+    )
     assert text.count("\r") == 2
-    assert "100% 10000 rows" in text
+    assert "50% 10,000 rows, 18,182 rows/s, ETA 1 s" in text
+    assert text.endswith("\n")
 
 
 def test_default_mapping_recognises_common_headers() -> None:

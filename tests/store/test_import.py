@@ -83,7 +83,7 @@ async def test_reject_file_keeps_the_original_cells_neutralised(
 
 
 async def test_latin1_semicolon_file(conn: asyncpg.Connection, tmp_path: Path) -> None:
-    """A Latin-1, semicolon-separated spreadsheet export keeps its accents."""
+    """A Latin-1, semicolon-separated spreadsheet export, named as such, keeps its accents."""
     src = tmp_path / "fr.csv"
     src.write_bytes(
         "Téléphone;Nom;Ville\n06 12 34 56 78;Zoë Dupré;Orléans, Loiret\n".encode("latin-1")
@@ -95,6 +95,7 @@ async def test_latin1_semicolon_file(conn: asyncpg.Connection, tmp_path: Path) -
         now=T0,
         region="FR",
         mapping={"Téléphone": "phone", "Nom": "name"},
+        encoding="latin-1",
     )
     assert result.imported == 1
     assert result.reject_path is None
@@ -158,14 +159,15 @@ async def test_number_on_dnc_is_imported_flagged_and_never_leased(
     assert (result.imported, result.dnc_flagged) == (2, 1)
     leads = await leasing.lease(conn, camp.id, 10, T0, dialer_id="d")
     assert [lead.e164 for lead in leads] == ["+12125550101"]
-    await dnc.remove(conn, "+12125550102")
+    await dnc.remove(conn, "+12125550102", reason="asked by mistake", actor="t", now=T0)
     assert await leasing.lease(conn, camp.id, 10, T0, dialer_id="d") == []
 
 
 async def test_export_neutralises_formulas_and_imports_back(
     conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
-    """Exported cells cannot run as formulas, and the file re-imports to the same contacts."""
+    """Exported cells cannot run as formulas, numbers stay plain E.164 and whole numbers,
+    and the file re-imports to the same contacts."""
     src = tmp_path / "a.csv"
     src.write_text(
         "phone,phone2,name,priority,consent,Notes\n"
@@ -190,8 +192,8 @@ async def test_export_neutralises_formulas_and_imports_back(
         "dnc_flagged",
         "Notes",
     ]
-    assert rows[1][1:4] == ["'=cmd|' /C calc'!A0", "'+12125550101", "'+12125550199"]
-    assert rows[1][5] == "'-5"
+    assert rows[1][1:4] == ["'=cmd|' /C calc'!A0", "+12125550101", "+12125550199"]
+    assert rows[1][5] == "-5"
     assert rows[1][8] == "'@SUM(1,2)"
     again = await import_contacts(conn, out, list_name="b", now=T0)
     assert again.imported == 2
