@@ -19,8 +19,8 @@ from typing import Any
 
 import asyncpg
 
-from ccpbx import logs
-from ccpbx.errors import CcpbxError, InvalidInput, Unavailable
+from ccpbx import console, logs
+from ccpbx.errors import CcpbxError, InvalidInput
 from ccpbx.store import contacts, dnc
 from ccpbx.store.campaigns import get_campaign
 from ccpbx.store.dnc_import import DncImportResult, import_dnc
@@ -64,13 +64,6 @@ def _actor() -> str:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
         return "cli"
-
-
-async def _connect(database_url: str) -> asyncpg.Connection:
-    try:
-        return await asyncpg.connect(database_url, timeout=10)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        raise Unavailable(f"cannot reach the database: {exc}") from exc
 
 
 def _input(path: str) -> Path:
@@ -122,7 +115,7 @@ async def cmd_contacts_import(args: argparse.Namespace, database_url: str) -> in
     _setup_logs(args)
     path = _input(args.file)
     mapping = parse_map_options(args.map or [])
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         result = await import_contacts(
             conn,
@@ -166,7 +159,7 @@ async def cmd_contacts_import(args: argparse.Namespace, database_url: str) -> in
 
 async def cmd_contacts_export(args: argparse.Namespace, database_url: str) -> int:
     _setup_logs(args)
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         result = await export_contacts(conn, args.list, Path(args.file))
     finally:
@@ -186,7 +179,7 @@ async def cmd_contacts_export(args: argparse.Namespace, database_url: str) -> in
 
 async def cmd_contacts_lists(args: argparse.Namespace, database_url: str) -> int:
     _setup_logs(args)
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         found = [
             (c, await contacts.count_contacts(conn, c.id)) for c in await contacts.list_lists(conn)
@@ -221,7 +214,7 @@ async def cmd_dnc_import(args: argparse.Namespace, database_url: str) -> int:
     mapping = parse_map_options(args.map or [])
     if args.replace and not args.reason:
         raise InvalidInput("--replace can shorten protections: give the --reason for it")
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         campaign_id = await _campaign_id(conn, args.campaign)
         result = await import_dnc(
@@ -288,7 +281,7 @@ async def cmd_dnc_remove(args: argparse.Namespace, database_url: str) -> int:
     _setup_logs(args)
     numbers = [dnc.typed_number(n) for n in args.numbers]
     reason = dnc.check_reason(args.reason)
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         campaign_id = await _campaign_id(conn, args.campaign)
         async with conn.transaction():
@@ -321,7 +314,7 @@ async def cmd_dnc_remove(args: argparse.Namespace, database_url: str) -> int:
 async def cmd_dnc_list(args: argparse.Namespace, database_url: str) -> int:
     _setup_logs(args)
     number = dnc.typed_number(args.number) if args.number else None
-    conn = await _connect(database_url)
+    conn = await console.connect(database_url)
     try:
         campaign_id = await _campaign_id(conn, args.campaign)
         found: list[dnc.DncEntry] = []

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import phonenumbers
 
 from ccpbx.errors import InvalidInput, NotFound
 from ccpbx.store import audit
 from ccpbx.store.db import Executor, transaction, translate_errors
+from ccpbx.store.phones import check_e164
 
 # Unexpired entry for a number that applies to a campaign ($campaign may be NULL:
 # then only global entries count). Used by the lease query and by is_blocked.
@@ -71,21 +71,8 @@ def _entry(row: asyncpg.Record) -> DncEntry:
 
 
 def typed_number(text: str) -> str:
-    """A number typed on the command line, checked with phonenumbers: it must be
-    written in E.164 (``+`` and country code) and be a valid number."""
-    raw = text.strip()
-    if not raw.startswith("+"):
-        raise InvalidInput(
-            f"{text!r}: write the number in E.164, with + and the country code (e.g. +12125550101)",
-            number=text,
-        )
-    try:
-        number = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        raise InvalidInput(f"{text!r} is not a phone number", number=text) from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"{text!r} is not a valid phone number", number=text)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """A number typed on the command line: E.164 (``+`` and country code), valid."""
+    return check_e164(text, "number")
 
 
 def check_reason(reason: str | None) -> str:
