@@ -10,14 +10,18 @@ only results.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from ccpbx.errors import Unavailable
+from ccpbx.errors import InvalidInput, Unavailable
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -74,3 +78,17 @@ def print_json(value: Any) -> None:
 def say(message: str) -> None:
     """A message for the person at the terminal (stderr, never mixed with results)."""
     print(message, file=sys.stderr)
+
+
+def option(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse ``type`` from a checker that raises InvalidInput: a bad value is a
+    usage error (exit 2) naming the option, with the checker's message."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except InvalidInput as exc:
+            raise argparse.ArgumentTypeError(exc.message) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value").strip("_")
+    return convert

@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
 
 import asyncpg
 
@@ -23,21 +22,6 @@ from ccpbx.store import campaigns, contacts
 from ccpbx.store.agents import create_queue
 from ccpbx.store.campaigns import MODES, CampaignSettings
 from ccpbx.store.phones import CallingWindow, check_e164, zone
-
-T = TypeVar("T")
-
-
-def _option(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """An argparse type from a parser that raises InvalidInput (exit 2, message kept)."""
-
-    def convert(text: str) -> T:
-        try:
-            return parse(text)
-        except InvalidInput as exc:
-            raise argparse.ArgumentTypeError(exc.message) from None
-
-    convert.__name__ = parse.__name__.strip("_")
-    return convert
 
 
 def _retry(item: str) -> tuple[str, int]:
@@ -244,13 +228,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument(
         "--caller-id",
         required=True,
-        type=_option(_caller_id),
+        type=console.option(_caller_id),
         help="caller ID presented, E.164 with + and country code (e.g. +12125550000)",
     )
     create.add_argument(
         "--window",
         default=CallingWindow(),
-        type=_option(CallingWindow.parse),
+        type=console.option(CallingWindow.parse),
         metavar="HH:MM-HH:MM",
         help="calling hours in each recipient's own time zone, start inclusive, end "
         "exclusive, 24-hour clock (default 08:00-21:00)",
@@ -258,21 +242,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument(
         "--cap-time-zone",
         default="UTC",
-        type=_option(_time_zone),
+        type=console.option(_time_zone),
         metavar="ZONE",
         help="IANA zone whose midnight starts the per-day cap and the abandon day "
         "(e.g. America/New_York; default UTC)",
     )
     create.add_argument(
         "--max-per-day",
-        type=_option(_at_least(1)),
+        type=console.option(_at_least(1)),
         default=3,
         metavar="N",
         help="most attempts per contact per day (default 3)",
     )
     create.add_argument(
         "--max-total",
-        type=_option(_at_least(1)),
+        type=console.option(_at_least(1)),
         default=10,
         metavar="N",
         help="most attempts per contact over the campaign (default 10)",
@@ -280,20 +264,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.add_argument(
         "--retry",
         action="append",
-        type=_option(_retry),
+        type=console.option(_retry),
         metavar="OUTCOME=SECONDS",
         help="wait before calling again after that outcome; repeatable (e.g. busy=1800)",
     )
     create.add_argument(
         "--default-retry",
-        type=_option(_at_least(0)),
+        type=console.option(_at_least(0)),
         default=3600,
         metavar="SECONDS",
         help="wait after an outcome with no --retry of its own (default 3600)",
     )
     create.add_argument(
         "--abandon-target",
-        type=_option(_ratio),
+        type=console.option(_ratio),
         default=Decimal("0.03"),
         metavar="RATIO",
         help="most abandoned / live-answered calls the predictive pacer allows "
@@ -301,7 +285,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     create.add_argument(
         "--ring-timeout",
-        type=_option(_at_least(15)),
+        type=console.option(_at_least(15)),
         default=25,
         metavar="SECONDS",
         help="how long a call rings before it is no answer, at least 15 (default 25)",

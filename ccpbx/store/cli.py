@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Callable
-from typing import Any
 
+from ccpbx import console
 from ccpbx.errors import InvalidInput
 from ccpbx.store.cli_commands import (
     cmd_contacts_export,
@@ -39,19 +38,6 @@ A field longer than --max-field (default {DEFAULT_MAX_FIELD}) characters refuses
 row. Every line is accounted for: total = header + imported + rejected +
 blank. Rejected rows go to FILE.rejects.csv (for FILE.csv) with their line
 and reason; log lines and progress go to stderr, the summary to stdout."""
-
-
-def _arg(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """Wrap a checker raising InvalidInput as an argparse type (a usage error)."""
-
-    def check(text: str) -> Any:
-        try:
-            return parse(text)
-        except InvalidInput as exc:
-            raise argparse.ArgumentTypeError(exc.message) from None
-
-    check.__name__ = getattr(parse, "__name__", "value")
-    return check
 
 
 def _encoding(text: str) -> str:
@@ -94,14 +80,14 @@ def _parser(
 def _file_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--encoding",
-        type=_arg(_encoding),
+        type=console.option(_encoding),
         metavar="NAME",
         help="decode the file as NAME (latin-1, cp1252, utf-16, ...) instead of UTF-8;"
         " never guessed",
     )
     p.add_argument(
         "--max-field",
-        type=_arg(_positive),
+        type=console.option(_positive),
         default=DEFAULT_MAX_FIELD,
         metavar="N",
         help=f"longest field accepted, in characters (default: {DEFAULT_MAX_FIELD});"
@@ -165,7 +151,7 @@ examples:
     )
     imp.add_argument(
         "--region",
-        type=_arg(check_region),
+        type=console.option(check_region),
         help="region of numbers written without a country code, e.g. US, FR"
         " (default: the list's, US for a new list)",
     )
@@ -248,14 +234,14 @@ examples:
     )
     dimp.add_argument(
         "--expires",
-        type=_arg(_future_expiry),
+        type=console.option(_future_expiry),
         metavar="DATE",
         help="last day the entries hold, YYYY-MM-DD (through that day, UTC), or an ISO"
         " datetime; must be in the future (default: permanent)",
     )
     dimp.add_argument(
         "--region",
-        type=_arg(check_region),
+        type=console.option(check_region),
         default="US",
         help="region of numbers written without a country code (default: US)",
     )
