@@ -83,7 +83,12 @@ class Daemon:
         self.metrics = MetricsRegistry()
         self.channels = ChannelView()
         self.ami = AmiClient(ami_settings(config))
-        self.acd = QueueService(self.ami, self.channels, pool=lambda: self.database.pool)
+        self.acd = QueueService(
+            self.ami,
+            self.channels,
+            pool=lambda: self.database.pool,
+            database_ready=self.database.wait_ready,
+        )
         self.dialer: DialerService | None = None
         self.dispositions: DispositionDesk | None = None
         if config.dialer.enabled:
@@ -130,7 +135,9 @@ class Daemon:
     def _ami_status(self) -> ComponentStatus:
         snap = self.ami.health()
         detail = snap.as_dict()
-        detail["channels"] = len(self.channels)
+        # While the link is down ccpbx does not know which channels live: none is shown
+        # (the view is read again from Asterisk on reconnect).
+        detail["channels"] = len(self.channels) if self.ami.ready else None
         return ComponentStatus("ami", snap.state == "connected", snap.state, detail)
 
     def _agi_status(self) -> ComponentStatus:
