@@ -24,3 +24,18 @@ def settled_outcome(*, dialing: bool, answered: bool, channel_up: bool) -> str |
     if dialing:
         return "cancelled"
     return "not_dialed"
+
+
+def outcome_after_restart(*, phase: str, sent: bool) -> str | None:
+    """What a call the runner follows became when its Asterisk restarted (every channel
+    is gone): ``"cancelled"`` for one ringing (it may have rung: its retry delay
+    applies), ``"abandoned"`` for a live answer no agent took, ``"ended"`` for one with
+    an agent (its outcome, answered, is recorded), and None for a call whose Originate
+    has not been sent yet: its placing task learns whether it was (else ``not_dialed``).
+
+    ``phase`` is the call's :class:`~ccpbx.dialer.runtime.book.Phase` value."""
+    if phase == "dialing":
+        return "cancelled" if sent else None
+    if phase == "answered":
+        return "abandoned"
+    return "ended"
