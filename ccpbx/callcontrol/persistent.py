@@ -31,7 +31,12 @@ import structlog
 from ccpbx.ami import AmiClient
 from ccpbx.ami.instance import UNKNOWN, AsteriskInstance, ChannelRef
 from ccpbx.ami.protocol import AmiMessage
-from ccpbx.callcontrol.reconnect import ReconnectPolicy, registered
+from ccpbx.callcontrol.reconnect import (
+    ASTERISK_SHUTDOWN,
+    SHUTDOWN_SOFTHANGUP,
+    ReconnectPolicy,
+    registered,
+)
 from ccpbx.errors import Conflict, InvalidInput, NotFound, Unavailable
 
 log = structlog.get_logger(__name__)
@@ -83,7 +88,10 @@ class PersistentAgentConnections:
         self._by_uniqueid: dict[str, str] = {}
         self._join_waiters: dict[str, asyncio.Future[AmiMessage]] = {}
         self._lost_hooks: list[LegLost] = []
+        self._shut_down: set[str] = set()
+        """Legs Asterisk is ending because it shuts down (uniqueids)."""
         ami.on_event("ConfbridgeJoin", self._on_join)
+        ami.on_event("SoftHangupRequest", self._on_soft_hangup)
         ami.on_event("ConfbridgeLeave", self._on_leave)
         ami.on_event("Hangup", self._on_hangup)
         ami.on_event("OriginateResponse", self._on_originate_response)
@@ -188,11 +196,17 @@ class PersistentAgentConnections:
         return result.ok and registered(e for e in result.events if e.name == "ContactStatusDetail")
 
     async def reconnect(
-        self, agent: str, endpoint: str, policy: ReconnectPolicy | None = None
+        self,
+        agent: str,
+        endpoint: str,
+        policy: ReconnectPolicy | None = None,
+        *,
+        not_on: AsteriskInstance | None = None,
     ) -> AgentLeg:
         """Call the agent's phone again until it is back in its conference (after an
-        Asterisk restart): each try waits for the link and the phone's registration;
-        ``Unavailable`` with the last reason once ``policy``'s tries are spent."""
+        Asterisk restart): each try waits for the link (to another Asterisk process than
+        ``not_on``, the one that shut down) and the phone's registration; ``Unavailable``
+        with the last reason once ``policy``'s tries are spent."""
         policy = policy or ReconnectPolicy()
         reason = "not tried"
         attempt = 0
@@ -200,7 +214,7 @@ class PersistentAgentConnections:
             attempt += 1
             await asyncio.sleep(pause)
             try:
-                if not self._ami.ready:
+                if not await self._wait_link(not_on, policy.link_wait_s):
                     reason = "Asterisk is not reachable"
                 elif not await self.registered(endpoint):
                     reason = f"endpoint {endpoint} is not registered"
@@ -248,6 +262,22 @@ class PersistentAgentConnections:
         log.info("agent_legs_recovered", agents=found)
         return found
 
+    async def _wait_link(self, not_on: AsteriskInstance | None, timeout: float) -> bool:
+        """Wait until the link serves an Asterisk other than ``not_on``; False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            try:
+                await self._ami.wait_ready(left)
+            except Unavailable:
+                return False
+            if not_on is None or self._ami.instance != not_on:
+                return True
+            await asyncio.sleep(min(0.2, left))  # still the Asterisk that is going away
+
     # -- events ------------------------------------------------------------------
     def _wait_join(self, uniqueid: str) -> asyncio.Future[AmiMessage]:
         future: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
@@ -290,6 +320,11 @@ class PersistentAgentConnections:
                     )
                 )
 
+    def _on_soft_hangup(self, event: AmiMessage) -> None:
+        uniqueid = event.get("Uniqueid") or ""
+        if uniqueid in self._by_uniqueid and event.get("Cause") == SHUTDOWN_SOFTHANGUP:
+            self._shut_down.add(uniqueid)
+
     async def _on_hangup(self, event: AmiMessage) -> None:
         uniqueid = event.get("Uniqueid") or ""
         agent = self._by_uniqueid.get(uniqueid)
@@ -298,8 +333,14 @@ class PersistentAgentConnections:
         leg = self._legs.get(agent)
         was_connected = leg is not None and leg.joined_at is not None
         self._forget(agent, uniqueid)
+        shut_down = uniqueid in self._shut_down
+        self._shut_down.discard(uniqueid)
         if was_connected:
-            reason = event.get("Cause-txt") or event.get("Cause") or "hangup"
+            reason = (
+                ASTERISK_SHUTDOWN
+                if shut_down
+                else event.get("Cause-txt") or event.get("Cause") or "hangup"
+            )
             log.info("agent_leg_lost", agent=agent, reason=reason)
             for hook in self._lost_hooks:
                 try:

@@ -1,6 +1,7 @@
 """Persistent agents called back after an Asterisk restart.
 
-Their phone legs died with Asterisk; each agent stays logged in, paused for
+Their phone legs died with Asterisk (found gone after a reconnect to a restarted
+Asterisk, or hung up by Asterisk's own shutdown); each agent stays logged in, paused for
 ``reconnecting`` (so no call is offered to it, and a campaign does not dial for it),
 while a task calls the phone back (:meth:`~ccpbx.callcontrol.persistent.
 PersistentAgentConnections.reconnect`: bounded tries, growing pauses, only once the
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from ccpbx.acd import AcdEvent, AgentState
+from ccpbx.ami.instance import AsteriskInstance
 
 if TYPE_CHECKING:
     from ccpbx.queues.service import QueueService
@@ -52,8 +54,9 @@ class AgentReconnects:
     def __len__(self) -> int:
         return len(self._back_to)
 
-    def start(self, agent: str, now: float) -> None:
-        """The agent's leg died with Asterisk: pause it and call its phone back."""
+    def start(self, agent: str, now: float, *, not_on: AsteriskInstance | None = None) -> None:
+        """The agent's leg died with Asterisk: pause it and call its phone back (on
+        another Asterisk process than ``not_on``, the one shutting down)."""
         service = self._service
         a = service.state.agents.get(agent)
         session = service.sessions.get(agent)
@@ -65,14 +68,16 @@ class AgentReconnects:
         service._publish(events)
         self._back_to[agent] = None if back_to == RECONNECTING else back_to
         self._tasks[agent] = service.tasks.spawn(
-            self._call_back(agent, session.endpoint), "acd-reconnect"
+            self._call_back(agent, session.endpoint, not_on), "acd-reconnect"
         )
         log.warning("acd_agent_reconnecting", agent=agent, endpoint=session.endpoint)
 
-    async def _call_back(self, agent: str, endpoint: str) -> None:
+    async def _call_back(self, agent: str, endpoint: str, not_on: AsteriskInstance | None) -> None:
         service = self._service
         try:
-            await service.persistent.reconnect(agent, endpoint, service.reconnect_policy)
+            await service.persistent.reconnect(
+                agent, endpoint, service.reconnect_policy, not_on=not_on
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:

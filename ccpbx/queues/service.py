@@ -51,7 +51,7 @@ from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
-from ccpbx.callcontrol.reconnect import ReconnectPolicy
+from ccpbx.callcontrol.reconnect import ASTERISK_SHUTDOWN, ReconnectPolicy
 from ccpbx.callcontrol.ring import RingConnections, RingResult
 from ccpbx.errors import Conflict, InvalidInput, Unavailable
 from ccpbx.health import ComponentStatus
@@ -504,7 +504,11 @@ class QueueService:
         elif kind == "rang":
             self._rang(*data, now=now)
         elif kind == "leg_lost":
-            self.leg_lost(data[0], now, reason=f"{PHONE_LOST}: {data[1]}")
+            agent, reason = data
+            if reason == ASTERISK_SHUTDOWN:  # Asterisk is going away (restart, stop)
+                self.reconnecting.start(agent, now, not_on=self._ami.instance)
+            else:
+                self.leg_lost(agent, now, reason=f"{PHONE_LOST}: {reason}")
         elif kind == "reconcile":
             self._reconcile(now, restarted=bool(data))
         elif kind == "reconnected":

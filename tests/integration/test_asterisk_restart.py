@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ccpbx.acd import AgentMode, AgentState
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.carrier import Carrier
@@ -20,7 +21,7 @@ from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
 
 from .conftest import StartDaemon, eventually
 from .dialer_support import log_in_agents
-from .test_acd_support import desk_phones
+from .test_acd_support import add_agent, add_queue, desk_phones
 
 AGENTS = ("1006", "1007", "1008", "1009")
 
@@ -176,3 +177,37 @@ async def test_asterisk_killed_mid_campaign_and_started_again(
     dialed = Counter(r["e164"] for r in rows if r["outcome"] != "not_dialed")
     assert max(dialed.values()) == 1
     assert set(seen) <= set(dialed)
+
+
+@pytest.mark.timeout(90)
+async def test_agents_come_back_after_asterisk_restarts_itself(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """``core restart now``: Asterisk hangs up every channel as it shuts down (each agent
+    leg's SoftHangupRequest says why), so the persistent agent is not logged out but
+    reconnecting, and its phone is called back into its conference once the new Asterisk
+    is up; the ring-mode agent (no leg) stays logged in and available."""
+    daemon = await start_daemon()
+    await daemon.acd.wait_ready(20)
+    await add_queue(daemon, "sales")
+    acd = daemon.acd
+    with desk_phones(asterisk, ("1010", "1011")):
+        await add_agent(daemon, "1010", ["sales"])
+        await add_agent(daemon, "1011", ["sales"], mode=AgentMode.RING)
+        await acd.login("1010", "1010")
+        await acd.login("1011", "1011")
+        leg = acd.persistent.leg("1010")
+        assert leg is not None
+        await asyncio.to_thread(asterisk.cli_result, "core restart now", 30)
+        await eventually(lambda: daemon.ami.restarted and daemon.ami.ready, timeout=30)
+        await eventually(
+            lambda: acd.persistent.connected("1010") and "1010" not in acd.reconnecting,
+            timeout=30,
+        )
+        back = acd.persistent.leg("1010")
+        assert back is not None
+        assert back.uniqueid != leg.uniqueid
+        assert "ccpbx-agent-1010" in asterisk.cli("confbridge list")
+        assert acd.state.agents["1010"].state is AgentState.AVAILABLE
+        assert acd.state.agents["1011"].state is AgentState.AVAILABLE
+        assert acd.agent_view("1010")["logout_reason"] is None
