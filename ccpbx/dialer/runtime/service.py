@@ -75,6 +75,7 @@ class DialerService:
         self._refused: set[str] = set()
         """Running campaigns that cannot be dialed (bad settings): logged once."""
         self._started = False
+        self._hooked = False
         self._sync_s = sync_s
         self._sync_task: asyncio.Task[None] | None = None
         ami.on_event("OriginateResponse", self._on_originate)
@@ -89,9 +90,10 @@ class DialerService:
         """Start a runner for every running campaign (after the ACD has recovered, so
         calls already with agents are found)."""
         await self._acd.wait_ready(ready_timeout)
-        if not self._started:
+        if not self._hooked:
             # After the channel view's and the ACD's hooks (both registered earlier).
             self._ami.on_connected(self._on_connected)
+            self._hooked = True
         self._started = True
         await self.sync()
         self._sync_task = asyncio.create_task(self._sync_loop(), name="dialer-sync")
@@ -166,8 +168,9 @@ class DialerService:
         running campaigns (after the ACD's recovery), then ``ready``; what it dials.
 
         ``degraded`` (down) while it cannot dial as asked: Asterisk is unreachable or
-        not booted, agents' phones are being called back after an Asterisk restart, or
-        a running campaign is blocked (``campaigns_blocked`` says why: no agents ...)."""
+        not booted, or agents' phones are being called back after an Asterisk restart.
+        A running campaign that cannot dial for want of agents is listed in
+        ``campaigns_blocked`` with the reason (an operating state, not a fault)."""
         blocked = {
             n: r.blocked.value for n, r in sorted(self.runners.items()) if r.dialing and r.blocked
         }
@@ -186,8 +189,6 @@ class DialerService:
             reasons.append("asterisk_unavailable")
         if self._acd.reconnecting:
             reasons.append("agents_reconnecting")
-        if blocked:
-            reasons.append("campaigns_blocked")
         if reasons:
             return ComponentStatus("dialer", False, "degraded", {**detail, "reasons": reasons})
         return ComponentStatus("dialer", True, "ready", detail)
