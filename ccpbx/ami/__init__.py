@@ -19,7 +19,8 @@ Usage::
 Modules: ``protocol`` (pure framer/parser and action encoder), ``link`` (the
 asyncio protocol under panoramisk's ``Manager``), ``events`` (bounded intake and
 ordered consumer), ``client`` (supervision, actions, health), ``channels``
-(``ChannelView``), ``settings``, ``backoff``, ``errors``.
+(``ChannelView``), ``instance`` (which Asterisk process, which channel: pure),
+``settings``, ``backoff``, ``errors``.
 """
 
 from ccpbx.ami.channels import Channel, ChannelView

@@ -6,6 +6,9 @@ call is followed to its end; if not, the outcome is decided from how far the att
 got before ccpbx lost it. Nothing is redialed on a guess: an attempt that may have
 rung the customer gets ``cancelled``, whose retry delay applies before the next try;
 only an attempt never handed to Asterisk is ``not_dialed``.
+
+When Asterisk itself restarts, every call the runner follows is gone at once:
+:func:`outcome_after_restart` says what each became, without waiting for a sweep.
 """
 
 from __future__ import annotations
