@@ -165,6 +165,12 @@ class Daemon:
             ),
             Sample("ccpbx_ami_reconnects_total", "counter", "AMI reconnects", snap.reconnects),
             Sample(
+                "ccpbx_asterisk_restarts_total",
+                "counter",
+                "Reconnects that found a restarted Asterisk",
+                snap.asterisk_restarts,
+            ),
+            Sample(
                 "ccpbx_ami_events_total", "counter", "AMI events received", snap.events_received
             ),
             Sample(

@@ -158,7 +158,7 @@ async def test_asterisk_killed_mid_campaign_and_started_again(
         f"\nlink lost {t_down - t_kill:.2f} s after the kill; Asterisk ready"
         f" {t_ready - t_kill:.1f} s after the kill; reconnect {t_up - t_kill:.1f} s after the"
         f" kill ({t_up - t_ready:+.1f} s from ready); open attempts settled"
-        f" {t_settled - t_up:.1f} s after the reconnect; all {len(AGENTS)} agents back"
+        f" {t_settled - t_up:.2f} s after the reconnect; all {len(AGENTS)} agents back"
         f" {t_agents - t_ready:.1f} s after Asterisk was ready; first new INVITE"
         f" {t_invite - t_ready:.1f} s after Asterisk was ready"
     )
