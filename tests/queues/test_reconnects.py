@@ -41,7 +41,7 @@ async def test_restart_pauses_persistent_agents_until_their_phone_is_back() -> N
     (no leg) stays as it was."""
     clock = Clock()
     svc = service(clock)
-    svc.reconnect_policy = ReconnectPolicy(tries=2, first_pause_s=0.01)
+    svc.reconnect_policy = ReconnectPolicy(tries=2, first_pause_s=0.01, link_wait_s=0.05)
     login(svc, "21", AgentMode.PERSISTENT, clock.now)
     login(svc, "22", AgentMode.RING, clock.now)
     _connected(svc, "21")
