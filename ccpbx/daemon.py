@@ -89,7 +89,12 @@ class Daemon:
         )
         self.channels = ChannelView()
         self.ami = AmiClient(ami_settings(config))
-        self.acd = QueueService(self.ami, self.channels, pool=lambda: self.database.pool)
+        self.acd = QueueService(
+            self.ami,
+            self.channels,
+            pool=lambda: self.database.pool,
+            database_ready=self.database.wait_ready,
+        )
         self.dialer: DialerService | None = None
         self.dispositions: DispositionDesk | None = None
         if config.dialer.enabled:
@@ -140,7 +145,9 @@ class Daemon:
     def _ami_status(self) -> ComponentStatus:
         snap = self.ami.health()
         detail = snap.as_dict()
-        detail["channels"] = len(self.channels)
+        # While the link is down ccpbx does not know which channels live: none is shown
+        # (the view is read again from Asterisk on reconnect).
+        detail["channels"] = len(self.channels) if self.ami.ready else None
         return ComponentStatus("ami", snap.state == "connected", snap.state, detail)
 
     def _agi_replied(self, command: str, seconds: float) -> None:
@@ -169,6 +176,12 @@ class Daemon:
                 1 if snap.state == "connected" else 0,
             ),
             Sample("ccpbx_ami_reconnects_total", "counter", "AMI reconnects", snap.reconnects),
+            Sample(
+                "ccpbx_asterisk_restarts_total",
+                "counter",
+                "Reconnects that found a restarted Asterisk",
+                snap.asterisk_restarts,
+            ),
             Sample(
                 "ccpbx_ami_events_total", "counter", "AMI events received", snap.events_received
             ),

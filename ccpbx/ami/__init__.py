@@ -19,7 +19,8 @@ Usage::
 Modules: ``protocol`` (pure framer/parser and action encoder), ``link`` (the
 asyncio protocol under panoramisk's ``Manager``), ``events`` (bounded intake and
 ordered consumer), ``client`` (supervision, actions, health), ``channels``
-(``ChannelView``), ``settings``, ``errors``; reconnects use :mod:`ccpbx.backoff`.
+(``ChannelView``), ``instance`` (which Asterisk process, which channel: pure),
+``settings``, ``errors``; reconnects use :mod:`ccpbx.backoff`.
 """
 
 from ccpbx.ami.channels import Channel, ChannelView

@@ -211,6 +211,13 @@ class ChannelView:
             self._channels.pop(uniqueid, None)
 
     # -- resync ------------------------------------------------------------------
+    def forget_all(self, *, reason: str) -> int:
+        """Drop every channel at once (they died with their Asterisk); return how many."""
+        gone = len(self._channels)
+        self._channels = {}
+        self._log.warning("ami_channels_forgotten", channels=gone, reason=reason)
+        return gone
+
     def install(
         self, snapshot_seq: int, entries: list[AmiMessage] | tuple[AmiMessage, ...]
     ) -> bool:
@@ -267,11 +274,14 @@ class ChannelView:
 
     def attach(self, client: AmiClient) -> None:
         """Feed this view from ``client``'s events and resync it after every (re)connect
-        and after an event-queue overflow."""
+        and after an event-queue overflow; after a reconnect to a restarted Asterisk
+        every channel is dropped first (none of them exists any more)."""
         for name in CHANNEL_EVENTS:
             client.on_event(name, self.apply)
 
         async def resync() -> None:
+            if client.restarted:
+                self.forget_all(reason="asterisk_restarted")
             # A list that timed out on a live link is asked again: a stale view shows
             # ghost channels. When the link is gone, the next connect resyncs anyway.
             for attempt in range(1, _RESYNC_ATTEMPTS + 1):

@@ -3,7 +3,10 @@
 The supervisor task connects, logs in (a refused login is an error, retried with
 backoff), runs the on-connected hooks, pings every ``ping_interval`` with its own
 deadline (no answer: the link is dead, it is dropped and re-opened), and
-reconnects with exponential backoff and jitter. Every action has a deadline;
+reconnects with exponential backoff and jitter. A new link serves (``ready``, hooks
+run) only once Asterisk is fully booted (``FullyBooted``) and ``CoreStatus`` has said
+which Asterisk process it is (:mod:`ccpbx.ami.instance`): hooks read ``restarted`` to
+know whether every channel of the previous link died. Every action has a deadline;
 actions pending when the link drops fail at once with ``AmiLinkLost``; nothing
 is ever re-sent. Events go through a bounded queue to one consumer task.
 """
@@ -32,13 +35,14 @@ from ccpbx.ami.errors import (
     AmiNotConnected,
 )
 from ccpbx.ami.events import EventDispatcher, EventHandler
+from ccpbx.ami.instance import UNKNOWN, AsteriskInstance, instance_from_core_status, restarted
 from ccpbx.ami.link import AmiLinkProtocol, AmiManager, AmiResult
 from ccpbx.ami.protocol import HeaderInput, encode_action, iter_header_pairs
 from ccpbx.ami.settings import AmiSettings
 from ccpbx.backoff import Backoff
 
 Hook = Callable[[], Awaitable[None]]
-LinkState = Literal["connecting", "connected", "disconnected", "closed"]
+LinkState = Literal["connecting", "booting", "connected", "disconnected", "closed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +64,10 @@ class AmiHealth:
     garbage_lines: int
     oversized_dropped: int
     late_responses: int
+    asterisk_started: str | None = None
+    """Start time of the Asterisk process last served (CoreStatus), if known."""
+    asterisk_restarts: int = 0
+    """Reconnects that found another Asterisk process than the link before."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,6 +111,9 @@ class AmiClient:
         self._failed_attempts = 0
         self._ami_version: str | None = None
         self._garbage = self._oversized = self._late = 0  # totals of closed links
+        self._instance: AsteriskInstance | None = None
+        self._restarted = False
+        self._restarts = 0
 
     # -- lifecycle -----------------------------------------------------------
     async def start(self) -> None:
@@ -161,8 +172,19 @@ class AmiClient:
 
     @property
     def ready(self) -> bool:
-        """True while a logged-in link is up."""
+        """True while a logged-in link to a fully booted Asterisk is up."""
         return self._ready.is_set()
+
+    @property
+    def instance(self) -> AsteriskInstance:
+        """The Asterisk process of the current (or last) link; ``UNKNOWN`` before any."""
+        return self._instance or UNKNOWN
+
+    @property
+    def restarted(self) -> bool:
+        """The current link's Asterisk is another process than the previous link's:
+        every channel seen before is gone (read it in an on-connected hook)."""
+        return self._restarted
 
     def health(self) -> AmiHealth:
         d = self._dispatcher
@@ -184,6 +206,8 @@ class AmiClient:
             oversized_dropped=self._oversized
             + (link.framer.stats.oversized_dropped if link else 0),
             late_responses=self._late + (link.late_responses if link else 0),
+            asterisk_started=(self._instance.started or None) if self._instance else None,
+            asterisk_restarts=self._restarts,
         )
 
     # -- registration --------------------------------------------------------
@@ -342,15 +366,23 @@ class AmiClient:
         self._link = link
         self._connects += 1
         self._ami_version = link.framer.version
-        self._set_state("connected")
+        self._set_state("booting")
         self._last_error = None
-        self._ready.set()
-        self._log.info(
-            "ami_connected", ami_version=self._ami_version, reconnects=max(0, self._connects - 1)
-        )
-        self._spawn(self._run_hooks(self._connected_hooks, "connected"), "ami-connected-hooks")
         keepalive = self._spawn(self._keepalive(link), "ami-keepalive")
         try:
+            if await self._serve_when_booted(link):
+                self._ready.set()
+                self._set_state("connected")
+                self._log.info(
+                    "ami_connected",
+                    ami_version=self._ami_version,
+                    reconnects=max(0, self._connects - 1),
+                    asterisk_started=self.instance.started or None,
+                    asterisk_restarted=self._restarted,
+                )
+                self._spawn(
+                    self._run_hooks(self._connected_hooks, "connected"), "ami-connected-hooks"
+                )
             cause = await asyncio.shield(link.lost)
         finally:
             self._ready.clear()
@@ -365,6 +397,44 @@ class AmiClient:
             error = f"{type(cause).__name__}: {cause}"
             self._set_state("disconnected", error)
             self._log.warning("ami_link_lost", error=error)
+
+    async def _serve_when_booted(self, link: AmiLinkProtocol) -> bool:
+        """Wait for ``FullyBooted`` (at most ``boot_timeout``), then learn which Asterisk
+        process this is; False if the link was lost meanwhile."""
+        s = self.settings
+        waiters: list[asyncio.Future[Any]] = [link.booted, link.lost]
+        await asyncio.wait(waiters, timeout=s.boot_timeout, return_when=asyncio.FIRST_COMPLETED)
+        if link.lost.done():
+            return False
+        if not link.booted.done():
+            self._log.warning("ami_fully_booted_missing", waited_s=s.boot_timeout)
+        action_id = f"{self._id_prefix}{next(self._ids)}"
+        try:
+            result = await self._send(
+                link,
+                "CoreStatus",
+                action_id,
+                encode_action("CoreStatus", action_id),
+                s.action_timeout,
+                False,
+            )
+            found = instance_from_core_status(result.response) if result.ok else UNKNOWN
+        except AmiActionTimeout:
+            found = UNKNOWN
+        except (AmiLinkLost, AmiNotConnected):
+            return False
+        before = self._instance
+        self._restarted = restarted(before, found)
+        if self._restarted:
+            self._restarts += 1
+            self._log.warning(
+                "ami_asterisk_restarted",
+                before=before.started if before else None,
+                now=found.started,
+            )
+        if found.known or before is None:
+            self._instance = found
+        return True
 
     async def _keepalive(self, link: AmiLinkProtocol) -> None:
         s = self.settings

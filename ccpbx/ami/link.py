@@ -107,7 +107,10 @@ class AmiLinkProtocol(AMIProtocol):
         self.callback_failures = 0
         self._seq = manager.seq
         self._close_cause: BaseException | None = None
-        self.lost: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.lost: asyncio.Future[BaseException] = loop.create_future()
+        self.booted: asyncio.Future[None] = loop.create_future()
+        """Done when Asterisk says ``FullyBooted`` on this connection."""
 
     # -- asyncio.Protocol -------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -139,6 +142,8 @@ class AmiLinkProtocol(AMIProtocol):
                             del pending[action_id]
                         continue
                 if msg.kind == EVENT:
+                    if msg.name == "FullyBooted" and not self.booted.done():
+                        self.booted.set_result(None)
                     if sink is not None:
                         sink(factory, msg)
                     else:

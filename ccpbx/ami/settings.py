@@ -28,6 +28,9 @@ class AmiSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     backoff_jitter: float = 0.2
+    boot_timeout: float = 30.0
+    """After login, wait this long for ``FullyBooted`` before serving anyway (a user
+    without the ``system`` read class never gets it)."""
     event_queue_size: int = 10_000
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     events: str = "on"
@@ -48,6 +51,7 @@ class AmiSettings:
             "ping_timeout",
             "backoff_initial",
             "backoff_max",
+            "boot_timeout",
         ):
             if not getattr(self, key) > 0:
                 problems.append(f"{key} must be > 0")

@@ -112,7 +112,9 @@ class RingConnections:
             # Not created yet (or gone): a waiter still pending will see its end.
             return
         try:
-            await self._ami.action("Hangup", Channel=channel, timeout=5, check=False)
+            # By uniqueid (ccpbx's own, unique across Asterisk restarts): the channel's
+            # name may belong to another call on a restarted Asterisk.
+            await self._ami.action("Hangup", Channel=leg, timeout=5, check=False)
         except Exception as exc:  # the link may be down: the leg will time out by itself
             log.warning("agent_ring_cancel_failed", leg=leg, error=repr(exc))
 

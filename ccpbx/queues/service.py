@@ -9,6 +9,12 @@ service asks :func:`~ccpbx.acd.next_assignments` who takes which call and starts
 one connect task per offer: ``put_through`` for persistent agents, a ring for
 ring-mode agents. Their outcome comes back to the worker as one more input.
 
+When Asterisk restarts, the persistent agents' phone legs die with it: each such agent
+stays logged in, paused for ``reconnecting``, while ccpbx calls the phone back
+(:meth:`~ccpbx.callcontrol.persistent.PersistentAgentConnections.reconnect`); a phone
+that does not come back logs its agent out, with the reason. Ring-mode agents have no
+leg to lose and stay as they were.
+
 Callbacks only enqueue. Every event the engine returns is counted
 (:class:`~ccpbx.acd.AcdStats`), written to PostgreSQL by one writer task (in order)
 and published to live subscribers. Every task is owned and awaited on ``stop``.
@@ -45,12 +51,14 @@ from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
+from ccpbx.callcontrol.reconnect import ASTERISK_SHUTDOWN, ReconnectPolicy
 from ccpbx.callcontrol.ring import RingConnections, RingResult
 from ccpbx.errors import Conflict, InvalidInput, Unavailable
 from ccpbx.health import ComponentStatus
 from ccpbx.queues import store, supervision, views
 from ccpbx.queues.feed import Broadcaster, EventFeed
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_reason
+from ccpbx.queues.reconnects import AgentReconnects, agent_leg_gone
 from ccpbx.store.db import Executor
 from ccpbx.tasks import OrderedWriter, TaskSet, next_batch
 
@@ -70,7 +78,11 @@ RING_EARLY_S = 0.5
 """Asterisk gives up ringing this much before the engine's ring timeout, so the
 phone's own no-answer normally arrives first and the engine's timer is a backstop."""
 
+PHONE_LOST = "phone_lost"
+"""Logout reason of an agent whose persistent phone leg ended."""
+
 Pool = Callable[[], Executor]
+DatabaseReady = Callable[[float], Awaitable[bool]]
 Command = Callable[[float], list[AcdEvent]]
 
 
@@ -118,11 +130,19 @@ class QueueService:
         interval_s: float = 900.0,
         persistent: PersistentAgentConnections | None = None,
         ring: RingConnections | None = None,
+        database_ready: DatabaseReady | None = None,
+        reconnect: ReconnectPolicy | None = None,
     ) -> None:
         self._ami = ami
         self._channels = channels
         self._pool = pool
+        self._database_ready = database_ready
         self._clock = clock
+        self.reconnect_policy = reconnect or ReconnectPolicy()
+        self.reconnecting = AgentReconnects(self)
+        """Persistent agents whose phone is being called back after an Asterisk restart."""
+        self.logout_reasons: dict[str, str] = {}
+        """Why an agent was logged out by ccpbx (not by a request), until it logs in."""
         self.specs: dict[str, QueueSpec] = {}
         self.state = AcdState()
         self.stats = AcdStats(self.state.queue, interval_s=interval_s)
@@ -157,7 +177,7 @@ class QueueService:
             raise RuntimeError("queue service already started")
         # Registered here, after the channel view's own resync hooks (the daemon attaches
         # the view first): a reconcile then reads a fresh view.
-        self._ami.on_connected(self._on_resynced)
+        self._ami.on_connected(self._on_reconnected)
         self._ami.on_resync(self._on_resynced)
         if self._pool is not None:
             self.writer = OrderedWriter(self._pool, owner="acd", attempts=3)
@@ -183,7 +203,8 @@ class QueueService:
 
         States: ``stopped`` (not started, stopped, or its worker ended), ``recovering``
         (finding calls and agents again; ``last_error`` says why a try failed),
-        ``ready``."""
+        ``degraded`` (Asterisk unreachable or not booted, or agents' phones being called
+        back: ``reasons``, ``agents_reconnecting``), ``ready``."""
         worker = self._worker
         detail: dict[str, Any] = {
             "queues": len(self.specs),
@@ -195,10 +216,22 @@ class QueueService:
         }
         if self._recovery_error is not None:
             detail["last_error"] = self._recovery_error
+        if self.reconnecting:
+            detail["agents_reconnecting"] = sorted(self.reconnecting)
         if worker is None or worker.done():
             return ComponentStatus("acd", False, "stopped", detail)
         if not self.ready.is_set():
             return ComponentStatus("acd", False, "recovering", detail)
+        reasons = [
+            reason
+            for reason, applies in (
+                ("asterisk_unavailable", not self._ami.ready),
+                ("agents_reconnecting", bool(self.reconnecting)),
+            )
+            if applies
+        ]
+        if reasons:
+            return ComponentStatus("acd", False, "degraded", {**detail, "reasons": reasons})
         return ComponentStatus("acd", True, "ready", detail)
 
     async def wait_ready(self, timeout: float) -> None:
@@ -258,6 +291,7 @@ class QueueService:
         def apply(now: float) -> list[AcdEvent]:
             events = self.state.login(profile, now, paused=paused)
             self.sessions[agent] = Session(agent, endpoint, mode)
+            self.logout_reasons.pop(agent, None)
             self._write(lambda db: store.save_session(db, agent, endpoint, mode, now, paused))
             return events
 
@@ -272,6 +306,7 @@ class QueueService:
     async def logout(self, agent: str) -> dict[str, Any]:
         def apply(now: float) -> list[AcdEvent]:
             events = self.state.logout(agent, now)
+            self.reconnecting.stop(agent)
             self.sessions.pop(agent, None)
             self._write(lambda db: store.delete_session(db, agent))
             return events
@@ -402,7 +437,10 @@ class QueueService:
         self._inbox.put_nowait(("hangup", event))
 
     async def _on_resynced(self) -> None:
-        self._inbox.put_nowait(("reconcile", None))
+        self._inbox.put_nowait(("reconcile", False))
+
+    async def _on_reconnected(self) -> None:
+        self._inbox.put_nowait(("reconcile", self._ami.restarted))
 
     def _on_leg_lost(self, agent: str, reason: str) -> None:
         self._inbox.put_nowait(("leg_lost", (agent, reason)))
@@ -421,6 +459,12 @@ class QueueService:
 
         backoff = 0.1  # the database may still be starting: try again soon, then less often
         while True:
+            if self._database_ready is not None and not await self._database_ready(5.0):
+                # Not a failure: the pool is still being created (or the database is down,
+                # which its own component reports); recovery needs it.
+                self._recovery_error = "waiting for the database"
+                log.info("acd_recovery_waiting", reason="database")
+                continue
             try:
                 await recover(self)
                 break
@@ -466,9 +510,15 @@ class QueueService:
         elif kind == "rang":
             self._rang(*data, now=now)
         elif kind == "leg_lost":
-            self._leg_lost(data[0], now)
+            agent, reason = data
+            if reason == ASTERISK_SHUTDOWN:  # Asterisk is going away (restart, stop)
+                self.reconnecting.start(agent, now, not_on=self._ami.instance)
+            else:
+                self.leg_lost(agent, now, reason=f"{PHONE_LOST}: {reason}")
         elif kind == "reconcile":
-            self._reconcile(now)
+            self._reconcile(now, restarted=bool(data))
+        elif kind == "reconnected":
+            self.reconnecting.finished(*data, now=now)
 
     def _tick(self) -> float | None:
         """Apply due timers, route, start connects; return when to wake up next."""
@@ -586,24 +636,35 @@ class QueueService:
             leg.recording = f"ccpbx-{call_id}.wav"
             self._spawn(self._record(leg), "acd-record")
 
-    def _leg_lost(self, agent: str, now: float) -> None:
+    def leg_lost(self, agent: str, now: float, *, reason: str) -> None:
+        """The agent's phone leg ended: its call ends, the agent is logged out."""
         a = self.state.agents.get(agent)
         if a is None or a.state is AgentState.LOGGED_OUT:
             return
-        events: list[AcdEvent] = []
-        if a.state is AgentState.ON_CALL and a.call_id is not None:
-            self.legs.pop(a.call_id, None)
-            events += self.state.hangup(a.call_id, now)
-        elif a.state is AgentState.RESERVED:
-            events += self.state.ring_no_answer(agent, now)
+        events = self.drop_call(agent, now)
         events += self.state.logout(agent, now)
+        events = [dataclasses.replace(e, reason=e.reason or reason) for e in events]
+        self.reconnecting.stop(agent)
         self.sessions.pop(agent, None)
+        self.logout_reasons[agent] = reason
         self._write(lambda db: store.delete_session(db, agent))
         self._publish(events)
+        log.warning("acd_agent_logged_out", agent=agent, reason=reason)
 
-    def _reconcile(self, now: float) -> None:
+    def drop_call(self, agent: str, now: float) -> list[AcdEvent]:
+        """End what the agent was doing when its phone leg went (the leg is gone)."""
+        a = self.state.agent(agent)
+        if a.state is AgentState.ON_CALL and a.call_id is not None:
+            self.legs.pop(a.call_id, None)
+            return self.state.hangup(a.call_id, now)
+        if a.state is AgentState.RESERVED:
+            return self.state.ring_no_answer(agent, now)
+        return []
+
+    def _reconcile(self, now: float, *, restarted: bool = False) -> None:
         """After an AMI reconnect or dropped events: callers and persistent agent legs that
-        are no longer among Asterisk's channels ended while ccpbx could not see it."""
+        are no longer among Asterisk's channels ended while ccpbx could not see it. After
+        an Asterisk restart the agents whose legs died with it are called back."""
         gone = [call_id for call_id in self.legs if call_id not in self._channels]
         for call_id in gone:
             self._hung_up(call_id, now)
@@ -611,14 +672,25 @@ class QueueService:
             s.agent
             for s in self.sessions.values()
             if s.mode is AgentMode.PERSISTENT
-            and (leg := self.persistent.leg(s.agent)) is not None
-            and leg.uniqueid not in self._channels
+            and agent_leg_gone(self, s.agent)
+            and s.agent not in self.reconnecting
         ]
         for agent in lost:
-            self._leg_lost(agent, now)
-            self._spawn(self.persistent.close(agent), "acd-forget-leg")
-        if gone or lost:
-            log.warning("acd_reconciled", calls_gone=len(gone), agents_lost=len(lost))
+            # The leg is not among Asterisk's channels: nothing to hang up (a hang-up by
+            # its old name could end another call on a restarted Asterisk).
+            self.persistent.forget(agent)
+            if restarted:
+                self.reconnecting.start(agent, now)
+            else:
+                self.leg_lost(agent, now, reason=f"{PHONE_LOST}: gone while ccpbx was away")
+        if gone or lost or restarted:
+            log.warning(
+                "acd_reconciled",
+                calls_gone=len(gone),
+                agents_lost=0 if restarted else len(lost),
+                agents_reconnecting=len(lost) if restarted else 0,
+                asterisk_restarted=restarted,
+            )
 
     def _overflow(self, call_id: str, now: float) -> list[AcdEvent]:
         target = self.state.queue(self.state.call(call_id).queue).overflow

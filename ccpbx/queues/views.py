@@ -30,7 +30,17 @@ def agent_view(service: QueueService, agent: str) -> dict[str, Any]:
         "call_id": a.call_id,
         "queues": sorted(a.queues),
         "calls_taken": a.calls_taken,
+        "connection": _connection(service, agent) if a.mode.value == "persistent" else None,
+        "logout_reason": service.logout_reasons.get(agent),
     }
+
+
+def _connection(service: QueueService, agent: str) -> str:
+    """A persistent agent's phone leg: connected, reconnecting (being called back after
+    an Asterisk restart) or none."""
+    if agent in service.reconnecting:
+        return "reconnecting"
+    return "connected" if service.persistent.connected(agent) else "none"
 
 
 def queue_view(service: QueueService, name: str, *, waiting: bool = False) -> dict[str, Any]:

@@ -139,18 +139,29 @@ async def mark_progress(
 
 # Release (or finish) the lead of a just-closed attempt. $1 attempt id,
 # $2 outcome or disposition code (the retry-delay key), $3 now, $4 final.
+# An attempt that was never dialed ('not_dialed': no Originate reached Asterisk) did not
+# call the contact: it does not count against the caps, and its lead is ready again at
+# once (unless the campaign sets a retry delay for 'not_dialed').
 _RELEASE_LEAD_SQL = """
     UPDATE campaign_leads l SET
         status = CASE WHEN $4::boolean THEN 'done'
+                      WHEN $2::text = 'not_dialed' THEN 'ready'
                       WHEN l.attempts_total >= c.max_attempts_total THEN 'exhausted'
                       ELSE 'ready' END,
-        ready_at = greatest(
+        ready_at = CASE WHEN $2::text = 'not_dialed'
+            THEN $3::timestamptz
+                 + make_interval(secs => coalesce((c.retry_delays ->> 'not_dialed')::int, 0))
+            ELSE greatest(
             $3::timestamptz + make_interval(secs => coalesce((c.retry_delays ->> $2::text)::int,
                                                 c.default_retry_delay_s)),
             CASE WHEN l.attempts_day = ($3::timestamptz AT TIME ZONE c.cap_time_zone)::date
                       AND l.attempts_on_day >= c.max_attempts_per_day
                  THEN ((l.attempts_day + 1)::timestamp AT TIME ZONE c.cap_time_zone)
-                 ELSE $3::timestamptz END),
+                 ELSE $3::timestamptz END) END,
+        attempts_total = CASE WHEN $2::text = 'not_dialed'
+                              THEN greatest(l.attempts_total - 1, 0) ELSE l.attempts_total END,
+        attempts_on_day = CASE WHEN $2::text = 'not_dialed'
+                               THEN greatest(l.attempts_on_day - 1, 0) ELSE l.attempts_on_day END,
         tier = 1, callback_id = NULL, preferred_phone_id = NULL, last_outcome = $2::text
     FROM call_attempts a JOIN campaigns c ON c.id = a.campaign_id
     WHERE a.id = $1 AND l.campaign_id = a.campaign_id AND l.contact_id = a.contact_id

@@ -134,7 +134,7 @@ async def test_link_cut_mid_action_fails_at_once_and_nothing_is_replayed(
         await client.wait_ready(timeout=2)
         assert (await client.action("CoreStatus")).ok  # a full round trip on the new link
         second = [a.name for i, a in fake.actions if i == 1]
-        assert second == ["Login", "CoreStatus"]
+        assert second == ["Login", "CoreStatus", "CoreStatus"]  # the client's own, then ours
         for name in risky:
             assert len(fake.named(name)) == 1
         assert named(logs, "ami_link_lost")
@@ -172,15 +172,15 @@ async def test_ping_watchdog_detects_silent_peer(fake: FakeAmi, logs: Logs) -> N
     settings = fast_settings(fake.port, ping_interval=0.05, ping_timeout=0.05, action_timeout=30)
     async with AmiClient(settings) as client:
         await client.wait_ready(timeout=2)
-        fake.unanswered = {"Ping", "CoreStatus"}  # the TCP link stays open, nothing answers
+        fake.unanswered = {"Ping", "Status"}  # the TCP link stays open, nothing answers
         with pytest.raises(AmiLinkLost) as info:
-            await client.action("CoreStatus")
+            await client.action("Status")
         assert isinstance(info.value.__cause__, TimeoutError)
         assert "Ping" in str(info.value.__cause__)
         assert named(logs, "ami_ping_timeout")
         await fake.until(lambda: len(fake.connections) >= 2)
         await client.wait_ready(timeout=2)
-        assert len(fake.named("CoreStatus")) == 1
+        assert len(fake.named("Status")) == 1
 
 
 async def test_raising_handler_does_not_drop_the_link(
@@ -284,7 +284,7 @@ async def test_injection_is_refused_before_anything_is_sent(
     assert isinstance(info.value, ValueError)
     assert fake.bytes_received == before
     await client.action("Ping")
-    assert [a.name for _, a in fake.actions] == ["Login", "Ping"]
+    assert [a.name for _, a in fake.actions] == ["Login", "CoreStatus", "Ping"]
 
 
 async def test_action_while_disconnected_fails_fast(fake: FakeAmi) -> None:

@@ -11,7 +11,8 @@ import pytest
 
 from ccpbx.acd import AcdState, AgentMode, QueueConfig
 from ccpbx.dialer.runtime.book import AbandonLedger, CallBook, OutboundCall, Phase
-from ccpbx.dialer.runtime.settle import settled_outcome
+from ccpbx.dialer.runtime.gate import Blocked, dial_blocker
+from ccpbx.dialer.runtime.settle import outcome_after_restart, settled_outcome
 from ccpbx.dialer.runtime.snapshot import pacing_snapshot, pool_view
 from tests.acd.build import profile
 
@@ -145,3 +146,36 @@ def test_snapshot_carries_the_pool_and_calls() -> None:
 def test_settled_outcome(dialing: bool, answered: bool, up: bool, expected: str | None) -> None:
     """A lost attempt is never given back as undialed once it may have rung."""
     assert settled_outcome(dialing=dialing, answered=answered, channel_up=up) == expected
+
+
+@pytest.mark.parametrize(
+    ("phase", "sent", "expected"),
+    [
+        (Phase.DIALING, True, "cancelled"),
+        (Phase.DIALING, False, None),
+        (Phase.ANSWERED, True, "abandoned"),
+        (Phase.CONNECTED, True, "ended"),
+    ],
+)
+def test_outcome_after_restart(phase: Phase, sent: bool, expected: str | None) -> None:
+    """Every call dies with its Asterisk: one that may have rung is cancelled, a live
+    answer no agent took is abandoned, one with an agent just ends; one whose Originate is
+    not sent yet is left to its placing task (which makes it not_dialed if never sent)."""
+    assert outcome_after_restart(phase=phase.value, sent=sent) == expected
+
+
+@pytest.mark.parametrize(
+    ("ready", "logged_in", "working", "expected"),
+    [
+        (False, 4, 4, Blocked.ASTERISK_UNAVAILABLE),
+        (False, 0, 0, Blocked.ASTERISK_UNAVAILABLE),
+        (True, 0, 0, Blocked.NO_AGENTS),
+        (True, 4, 0, Blocked.NO_WORKING_AGENTS),
+        (True, 4, 1, None),
+    ],
+)
+def test_dial_gate(ready: bool, logged_in: int, working: int, expected: Blocked | None) -> None:
+    """A campaign leases and dials only with Asterisk reachable and booted and at least one
+    agent logged in and not paused (an agent whose phone is being called back is paused)."""
+    found = dial_blocker(asterisk_ready=ready, agents_logged_in=logged_in, agents_working=working)
+    assert found == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import aiohttp
+import structlog
 
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance
@@ -69,3 +70,17 @@ async def test_status_reports_the_dialer(
     assert code == 200, body
     assert body["components"]["dialer"]["campaigns_dialing"] == ["st"]
     await daemon.dialer.pause_campaign("st")
+
+
+async def test_normal_start_logs_no_recovery_failure(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """On a normal start the ACD's recovery waits for the database pool being created
+    with it: no acd_recovery_failed warning, no error left in its status."""
+    with structlog.testing.capture_logs() as logs:
+        daemon = await start_daemon()
+        await daemon.acd.wait_ready(20)
+    events = [entry["event"] for entry in logs]
+    assert "acd_recovered" in events
+    assert "acd_recovery_failed" not in events
+    assert "last_error" not in daemon.acd.status().detail

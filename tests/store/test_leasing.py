@@ -146,6 +146,20 @@ async def test_retry_delay_per_outcome(conn: asyncpg.Connection) -> None:
     assert len(await lease(conn, camp, t1 + dt.timedelta(seconds=3600))) == 1
 
 
+async def test_never_dialed_attempt_gives_its_lead_back_at_once(conn: asyncpg.Connection) -> None:
+    """An attempt whose call never reached Asterisk ('not_dialed') called nobody: the
+    lead is ready again at once (no retry delay) and the attempt counts against no cap."""
+    camp, _ = await campaign_with_contacts(conn, 1, per_day=1, total=1)
+    for k in range(3):
+        [lead] = await lease(conn, camp, T0 + k * MIN)
+        await finish(conn, lead, "not_dialed", T0 + k * MIN)
+    [lead] = await lease(conn, camp, T0 + 3 * MIN)
+    await finish(conn, lead, "no_answer", T0 + 3 * MIN)
+    assert await lease(conn, camp, T0 + dt.timedelta(days=3)) == []  # the one real try
+    status = await conn.fetchval("SELECT status FROM campaign_leads")
+    assert status == "exhausted"
+
+
 async def test_attempt_caps_per_day_and_total(conn: asyncpg.Connection) -> None:
     """Two attempts a day, three in all: the third waits a day, the fourth never comes."""
     camp, _ = await campaign_with_contacts(conn, 1, per_day=2, total=3, default_retry_delay_s=0)

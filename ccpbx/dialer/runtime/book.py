@@ -44,6 +44,8 @@ class OutboundCall:
     """What Asterisk said of the dialing (OriginateResponse, Hangup, DialEnd)."""
     failed_at: float | None = None
     """When a failed OriginateResponse came (the cause may follow it)."""
+    sent: bool = False
+    """Its Originate was written to Asterisk (answered or not): it may have rung."""
 
     @property
     def key(self) -> str:

@@ -29,16 +29,17 @@ from typing import Any
 
 import structlog
 
-from ccpbx.acd import AcdEvent, EventKind, spare_agents
+from ccpbx.acd import AcdEvent, AgentState, EventKind, spare_agents
 from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
-from ccpbx.ami.errors import AmiActionError
+from ccpbx.ami.errors import AmiActionError, AmiNotConnected
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.dialer.outcomes import amd_outcome
 from ccpbx.dialer.pacing.model import Pacer
 from ccpbx.dialer.runtime import records
 from ccpbx.dialer.runtime.book import AbandonLedger, CallBook, OutboundCall, Phase
-from ccpbx.dialer.runtime.settle import settled_outcome
+from ccpbx.dialer.runtime.gate import Blocked, dial_blocker
+from ccpbx.dialer.runtime.settle import outcome_after_restart, settled_outcome
 from ccpbx.dialer.runtime.snapshot import pacing_snapshot, pool_view
 from ccpbx.errors import CcpbxError, NotFound
 from ccpbx.queues.service import CallAttributes, QueueService
@@ -140,6 +141,8 @@ class CampaignRunner:
         """Attempt -> the agent reserved for it (previews and callbacks)."""
         self._reserving = False
         self._no_callbacks_until = 0.0
+        self.blocked: Blocked | None = None
+        """Why the campaign cannot dial now (see :mod:`.gate`), or None."""
 
     # ----- lifecycle -----------------------------------------------------------------
 
@@ -188,6 +191,7 @@ class CampaignRunner:
             "mode": self.campaign.settings.mode,
             "queue": self.queue,
             "dialing": self.dialing,
+            "blocked": self.blocked.value if self.blocked is not None else None,
             "pacer": self.pacer.name,
             "in_flight": len(self.book),
             "ringing": len(self.book.ringing_since()),
@@ -240,14 +244,27 @@ class CampaignRunner:
 
     def _decide(self, now: float) -> None:
         self._last_decision = now
-        if not self.dialing or now < self._no_leads_until:
+        if not self.dialing:
+            self._set_blocked(None)
             return
         state = self._acd.state
         if self.queue not in state.queues:
             return
         outbound = {c.key for c in self.book.calls()}
         pool = pool_view(state, self.queue, set(spare_agents(state, now)), outbound_calls=outbound)
-        if pool.logged_in == 0 or self._reserving:
+        working = sum(
+            1
+            for a in state.agents.values()
+            if self.queue in a.queues and a.state not in (AgentState.LOGGED_OUT, AgentState.PAUSED)
+        )
+        self._set_blocked(
+            dial_blocker(
+                asterisk_ready=self._ami.ready,
+                agents_logged_in=pool.logged_in,
+                agents_working=working,
+            )
+        )
+        if self.blocked is not None or self._reserving or now < self._no_leads_until:
             return
         free = [a for a in pool.ready_agents if a not in self.previews]
         if free and (self.preview_mode or now >= self._no_callbacks_until):
@@ -278,6 +295,15 @@ class CampaignRunner:
         self.book.reserved += n
         self._spawn(self._place(n), "dialer-place")
 
+    def _set_blocked(self, reason: Blocked | None) -> None:
+        if reason is self.blocked:
+            return
+        if reason is None:
+            log.info("dialer_campaign_unblocked", campaign=self.campaign.name, was=self.blocked)
+        else:
+            log.warning("dialer_campaign_blocked", campaign=self.campaign.name, reason=reason)
+        self.blocked = reason
+
     def _handle(self, kind: str, data: Any) -> bool:
         now = self._clock()
         if kind == "originate":
@@ -303,6 +329,20 @@ class CampaignRunner:
         if kind == "dial_failed":
             key, outcome = data
             self._finish(key, outcome, now)
+            return True
+        if kind == "sent":
+            call = self.book.get(data)
+            if call is not None:
+                call.sent = True
+            return False
+        if kind == "not_sent":
+            self._not_dialed(data, now)
+            return True
+        if kind == "unplaced":
+            self.book.reserved -= data
+            return True
+        if kind == "asterisk_restarted":
+            self._asterisk_restarted(now)
             return True
         if kind == "dial_end":
             return self._dial_end(data, now)
@@ -480,6 +520,42 @@ class CampaignRunner:
         )
         log.info("dialer_abandoned", campaign=self.campaign.name, attempt_id=key)
 
+    def _not_dialed(self, key: str, now: float) -> None:
+        """The call's Originate never reached Asterisk: nobody was called, the lead goes
+        back at once (see :func:`ccpbx.store.attempts.record_outcome`)."""
+        call = self.book.finish(key)
+        self._release_hold(key)
+        if call is None:
+            return
+        self.counts["placed"] -= 1
+        stamp = _utc(now)
+        self._write(
+            lambda db: store_attempts.record_outcome(db, call.attempt_id, "not_dialed", stamp)
+        )
+        log.info("dialer_not_dialed", campaign=self.campaign.name, attempt_id=key)
+
+    def _asterisk_restarted(self, now: float) -> None:
+        """Asterisk restarted: every call it had is gone; settle them all now."""
+        settled: dict[str, int] = {}
+        for call in self.book.calls():
+            outcome = outcome_after_restart(phase=call.phase.value, sent=call.sent)
+            if outcome is None:
+                continue
+            if outcome == "abandoned":
+                self._abandoned(call.key, now)
+            elif outcome == "ended":
+                self.book.finish(call.key)
+            else:
+                self._finish(call.key, outcome, now)
+            settled[outcome] = settled.get(outcome, 0) + 1
+        log.warning(
+            "dialer_calls_lost_with_asterisk",
+            campaign=self.campaign.name,
+            settled=sum(settled.values()),
+            **settled,
+        )
+        self._last_decision = 0.0
+
     def _finish(self, key: str, outcome: str, now: float) -> None:
         call = self.book.finish(key)
         self._release_hold(key)
@@ -494,6 +570,9 @@ class CampaignRunner:
 
     async def _place(self, n: int) -> None:
         leads: list[LeasedLead] = []
+        if not self._ami.ready:  # the link went down since the decision: lease nothing
+            self.feed("unplaced", n)
+            return
         try:
             leads = await lease(
                 self._pool(), self.campaign.id, n, _utc(self._clock()), dialer_id=self.dialer_id
@@ -618,6 +697,10 @@ class CampaignRunner:
     async def _dial(self, lead: LeasedLead, *, held: str | None = None) -> None:
         key = str(lead.attempt_id)
         settings = self.campaign.settings
+        if not self._ami.ready:
+            # Asterisk cannot be told: the lead goes back untouched, never marked dialing.
+            await self._give_back(lead, held)
+            return
         try:
             # Written before Asterisk hears of the call: an attempt never marked dialing
             # was never dialed, and may be given back as not_dialed.
@@ -657,14 +740,33 @@ class CampaignRunner:
                 Async="true",
                 timeout=10,
             )
+        except AmiNotConnected as exc:
+            # Refused before anything was written: nobody was called.
+            log.warning("dialer_originate_not_sent", attempt_id=key, error=str(exc))
+            self.feed("not_sent", key)
+            return
         except AmiActionError as exc:
             # Asterisk refused the Originate: nothing was dialed.
             log.warning("dialer_originate_refused", attempt_id=key, error=exc.message)
             self.feed("dial_failed", (key, "failed"))
         except Exception as exc:
-            # Not known whether Asterisk placed it: the OriginateResponse or, failing
-            # that, the sweep (no channel after the ring timeout) settles it.
+            # Not known whether Asterisk placed it: the OriginateResponse, a restart of
+            # Asterisk or, failing both, the sweep (no channel after the ring timeout)
+            # settles it.
             log.warning("dialer_originate_unknown", attempt_id=key, error=repr(exc))
+        self.feed("sent", key)
+
+    async def _give_back(self, lead: LeasedLead, held: str | None) -> None:
+        key = str(lead.attempt_id)
+        try:
+            await store_attempts.record_outcome(
+                self._pool(), lead.attempt_id, "not_dialed", _utc(self._clock())
+            )
+        except Exception as exc:  # its lease lapses; reconciliation finds it never dialed
+            log.warning("dialer_give_back_failed", attempt_id=key, error=repr(exc))
+        self.feed("placed", (lead, "not sent", held))
+        if held is not None:
+            await self._acd.release_outbound(key)
 
     # ----- recovery and sweeping ---------------------------------------------------------
 

@@ -75,6 +75,7 @@ class DialerService:
         self._refused: set[str] = set()
         """Running campaigns that cannot be dialed (bad settings): logged once."""
         self._started = False
+        self._hooked = False
         self._sync_s = sync_s
         self._sync_task: asyncio.Task[None] | None = None
         ami.on_event("OriginateResponse", self._on_originate)
@@ -89,6 +90,10 @@ class DialerService:
         """Start a runner for every running campaign (after the ACD has recovered, so
         calls already with agents are found)."""
         await self._acd.wait_ready(ready_timeout)
+        if not self._hooked:
+            # After the channel view's and the ACD's hooks (both registered earlier).
+            self._ami.on_connected(self._on_connected)
+            self._hooked = True
         self._started = True
         await self.sync()
         self._sync_task = asyncio.create_task(self._sync_loop(), name="dialer-sync")
@@ -160,16 +165,32 @@ class DialerService:
 
     def status(self) -> ComponentStatus:
         """The ``dialer`` entry of ``/status``: ``starting`` until it has taken up the
-        running campaigns (after the ACD's recovery), then ``ready``; what it dials."""
+        running campaigns (after the ACD's recovery), then ``ready``; what it dials.
+
+        ``degraded`` (down) while it cannot dial as asked: Asterisk is unreachable or
+        not booted, or agents' phones are being called back after an Asterisk restart.
+        A running campaign that cannot dial for want of agents is listed in
+        ``campaigns_blocked`` with the reason (an operating state, not a fault)."""
+        blocked = {
+            n: r.blocked.value for n, r in sorted(self.runners.items()) if r.dialing and r.blocked
+        }
         detail: dict[str, Any] = {
             "dialer_id": self.dialer_id,
             "campaigns_dialing": sorted(n for n, r in self.runners.items() if r.dialing),
+            "campaigns_blocked": blocked,
             "calls_in_flight": sum(len(r.book) for r in self.runners.values()),
         }
         if self._refused:
             detail["refused"] = sorted(self._refused)
         if not self._started:
             return ComponentStatus("dialer", False, "starting", detail)
+        reasons = []
+        if not self._ami.ready:
+            reasons.append("asterisk_unavailable")
+        if self._acd.reconnecting:
+            reasons.append("agents_reconnecting")
+        if reasons:
+            return ComponentStatus("dialer", False, "degraded", {**detail, "reasons": reasons})
         return ComponentStatus("dialer", True, "ready", detail)
 
     # ----- control ---------------------------------------------------------------------
@@ -337,6 +358,17 @@ class DialerService:
         await self._acd.configure_queue(dataclasses.replace(spec, config=config), save=False)
 
     # ----- event routing (only enqueues) ----------------------------------------------------
+
+    async def _on_connected(self) -> None:
+        """Every (re)connect: decide again at once; after an Asterisk restart every
+        campaign call is gone, and each runner settles its own at once."""
+        restarted = self._ami.restarted
+        self._broadcast("asterisk_restarted" if restarted else "wake", None)
+        if restarted:
+            log.warning(
+                "dialer_asterisk_restarted",
+                calls_in_flight=sum(len(r.book) for r in self.runners.values()),
+            )
 
     def _broadcast(self, kind: str, data: Any) -> None:
         for runner in self.runners.values():
