@@ -19,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from ccpbx import logs, systemd
+from ccpbx.acd import AcdEvent, EventKind
 from ccpbx.agi import AgiHandler, FastAgiServer
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.client import AmiClient
@@ -32,7 +33,7 @@ from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
 from ccpbx.http.routes_dialer import setup_dialer_routes
-from ccpbx.metrics import LATENCY_BUCKETS, MetricsRegistry, Sample
+from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
@@ -87,6 +88,18 @@ class Daemon:
             LATENCY_BUCKETS,
             labels=("command",),
         )
+        self._acd_wait = self.metrics.histogram(
+            "ccpbx_acd_wait_seconds",
+            "a caller's wait in the queue until an agent answered",
+            WAIT_BUCKETS,
+            labels=("queue",),
+        )
+        self._answer_to_agent = self.metrics.histogram(
+            "ccpbx_dialer_answer_to_agent_seconds",
+            "campaign call answered by a person -> put through to an agent",
+            LATENCY_BUCKETS,
+            labels=("campaign",),
+        )
         self.channels = ChannelView()
         self.ami = AmiClient(ami_settings(config))
         self.acd = QueueService(
@@ -95,6 +108,7 @@ class Daemon:
             pool=lambda: self.database.pool,
             database_ready=self.database.wait_ready,
         )
+        self.acd.add_listener(self._acd_event)
         self.dialer: DialerService | None = None
         self.dispositions: DispositionDesk | None = None
         if config.dialer.enabled:
@@ -108,6 +122,7 @@ class Daemon:
                     abandon_prompt=config.dialer.abandon_prompt,
                     machine_prompt=config.dialer.machine_prompt,
                 ),
+                on_agent_connected=self._campaign_connected,
             )
         for script, handler in acd_handlers(self.acd).items():
             self.handlers.setdefault(script, handler)
@@ -149,6 +164,13 @@ class Daemon:
         # (the view is read again from Asterisk on reconnect).
         detail["channels"] = len(self.channels) if self.ami.ready else None
         return ComponentStatus("ami", snap.state == "connected", snap.state, detail)
+
+    def _campaign_connected(self, campaign: str, seconds: float) -> None:
+        self._answer_to_agent.labels(campaign).observe(seconds)
+
+    def _acd_event(self, event: AcdEvent) -> None:
+        if event.kind is EventKind.CALL_ANSWERED and event.wait_s is not None and event.queue:
+            self._acd_wait.labels(event.queue).observe(event.wait_s)
 
     def _agi_replied(self, command: str, seconds: float) -> None:
         self._agi_rtt.labels(command).observe(seconds)

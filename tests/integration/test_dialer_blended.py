@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ccpbx.acd import AgentState
 from ccpbx.sandbox.asterisk import AsteriskInstance
@@ -67,3 +68,13 @@ async def test_inbound_callers_are_served_first_and_pacing_waits(
         await daemon.dialer.pause_campaign("blend")
         await eventually(lambda: not runner.book.calls(), 30)
     assert runner.counts["abandoned"] == 0
+    # /metrics: every answered inbound caller's wait, every campaign answer -> agent time.
+    counts = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(daemon.metrics.render())
+        for s in family.samples
+        if s.name.endswith("_count")
+    }
+    assert counts[("ccpbx_acd_wait_seconds_count", (("queue", "support"),))] == 3
+    connected = counts[("ccpbx_dialer_answer_to_agent_seconds_count", (("campaign", "blend"),))]
+    assert connected == len(runner.answer_to_agent_s) >= 4

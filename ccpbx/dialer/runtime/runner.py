@@ -109,8 +109,10 @@ class CampaignRunner:
         dialer_id: str,
         settings: RunnerSettings | None = None,
         clock: Callable[[], float] = time.time,
+        on_agent_connected: Callable[[str, float], None] | None = None,
     ) -> None:
         self.campaign = campaign
+        self._on_agent_connected = on_agent_connected  # (campaign, answer -> agent s)
         self.queue = queue
         self._ami = ami
         self._channels = channels
@@ -475,6 +477,8 @@ class CampaignRunner:
             took = self.book.connected(key, event.agent_id, now)
             if took is not None:
                 self.answer_to_agent_s.append(took)
+                if self._on_agent_connected is not None:
+                    self._on_agent_connected(self.campaign.name, took)
             self.agent_calls[event.agent_id] = key
             self.counts["connected"] += 1
             assert call.answered_at is not None

@@ -59,7 +59,9 @@ class DialerService:
         dialer_id: str | None = None,
         clock: Callable[[], float] = time.time,
         sync_s: float = 5.0,
+        on_agent_connected: Callable[[str, float], None] | None = None,
     ) -> None:
+        self._connected_hook = on_agent_connected  # (campaign, answer -> agent seconds)
         self._ami = ami
         self._channels = channels
         self._acd = acd
@@ -325,6 +327,7 @@ class DialerService:
             dialer_id=self.dialer_id,
             settings=self.settings,
             clock=self._clock,
+            on_agent_connected=self._connected_hook,
         )
         self.runners[name] = runner
         await runner.start()
