@@ -19,7 +19,6 @@ import asyncpg
 from ccpbx import console
 from ccpbx.errors import InvalidInput, NotFound
 from ccpbx.store import campaigns, contacts
-from ccpbx.store.agents import create_queue
 from ccpbx.store.campaigns import MODES, CampaignSettings
 from ccpbx.store.phones import CallingWindow, check_e164, zone
 
@@ -72,7 +71,7 @@ async def _check_retry_keys(conn: asyncpg.Connection, delays: Mapping[str, int])
         )
 
 
-async def _queue_id(conn: asyncpg.Connection, name: str) -> int:
+async def _check_queue(conn: asyncpg.Connection, name: str) -> str:
     """The campaign's queue: it must be an ACD queue (whose members are its agents)."""
     known = [r["name"] for r in await conn.fetch("SELECT name FROM acd_queues ORDER BY name")]
     if name not in known:
@@ -82,10 +81,7 @@ async def _queue_id(conn: asyncpg.Connection, name: str) -> int:
             + f" (a supervisor creates one with PUT /api/queues/{name})",
             queue=name,
         )
-    found = await conn.fetchval("SELECT id FROM queues WHERE name = $1", name)
-    if found is not None:
-        return int(found)
-    return (await create_queue(conn, name)).id
+    return name
 
 
 async def cmd_create(args: argparse.Namespace, database_url: str) -> int:
@@ -108,8 +104,8 @@ async def cmd_create(args: argparse.Namespace, database_url: str) -> int:
     try:
         async with conn.transaction():
             await _check_retry_keys(conn, settings.retry_delays)
-            queue_id = await _queue_id(conn, args.queue)
-            settings = dataclasses.replace(settings, queue_id=queue_id)
+            queue = await _check_queue(conn, args.queue)
+            settings = dataclasses.replace(settings, queue=queue)
             campaign = await campaigns.create_campaign(conn, args.name, settings)
             leads = 0
             now = dt.datetime.now(dt.UTC)
@@ -160,13 +156,12 @@ async def cmd_list(args: argparse.Namespace, database_url: str) -> int:
     conn = await console.connect(database_url)
     try:
         rows = await conn.fetch(
-            """SELECT c.name, c.status, c.mode, q.name AS queue,
+            """SELECT c.name, c.status, c.mode, c.queue,
                       count(l.*) FILTER (WHERE l.status = 'ready') AS ready,
                       count(l.*) FILTER (WHERE l.status = 'leased') AS in_flight,
                       count(l.*) FILTER (WHERE l.status IN ('done', 'exhausted')) AS finished
-               FROM campaigns c LEFT JOIN queues q ON q.id = c.queue_id
-               LEFT JOIN campaign_leads l ON l.campaign_id = c.id
-               GROUP BY c.id, q.name ORDER BY c.name"""
+               FROM campaigns c LEFT JOIN campaign_leads l ON l.campaign_id = c.id
+               GROUP BY c.id ORDER BY c.name"""
         )
     finally:
         await conn.close()

@@ -36,10 +36,10 @@ from ccpbx.dialer.disposition_keys import (
     KeyStatus,
     repeated_end,
 )
-from ccpbx.errors import CcpbxError, Conflict, InvalidInput
+from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound
 from ccpbx.store import attempts
 from ccpbx.store.campaigns import Disposition, list_dispositions
-from ccpbx.store.db import Executor, connection, translate_errors
+from ccpbx.store.db import Executor, translate_errors
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +72,7 @@ class Disposed:
     final: bool
     dnc: bool
     callback_at: dt.datetime | None = None
-    callback_agent_id: int | None = None
+    callback_agent: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,7 +83,7 @@ class Disposed:
             "final": self.final,
             "dnc": self.dnc,
             "callback_at": self.callback_at.isoformat() if self.callback_at else None,
-            "callback_agent_id": self.callback_agent_id,
+            "callback_agent": self.callback_agent,
         }
 
 
@@ -130,26 +130,29 @@ async def dispose_attempt(
     now: dt.datetime,
     *,
     callback_at: dt.datetime | None = None,
-    callback_agent_id: int | None = None,
+    callback_agent: str | None = None,
     note: str = "",
 ) -> Disposed:
     """Record the agent's verdict on an attempt whose call has ended (has an outcome).
 
     A callback disposition without ``callback_at`` is due after the disposition's
-    ``callback_delay_s`` (the keypad's way). ``callback_agent_id`` (``agents.id``,
-    see :func:`agent_row_id`) reserves the callback for that agent. Idempotent:
+    ``callback_delay_s`` (the keypad's way). ``callback_agent`` (an ACD agent's number,
+    NotFound if there is none) reserves the callback for that agent. Idempotent:
     the same code again changes nothing; another code is a Conflict, as is an
     attempt still in progress.
     """
     disp = await disposition(pool, code)
     due = callback_time(disp, now, callback_at)
+    owner = callback_agent if due is not None else None
+    if owner is not None:
+        await check_callback_agent(pool, owner)
     attempt = await attempts.set_disposition(
         pool,
         attempt_id,
         code,
         now,
         callback_at=due,
-        callback_agent_id=callback_agent_id if due is not None else None,
+        callback_agent=owner,
         note=note,
     )
     log.info(
@@ -167,22 +170,16 @@ async def dispose_attempt(
         disp.is_final,
         disp.add_to_dnc,
         due,
-        callback_agent_id if due is not None else None,
+        owner,
     )
 
 
-async def agent_row_id(db: Executor, agent: str) -> int:
-    """The ``agents.id`` callbacks reference for an agent number (its username),
-    created on first use: ACD agents live in ``acd_agents``, keyed by number."""
-    async with connection(db) as conn:
-        with translate_errors("agent for callbacks", agent=agent):
-            found: int = await conn.fetchval(
-                """INSERT INTO agents (username) VALUES ($1)
-                   ON CONFLICT (username) DO UPDATE SET username = EXCLUDED.username
-                   RETURNING id""",
-                agent,
-            )
-    return found
+async def check_callback_agent(db: Executor, agent: str) -> None:
+    """A callback can be promised to an ACD agent only (``acd_agents``, by number)."""
+    with translate_errors("agent for callbacks", agent=agent):
+        found = await db.fetchval("SELECT 1 FROM acd_agents WHERE agent = $1", agent)
+    if found is None:
+        raise NotFound(f"no agent {agent} to promise the callback to", agent=agent)
 
 
 async def disposition_keys(db: Executor) -> DispositionKeys:

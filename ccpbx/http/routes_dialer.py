@@ -24,7 +24,6 @@ from ccpbx.dialer.dispositions import (
     CallbackTimeRequired,
     NoCallToDispose,
     PoolSource,
-    agent_row_id,
     dispose_attempt,
     disposition,
 )
@@ -159,16 +158,16 @@ async def dispose_attempt_route(request: web.Request) -> web.Response:
     verdict = _Verdict(await json_body(request))
     db = _db(request)
     await verdict.check(db)
-    agent_id = None
+    agent = None
     if verdict.callback_for != "anyone":
-        agent_id = await agent_row_id(db, check_agent_id(verdict.callback_for))
+        agent = check_agent_id(verdict.callback_for)
     disposed = await dispose_attempt(
         db,
         attempt_id,
         verdict.code,
         _now(),
         callback_at=verdict.callback_at,
-        callback_agent_id=agent_id,
+        callback_agent=agent,
         note=verdict.note,
     )
     return web.json_response(disposed.as_dict())

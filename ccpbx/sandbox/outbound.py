@@ -13,7 +13,6 @@ from ccpbx.acd import QueueConfig
 from ccpbx.daemon import Daemon
 from ccpbx.queues import QueueSpec
 from ccpbx.queues import store as queue_store
-from ccpbx.store import agents as store_agents
 from ccpbx.store import campaigns, contacts, dnc
 from ccpbx.store.campaigns import Campaign, CampaignSettings
 from ccpbx.store.phones import CallingWindow
@@ -64,10 +63,13 @@ async def seed_campaign(
         )
     for e164 in do_not_call:
         await dnc.add(pool, e164, source="sandbox")
-    existing = await pool.fetchval("SELECT id FROM queues WHERE name = $1", queue)
-    queue_id = (
-        existing if existing is not None else (await store_agents.create_queue(pool, queue)).id
-    )
+    # The queue first: the campaign row references it.
+    spec = QueueSpec(QueueConfig(queue, wrapup_s=wrapup_s), {}, record=False)
+    if not isinstance(target, Daemon):
+        await queue_store.save_queue(pool, spec)
+    elif queue not in target.acd.specs:
+        await target.acd.wait_ready(20)
+        await target.acd.configure_queue(spec)
     settings = CampaignSettings(
         mode=mode,
         trunk="carrier",
@@ -78,14 +80,8 @@ async def seed_campaign(
         ring_timeout_s=ring_timeout_s,
         amd_enabled=amd,
         machine_action=machine_action,
-        queue_id=queue_id,
+        queue=queue,
     )
     campaign = await campaigns.create_campaign(pool, name, settings)
     await campaigns.attach_list(pool, campaign.id, clist.id, dt.datetime.now(dt.UTC))
-    spec = QueueSpec(QueueConfig(queue, wrapup_s=wrapup_s), {}, record=False)
-    if not isinstance(target, Daemon):
-        await queue_store.save_queue(pool, spec)
-    elif queue not in target.acd.specs:
-        await target.acd.wait_ready(20)
-        await target.acd.configure_queue(spec)
     return campaign

@@ -53,7 +53,7 @@ class Callback:
     campaign_id: int
     contact_id: int
     due_at: dt.datetime
-    agent_id: int | None
+    agent: str | None
     phone_id: int | None
     status: str
     note: str
@@ -224,7 +224,7 @@ async def set_disposition(
     now: dt.datetime,
     *,
     callback_at: dt.datetime | None = None,
-    callback_agent_id: int | None = None,
+    callback_agent: str | None = None,
     note: str = "",
 ) -> Attempt:
     """The agent's verdict on an ended call; idempotent like :func:`record_outcome`."""
@@ -270,7 +270,7 @@ async def set_disposition(
         if current is not None and current != "leased":
             if disp["is_callback"]:
                 assert callback_at is not None
-                await _schedule(conn, row, callback_at, callback_agent_id, note)
+                await _schedule(conn, row, callback_at, callback_agent, note)
             else:
                 await conn.execute(_RELEASE_LEAD_SQL, attempt_id, code, now, disp["is_final"])
     assert updated is not None
@@ -281,7 +281,7 @@ async def _schedule(
     conn: asyncpg.Connection,
     attempt: Mapping[str, Any],
     due_at: dt.datetime,
-    agent_id: int | None,
+    agent: str | None,
     note: str,
 ) -> int:
     with translate_errors("schedule callback", contact_id=attempt["contact_id"]):
@@ -292,12 +292,12 @@ async def _schedule(
             attempt["contact_id"],
         )
         callback_id: int = await conn.fetchval(
-            """INSERT INTO callbacks (campaign_id, contact_id, phone_id, agent_id, due_at, note)
+            """INSERT INTO callbacks (campaign_id, contact_id, phone_id, agent, due_at, note)
                VALUES ($1, $2, $3, $4, $5, $6) RETURNING id""",
             attempt["campaign_id"],
             attempt["contact_id"],
             attempt["phone_id"],
-            agent_id,
+            agent,
             due_at,
             note,
         )
@@ -320,7 +320,7 @@ async def schedule_callback(
     contact_id: int,
     due_at: dt.datetime,
     *,
-    agent_id: int | None = None,
+    agent: str | None = None,
     note: str = "",
 ) -> Callback:
     """Call a contact back at ``due_at`` (replacing a pending callback).
@@ -344,7 +344,7 @@ async def schedule_callback(
         if lead["status"] == "leased":
             raise Conflict("an attempt on this contact is in flight", contact_id=contact_id)
         fake = {"campaign_id": campaign_id, "contact_id": contact_id, "phone_id": None}
-        callback_id = await _schedule(conn, fake, due_at, agent_id, note)
+        callback_id = await _schedule(conn, fake, due_at, agent, note)
         row = await conn.fetchrow("SELECT * FROM callbacks WHERE id = $1", callback_id)
     assert row is not None
     return Callback(
@@ -352,7 +352,7 @@ async def schedule_callback(
         row["campaign_id"],
         row["contact_id"],
         row["due_at"],
-        row["agent_id"],
+        row["agent"],
         row["phone_id"],
         row["status"],
         row["note"],
@@ -366,7 +366,7 @@ async def request_callback(
     due_at: dt.datetime,
     *,
     phone_id: int | None = None,
-    agent_id: int | None = None,
+    agent: str | None = None,
     note: str = "",
 ) -> int:
     """The contact asked to be called back (IVR): make it a due callback of the campaign.
@@ -397,10 +397,10 @@ async def request_callback(
             raise NotFound(f"no contact {contact_id}", contact_id=contact_id)
         target = {"campaign_id": campaign_id, "contact_id": contact_id, "phone_id": phone_id}
         if status != "leased":
-            return await _schedule(conn, target, due_at, agent_id, note)
+            return await _schedule(conn, target, due_at, agent, note)
         with translate_errors("request callback", contact_id=contact_id):
             callback_id: int = await conn.fetchval(
-                """INSERT INTO callbacks (campaign_id, contact_id, phone_id, agent_id, due_at, note)
+                """INSERT INTO callbacks (campaign_id, contact_id, phone_id, agent, due_at, note)
                    VALUES ($1, $2, $3, $4, $5, $6)
                    ON CONFLICT (campaign_id, contact_id) WHERE status = 'pending'
                    DO UPDATE SET due_at = EXCLUDED.due_at, phone_id = EXCLUDED.phone_id,
@@ -409,7 +409,7 @@ async def request_callback(
                 campaign_id,
                 contact_id,
                 phone_id,
-                agent_id,
+                agent,
                 due_at,
                 note,
             )

@@ -53,7 +53,8 @@ class CampaignSettings:
     """With AMD on, what to do with a machine: ``hangup``, or ``message`` (leave the
     campaign's message after the beep)."""
     lease_ttl_s: int = 120
-    queue_id: int | None = None
+    queue: str | None = None
+    """The ACD queue (``acd_queues.name``) whose members are the campaign's agents."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -122,7 +123,7 @@ def _campaign(row: asyncpg.Record) -> Campaign:
         amd_enabled=row["amd_enabled"],
         machine_action=row["machine_action"],
         lease_ttl_s=row["lease_ttl_s"],
-        queue_id=row["queue_id"],
+        queue=row["queue"],
     )
     return Campaign(row["id"], row["name"], row["status"], settings)
 

@@ -111,10 +111,10 @@ upd AS (
 cb AS (
     UPDATE callbacks SET status = 'dialed', attempt_id = ins.id
     FROM ins WHERE callbacks.id = ins.callback_id
-    RETURNING callbacks.id, callbacks.agent_id
+    RETURNING callbacks.id, callbacks.agent
 )
 SELECT ins.id, ins.campaign_id, ins.contact_id, ins.phone_id, ins.e164, p.time_zones,
-       ins.callback_id, cb.agent_id AS callback_agent_id, ins.lease_expires_at,
+       ins.callback_id, cb.agent AS callback_agent, ins.lease_expires_at,
        c.name, c.fields
 FROM ins
 JOIN picked p ON p.contact_id = ins.contact_id
@@ -148,7 +148,8 @@ class LeasedLead:
     fields: dict[str, Any]
     lease_expires_at: dt.datetime
     callback_id: int | None = None
-    callback_agent_id: int | None = None
+    callback_agent: str | None = None
+    """The agent (number) a callback is promised to; None: anyone."""
 
 
 async def lease(
@@ -188,7 +189,7 @@ async def lease(
             fields=json.loads(r["fields"]),
             lease_expires_at=r["lease_expires_at"],
             callback_id=r["callback_id"],
-            callback_agent_id=r["callback_agent_id"],
+            callback_agent=r["callback_agent"],
         )
         for r in rows
     ]

@@ -32,8 +32,8 @@ class CallRecord:
     attempt_id: uuid.UUID | None = None
     campaign_id: int | None = None
     contact_id: int | None = None
-    queue_id: int | None = None
-    agent_id: int | None = None
+    queue: str | None = None
+    agent: str | None = None
     answered_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
     hangup_cause: str | None = None
@@ -60,7 +60,7 @@ async def start(
     attempt_id: uuid.UUID | None = None,
     campaign_id: int | None = None,
     contact_id: int | None = None,
-    queue_id: int | None = None,
+    queue: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> CallRecord:
     """Open the record of a call; the same (node, uniqueid) again returns the first one."""
@@ -69,7 +69,7 @@ async def start(
     with translate_errors("start call record", uniqueid=uniqueid):
         row = await db.fetchrow(
             """INSERT INTO call_records (direction, started_at, asterisk_node, uniqueid, linkedid,
-                   caller, callee, attempt_id, campaign_id, contact_id, queue_id, details)
+                   caller, callee, attempt_id, campaign_id, contact_id, queue, details)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)
                ON CONFLICT (asterisk_node, uniqueid) DO NOTHING
                RETURNING *""",
@@ -83,7 +83,7 @@ async def start(
             attempt_id,
             campaign_id,
             contact_id,
-            queue_id,
+            queue,
             json.dumps(details or {}),
         )
         if row is None:
@@ -97,17 +97,18 @@ async def start(
 
 
 async def answered(
-    db: Executor, record_id: uuid.UUID, at: dt.datetime, *, agent_id: int | None = None
+    db: Executor, record_id: uuid.UUID, at: dt.datetime, *, agent: str | None = None
 ) -> CallRecord:
-    """The call was answered (by an agent, for a queue call); a repeat keeps the first time."""
+    """The call was answered (by an agent, given by number, for a queue call); a repeat
+    keeps the first time."""
     with translate_errors("answer call record", record_id=str(record_id)):
         row = await db.fetchrow(
             """UPDATE call_records SET answered_at = coalesce(answered_at, $2),
-                   agent_id = coalesce(agent_id, $3)
+                   agent = coalesce(agent, $3)
                WHERE id = $1 RETURNING *""",
             record_id,
             at,
-            agent_id,
+            agent,
         )
     if row is None:
         raise NotFound(f"no call record {record_id}", record_id=str(record_id))

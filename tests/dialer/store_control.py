@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
-from ccpbx.dialer.dispositions import NoCallToDispose, agent_row_id, dispose_attempt
+from ccpbx.dialer.dispositions import NoCallToDispose, dispose_attempt
 from ccpbx.errors import NotFound
 from ccpbx.store import campaigns
 
@@ -99,14 +99,13 @@ class StoreControl:
         attempt_id = self.on_call.get(agent)
         if attempt_id is None:
             raise NoCallToDispose(f"agent {agent} has no call to dispose", agent=agent)
-        agent_id = await agent_row_id(self.pool, agent) if callback_for_agent else None
         disposed = await dispose_attempt(
             self.pool,
             attempt_id,
             code,
             self.clock(),
             callback_at=callback_at,
-            callback_agent_id=agent_id,
+            callback_agent=agent if callback_for_agent else None,
             note=note,
         )
         del self.on_call[agent]  # wrap-up over

@@ -50,8 +50,7 @@ async def test_create_start_pause_list(
         assert camp.status == "paused"
         assert camp.settings.retry_delays == {"busy": 600}
         assert (camp.settings.window.start_min, camp.settings.window.end_min) == (540, 1200)
-        queue = await conn.fetchval("SELECT name FROM queues WHERE id = $1", camp.settings.queue_id)
-        assert queue == "outbound"
+        assert camp.settings.queue == "outbound"
         await run(database_url, "campaign", "start", "spring-sale")
         assert (await campaigns.get_campaign(conn, "spring-sale")).status == "running"
         await run(database_url, "campaign", "pause", "spring-sale")
@@ -105,7 +104,7 @@ async def test_bad_input_is_refused_and_nothing_is_created(
         with pytest.raises(InvalidInput, match="bussy"):
             await run(database_url, *base, *good_caller, "--retry", "bussy=60")
         assert await conn.fetchval("SELECT count(*) FROM campaigns") == 0
-        assert await conn.fetchval("SELECT count(*) FROM queues") == 0
+        assert await conn.fetchval("SELECT count(*) FROM acd_queues") == 2  # q1 and q2 only
     finally:
         await conn.close()
 

@@ -8,11 +8,10 @@ import uuid
 
 import asyncpg
 import pytest
-from store.factories import T0, campaign_with_contacts
+from store.factories import T0, acd_agents, campaign_with_contacts
 
 from ccpbx.dialer.dispositions import (
     UnknownDisposition,
-    agent_row_id,
     dispose_attempt,
     disposition_keys,
 )
@@ -55,7 +54,7 @@ async def test_callback_without_time_uses_the_default_delay(pool: asyncpg.Pool) 
     before = await leasing.lease(pool, camp.id, 5, done.callback_at - MIN, dialer_id="x")
     assert lead.contact_id not in [x.contact_id for x in before]
     [first] = await leasing.lease(pool, camp.id, 1, done.callback_at, dialer_id="x")
-    assert (first.contact_id, first.callback_agent_id) == (lead.contact_id, None)
+    assert (first.contact_id, first.callback_agent) == (lead.contact_id, None)
     note = await pool.fetchval("SELECT note FROM callbacks WHERE id = $1", first.callback_id)
     assert note == "by keypad"
 
@@ -64,15 +63,14 @@ async def test_callback_reserved_for_the_agent_at_the_given_time(pool: asyncpg.P
     """A callback with a time and an agent is due then and comes back with that agent."""
     camp, _ = await campaign_with_contacts(pool, 1)
     [lead] = await answered(pool, camp)
-    agent_id = await agent_row_id(pool, "1001")
-    assert await agent_row_id(pool, "1001") == agent_id  # created once
+    await acd_agents(pool, "1001")
     due = T0 + dt.timedelta(days=1)
     done = await dispose_attempt(
-        pool, lead.attempt_id, "callback", T0 + 2 * MIN, callback_at=due, callback_agent_id=agent_id
+        pool, lead.attempt_id, "callback", T0 + 2 * MIN, callback_at=due, callback_agent="1001"
     )
-    assert (done.callback_at, done.callback_agent_id) == (due, agent_id)
+    assert (done.callback_at, done.callback_agent) == (due, "1001")
     [again] = await leasing.lease(pool, camp.id, 1, due, dialer_id="x")
-    assert again.callback_agent_id == agent_id
+    assert again.callback_agent == "1001"
 
 
 async def test_do_not_call_blocks_the_number(pool: asyncpg.Pool) -> None:

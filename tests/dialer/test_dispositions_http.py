@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from store.factories import T0, campaign_with_contacts
+from store.factories import T0, acd_agents, campaign_with_contacts
 
 from ccpbx.health import HealthRegistry
 from ccpbx.http.app import make_app
@@ -107,6 +107,7 @@ async def test_callback_for_me_is_reserved_for_the_agent(
 ) -> None:
     """callback_for "me" reserves the callback for the disposing agent, at the given time."""
     [lead] = await ended_calls(pool, 1)
+    await acd_agents(pool, "1001")
     control.assign("1001", lead.attempt_id)
     due = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=3)
     resp = await client.post(
@@ -121,11 +122,9 @@ async def test_callback_for_me_is_reserved_for_the_agent(
     )
     assert resp.status == 200, await resp.text()
     row = await pool.fetchrow(
-        """SELECT cb.due_at, a.username, cb.note FROM callbacks cb
-           JOIN agents a ON a.id = cb.agent_id WHERE cb.contact_id = $1""",
-        lead.contact_id,
+        "SELECT due_at, agent, note FROM callbacks WHERE contact_id = $1", lead.contact_id
     )
-    assert (row["due_at"], row["username"], row["note"]) == (due, "1001", "after 3")
+    assert (row["due_at"], row["agent"], row["note"]) == (due, "1001", "after 3")
 
 
 @pytest.mark.parametrize(
@@ -173,6 +172,7 @@ async def test_supervisor_disposes_of_an_attempt(client: TestClient, pool: async
     """POST /api/attempts/{id}/disposition is for supervisors; a callback may be given to
     a named agent; unknown or malformed attempt ids are 404."""
     [lead] = await ended_calls(pool, 1)
+    await acd_agents(pool, "1002")
     url = f"/api/attempts/{lead.attempt_id}/disposition"
     resp = await client.post(url, json={"code": "sale"}, headers=await auth(pool, "agent", "1001"))
     assert resp.status == 403
@@ -181,10 +181,7 @@ async def test_supervisor_disposes_of_an_attempt(client: TestClient, pool: async
     body = {"code": "callback", "callback_at": due, "callback_for": "1002"}
     resp = await client.post(url, json=body, headers=supervisor)
     assert resp.status == 200, await resp.text()
-    agent = await pool.fetchval(
-        "SELECT a.username FROM callbacks cb JOIN agents a ON a.id = cb.agent_id"
-    )
-    assert agent == "1002"
+    assert await pool.fetchval("SELECT agent FROM callbacks") == "1002"
     for bad in ("not-a-uuid", "7d7d7d7d-0000-4000-8000-000000000000"):
         resp = await client.post(
             f"/api/attempts/{bad}/disposition", json={"code": "sale"}, headers=supervisor

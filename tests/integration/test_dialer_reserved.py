@@ -7,7 +7,6 @@ import datetime as dt
 import pytest
 
 from ccpbx.acd import AgentState
-from ccpbx.dialer.dispositions import agent_row_id
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
@@ -15,7 +14,7 @@ from ccpbx.store import attempts
 
 from .conftest import StartDaemon, eventually
 from .dialer_support import attempt_rows, log_in_agents
-from .test_acd_support import desk_phones
+from .test_acd_support import add_agent, desk_phones
 
 
 @pytest.mark.timeout(120)
@@ -68,9 +67,9 @@ async def test_due_callback_reserves_its_agent_before_dialing(
     contact = await pool.fetchval(
         "SELECT contact_id FROM phone_numbers WHERE e164 = $1", numbers[2][0]
     )
-    owner = await agent_row_id(pool, "1012")
+    await add_agent(daemon, "1012", ["outbound"])
     await attempts.schedule_callback(
-        pool, campaign.id, contact, dt.datetime.now(dt.UTC), agent_id=owner
+        pool, campaign.id, contact, dt.datetime.now(dt.UTC), agent="1012"
     )
     acd = daemon.acd
     with (

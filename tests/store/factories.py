@@ -6,6 +6,8 @@ import datetime as dt
 
 import asyncpg
 
+from ccpbx.queues import store as queue_store
+from ccpbx.queues.model import AgentRecord
 from ccpbx.store import campaigns, contacts
 from ccpbx.store.campaigns import Campaign, CampaignSettings
 from ccpbx.store.phones import CallingWindow
@@ -68,3 +70,9 @@ async def campaign_with_contacts(
     campaign = await campaigns.create_campaign(conn, name, settings, status="running")
     await campaigns.attach_list(conn, campaign.id, clist.id, now)
     return campaign, clist.id
+
+
+async def acd_agents(db: asyncpg.Connection | asyncpg.Pool, *agents: str) -> None:
+    """ACD agent profiles (number only) that callbacks and call records may name."""
+    for agent in agents:
+        await queue_store.save_agent(db, AgentRecord(agent))

@@ -14,7 +14,7 @@ from ccpbx.store.attempts import Attempt
 from ccpbx.store.campaigns import Campaign
 from ccpbx.store.phones import CallingWindow, Phone
 
-from .factories import T0, campaign_with_contacts
+from .factories import T0, acd_agents, campaign_with_contacts
 
 NY = ("America/New_York",)
 LA = ("America/Los_Angeles",)
@@ -283,17 +283,18 @@ async def test_callback_disposition_comes_first_when_due(conn: asyncpg.Connectio
     """A callback is leased before higher-priority leads once due, not before, for its agent."""
     camp, list_id = await campaign_with_contacts(conn, 0, default_retry_delay_s=0)
     cb_contact = await add(conn, list_id, "+12125550101", more=("+12125550102",))
-    agent = await conn.fetchval("INSERT INTO agents (username) VALUES ('ann') RETURNING id")
+    agent = "1001"
+    await acd_agents(conn, agent)
     [lead] = await lease(conn, camp)
     await finish(conn, lead, "answered", T0 + MIN)
     due = T0 + dt.timedelta(hours=2)
     await attempts.set_disposition(
-        conn, lead.attempt_id, "callback", T0 + 2 * MIN, callback_at=due, callback_agent_id=agent
+        conn, lead.attempt_id, "callback", T0 + 2 * MIN, callback_at=due, callback_agent=agent
     )
     vip = await add(conn, list_id, "+12125550103", priority=9)
     assert [x.contact_id for x in await lease(conn, camp, due - MIN)] == [vip]
     [cb] = await lease(conn, camp, due)
-    assert (cb.contact_id, cb.callback_agent_id, cb.e164) == (cb_contact, agent, lead.e164)
+    assert (cb.contact_id, cb.callback_agent, cb.e164) == (cb_contact, agent, lead.e164)
     status = await conn.fetchval("SELECT status FROM callbacks WHERE id = $1", cb.callback_id)
     assert status == "dialed"
 

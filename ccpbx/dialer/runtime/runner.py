@@ -648,12 +648,8 @@ class CampaignRunner:
         pairs: list[tuple[LeasedLead, str | None]] = []
         rest = []
         for lead in leads:
-            wanted = None
-            if lead.callback_agent_id is not None:
-                wanted = await self._pool().fetchval(
-                    "SELECT username FROM agents WHERE id = $1", lead.callback_agent_id
-                )
-            if wanted in free:
+            wanted = lead.callback_agent
+            if wanted is not None and wanted in free:
                 free.remove(wanted)
                 pairs.append((lead, wanted))
             else:

@@ -20,7 +20,7 @@ from ccpbx.acd import AcdEvent, AgentState, EventKind, OverflowKind, OverflowTar
 from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
-from ccpbx.dialer.dispositions import NoCallToDispose, agent_row_id, dispose_attempt
+from ccpbx.dialer.dispositions import NoCallToDispose, dispose_attempt
 from ccpbx.dialer.pacing import make_pacer
 from ccpbx.dialer.runtime.runner import CampaignRunner, Pool, RunnerSettings, new_dialer_id
 from ccpbx.dialer.runtime.settle import settled_outcome
@@ -274,7 +274,6 @@ class DialerService:
         if attempt_id is None:
             raise NoCallToDispose(f"agent {agent} has no campaign call to dispose", agent=agent)
         pool = self._pool()
-        agent_id = await agent_row_id(pool, agent) if callback_for_agent else None
         now = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
         done = await dispose_attempt(
             pool,
@@ -282,7 +281,7 @@ class DialerService:
             code,
             now,
             callback_at=callback_at,
-            callback_agent_id=agent_id,
+            callback_agent=agent if callback_for_agent else None,
             note=note,
         )
         record = self._acd.state.agents.get(agent)
@@ -314,7 +313,7 @@ class DialerService:
             runner.resume_dialing()
             return runner
         campaign = await store_campaigns.get_campaign(self._pool(), name)
-        queue = await self._queue_of(campaign)
+        queue = self._queue_of(campaign)
         await self._configure_queue(queue)
         runner = CampaignRunner(
             campaign,
@@ -335,18 +334,14 @@ class DialerService:
         log.info("dialer_campaign_started", campaign=name, queue=queue, pacer=runner.pacer.name)
         return runner
 
-    async def _queue_of(self, campaign: Campaign) -> str:
-        if campaign.settings.queue_id is None:
+    @staticmethod
+    def _queue_of(campaign: Campaign) -> str:
+        if campaign.settings.queue is None:
             raise InvalidInput(
                 f"campaign {campaign.name!r} has no queue: its agents are that queue's members",
                 campaign=campaign.name,
             )
-        name = await self._pool().fetchval(
-            "SELECT name FROM queues WHERE id = $1", campaign.settings.queue_id
-        )
-        if name is None:
-            raise NotFound("campaign queue not found", queue_id=campaign.settings.queue_id)
-        return check_queue_name(name)
+        return check_queue_name(campaign.settings.queue)
 
     async def _configure_queue(self, queue: str) -> None:
         """The campaign's ACD queue: its max wait is the grace time, and a call that waits

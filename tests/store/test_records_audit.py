@@ -1,4 +1,4 @@
-"""Call records, agents and queues, and the audit log, against a real PostgreSQL."""
+"""Call records and the audit log, against a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import datetime as dt
 import asyncpg
 import pytest
 
-from ccpbx.errors import Conflict, InvalidInput, NotFound
-from ccpbx.store import agents, audit, records
+from ccpbx.errors import InvalidInput, NotFound
+from ccpbx.store import audit, records
 
-from .factories import T0
+from .factories import T0, acd_agents
 
 MIN = dt.timedelta(minutes=1)
 
@@ -30,12 +30,12 @@ async def test_call_record_is_idempotent_per_channel(conn: asyncpg.Connection) -
         conn, direction="inbound", started_at=T0 + MIN, asterisk_node="pbx1", uniqueid="170.1"
     )
     assert again == first
-    agent = await agents.create_agent(conn, "ann")
-    answered = await records.answered(conn, first.id, T0 + MIN, agent_id=agent.id)
+    await acd_agents(conn, "1001")
+    answered = await records.answered(conn, first.id, T0 + MIN, agent="1001")
     await records.answered(conn, first.id, T0 + 2 * MIN)
     done = await records.ended(conn, first.id, T0 + 3 * MIN, hangup_cause="16")
     repeat = await records.ended(conn, first.id, T0 + 4 * MIN, hangup_cause="17")
-    assert (answered.answered_at, answered.agent_id) == (T0 + MIN, agent.id)
+    assert (answered.answered_at, answered.agent) == (T0 + MIN, "1001")
     assert repeat == done
     assert (done.ended_at, done.hangup_cause) == (T0 + 3 * MIN, "16")
     assert await records.between(conn, T0, T0 + MIN) == [done]
@@ -50,34 +50,6 @@ async def test_record_times_must_be_ordered(conn: asyncpg.Connection) -> None:
     rec = await records.start(conn, direction="outbound", started_at=T0)
     with pytest.raises(InvalidInput):
         await records.ended(conn, rec.id, T0 - MIN)
-
-
-async def test_agents_skills_and_qualified_agents(conn: asyncpg.Connection) -> None:
-    """Only active agents with every required skill at the minimum level qualify for a queue."""
-    ann = await agents.create_agent(conn, "ann", display_name="Ann")
-    bob = await agents.create_agent(conn, "bob")
-    cy = await agents.create_agent(conn, "cy")
-    await agents.set_skill(conn, ann.id, "french", 7)
-    await agents.set_skill(conn, ann.id, "sales", 3)
-    await agents.set_skill(conn, bob.id, "french", 2)
-    await agents.set_skill(conn, bob.id, "sales", 9)
-    await agents.set_skill(conn, cy.id, "french", 9)
-    await agents.set_skill(conn, cy.id, "sales", 9)
-    await agents.set_active(conn, cy.id, False)
-    queue = await agents.create_queue(conn, "fr-sales", required_skills={"french": 5, "sales": 3})
-    assert queue.required_skills == {"french": 5, "sales": 3}
-    assert [a.username for a in await agents.qualified_agents(conn, queue.id)] == ["ann"]
-    assert (await agents.get_agent(conn, "ann")).skills == {"french": 7, "sales": 3}
-    await agents.remove_skill(conn, ann.id, "sales")
-    assert await agents.qualified_agents(conn, queue.id) == []
-    with pytest.raises(Conflict):
-        await agents.create_agent(conn, "ann")
-    with pytest.raises(InvalidInput):
-        await agents.set_skill(conn, ann.id, "french", 11)
-    with pytest.raises(NotFound):
-        await agents.set_skill(conn, 999, "french", 5)
-    with pytest.raises(InvalidInput):
-        await agents.create_agent(conn, "Not Valid!")
 
 
 async def test_audit_entries_newest_first(conn: asyncpg.Connection) -> None:
