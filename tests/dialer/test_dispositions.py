@@ -73,6 +73,20 @@ async def test_callback_reserved_for_the_agent_at_the_given_time(pool: asyncpg.P
     assert again.callback_agent == "1001"
 
 
+async def test_callback_for_an_unknown_agent_is_refused(pool: asyncpg.Pool) -> None:
+    """A callback can be promised only to an ACD agent: another number is NotFound and
+    the attempt stays undisposed."""
+    camp, _ = await campaign_with_contacts(pool, 1)
+    [lead] = await answered(pool, camp)
+    due = T0 + dt.timedelta(days=1)
+    with pytest.raises(NotFound, match="no agent 1009"):
+        await dispose_attempt(
+            pool, lead.attempt_id, "callback", T0 + 2 * MIN, callback_at=due, callback_agent="1009"
+        )
+    assert (await attempts.get_attempt(pool, lead.attempt_id)).disposition is None
+    assert await pool.fetchval("SELECT count(*) FROM callbacks") == 0
+
+
 async def test_do_not_call_blocks_the_number(pool: asyncpg.Pool) -> None:
     """'do_not_call' puts the number on the global do-not-call list."""
     camp, _ = await campaign_with_contacts(pool, 1)
