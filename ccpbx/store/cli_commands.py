@@ -1,8 +1,8 @@
 """The store commands themselves: ``async def (args, database_url) -> int``.
 
 Manners: log events go to stderr, results to stdout (``--json``: one JSON
-object). Return 0 when all went well, 3 (``PARTIAL``) when rows were rejected
-without ``--allow-rejects`` (the good rows are imported all the same). Domain
+object). Return 0 when all went well, 3 (``console.EXIT_PARTIAL``) when rows were
+rejected without ``--allow-rejects`` (the good rows are imported all the same). Domain
 errors (an unreadable file, an unknown list) propagate as CcpbxError; the
 main entry point prints them and exits 1.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,9 +27,6 @@ from ccpbx.store.exporter import export_contacts
 from ccpbx.store.importer import import_contacts
 from ccpbx.store.mapping import parse_map_options
 from ccpbx.store.staging import ImportResult
-
-OK = 0
-PARTIAL = 3
 
 
 class _Stderr:
@@ -75,7 +71,7 @@ def _input(path: str) -> Path:
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: list[str]) -> None:
     if args.json:
-        print(json.dumps(data, ensure_ascii=False))
+        console.print_json(data)
     else:
         for line in text:
             print(line)
@@ -88,8 +84,8 @@ def _status(args: argparse.Namespace, result: ImportResult) -> int:
             " Pass --allow-rejects to accept an import with rejects.",
             file=sys.stderr,
         )
-        return PARTIAL
-    return OK
+        return console.EXIT_PARTIAL
+    return console.EXIT_OK
 
 
 def _lines_text(result: ImportResult, what: str) -> str:
@@ -103,7 +99,7 @@ def _lines_text(result: ImportResult, what: str) -> str:
 def _common(args: argparse.Namespace, path: Path, result: ImportResult, code: int) -> dict:
     return {
         "file": str(path),
-        "status": "ok" if code == OK else "partial",
+        "status": "ok" if code == console.EXIT_OK else "partial",
         "exit_code": code,
         "lines": result.lines.as_dict(),
         "reject_file": str(result.reject_path) if result.reject_path else None,
@@ -174,7 +170,7 @@ async def cmd_contacts_export(args: argparse.Namespace, database_url: str) -> in
         },
         [f"{result.rows} contacts written to {result.path}"],
     )
-    return OK
+    return console.EXIT_OK
 
 
 async def cmd_contacts_lists(args: argparse.Namespace, database_url: str) -> int:
@@ -201,7 +197,7 @@ async def cmd_contacts_lists(args: argparse.Namespace, database_url: str) -> int
         {"command": "contacts lists", "lists": items},
         [f"{i['name']}\t{i['contacts']} contacts\tregion {i['default_region']}" for i in items],
     )
-    return OK
+    return console.EXIT_OK
 
 
 async def _campaign_id(conn: asyncpg.Connection, name: str | None) -> int | None:
@@ -308,7 +304,7 @@ async def cmd_dnc_remove(args: argparse.Namespace, database_url: str) -> int:
         },
         [f"removed {e.e164} (source {e.source!r}) from the do-not-call list" for e in removed],
     )
-    return OK
+    return console.EXIT_OK
 
 
 async def cmd_dnc_list(args: argparse.Namespace, database_url: str) -> int:
@@ -336,4 +332,4 @@ async def cmd_dnc_list(args: argparse.Namespace, database_url: str) -> int:
             for e in found
         ],
     )
-    return OK
+    return console.EXIT_OK
