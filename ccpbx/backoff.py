@@ -9,6 +9,11 @@ import random as _random
 from collections.abc import Callable
 
 
+def exponential(initial: float, maximum: float, attempt: int) -> float:
+    """``initial * 2**attempt`` capped at ``maximum`` (attempt 0 is ``initial``)."""
+    return min(maximum, initial * (2.0 ** min(attempt, 60)))
+
+
 class Backoff:
     """Delays ``initial * 2**n`` capped at ``maximum``, each scaled by ``1 ± jitter``."""
 
@@ -27,7 +32,7 @@ class Backoff:
 
     def next_delay(self) -> float:
         """The delay before the next attempt; each call counts one more failure."""
-        base = min(self.maximum, self.initial * (2.0 ** min(self.attempt, 60)))
+        base = exponential(self.initial, self.maximum, self.attempt)
         self.attempt += 1
         scale = 1.0 - self.jitter + 2.0 * self.jitter * self._random()
         return min(self.maximum, max(0.0, base * scale))

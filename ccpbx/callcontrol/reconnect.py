@@ -2,10 +2,10 @@
 
 The agent's session leg died with Asterisk (killed, or hung up by its shutdown: the
 leg's ``SoftHangupRequest`` then carries :data:`SHUTDOWN_SOFTHANGUP`); the agent is
-still logged in. ccpbx calls
-the phone again once its endpoint is registered on the new Asterisk, a bounded number
-of times with growing pauses; a phone that does not come back ends the session (the
-agent is logged out with the reason).
+still logged in. ccpbx calls the phone again once its endpoint is registered on the
+new Asterisk, a bounded number of times with growing pauses (:mod:`ccpbx.backoff`,
+no jitter); a phone that does not come back ends the session (the agent is logged
+out with the reason).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ccpbx.ami.instance import Headers
+from ccpbx.backoff import exponential
 
 SHUTDOWN_SOFTHANGUP = "4"
 """``Cause`` of a ``SoftHangupRequest`` Asterisk sends for each channel it ends because it
@@ -44,7 +45,7 @@ class ReconnectPolicy:
             return None
         if attempt == 0:
             return 0.0
-        return min(self.max_pause_s, self.first_pause_s * 2 ** (attempt - 1))
+        return exponential(self.first_pause_s, self.max_pause_s, attempt - 1)
 
 
 def registered(contacts: Iterable[Headers]) -> bool:
