@@ -54,11 +54,6 @@ class DncEntry:
         }
 
 
-def widens(old: dt.datetime | None, new: dt.datetime | None) -> bool:
-    """True if an expiry ``new`` protects longer than ``old`` (None: permanent)."""
-    return old is not None and (new is None or new > old)
-
-
 def _entry(row: asyncpg.Record) -> DncEntry:
     return DncEntry(
         row["id"],

@@ -30,13 +30,17 @@ async def entry(conn: asyncpg.Connection, e164: str) -> dnc.DncEntry:
     return found
 
 
-def test_widens_compares_expiries() -> None:
-    """Permanent beats dated, later beats earlier; nothing beats permanent."""
-    assert dnc.widens(JUNE, None)
-    assert dnc.widens(JUNE, DEC)
-    assert not dnc.widens(DEC, JUNE)
-    assert not dnc.widens(None, DEC)
-    assert not dnc.widens(None, None)
+async def test_widening_compares_expiries(conn: asyncpg.Connection) -> None:
+    """Permanent beats dated, later beats earlier; nothing beats permanent (the rule is
+    the store's SQL, WIDENS_SQL, checked here for each pair)."""
+    cases = [(JUNE, None, True), (JUNE, DEC, True), (DEC, JUNE, False), (None, DEC, False)]
+    cases.append((None, None, False))
+    for n, (old, new, widened) in enumerate(cases):
+        number = f"+1212555{n + 200:04d}"
+        await dnc.add(conn, number, source="old", expires_at=old)
+        after = await dnc.add(conn, number, source="new", expires_at=new)
+        assert (after.source == "new") is widened, (old, new)
+        assert after.expires_at == (new if widened else old)
 
 
 async def test_add_keeps_the_wider_protection(conn: asyncpg.Connection) -> None:
