@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from ccpbx.errors import Conflict, InvalidInput, NotFound
+from ccpbx.store import compliance
 from ccpbx.store.campaigns import OUTCOMES
 from ccpbx.store.db import Executor, transaction, translate_errors
 
@@ -146,7 +147,7 @@ _RELEASE_LEAD_SQL = """
     UPDATE campaign_leads l SET
         status = CASE WHEN $4::boolean THEN 'done'
                       WHEN $2::text = 'not_dialed' THEN 'ready'
-                      WHEN l.attempts_total >= c.max_attempts_total THEN 'exhausted'
+                      WHEN {total_cap_reached} THEN 'exhausted'
                       ELSE 'ready' END,
         ready_at = CASE WHEN $2::text = 'not_dialed'
             THEN $3::timestamptz
@@ -154,9 +155,8 @@ _RELEASE_LEAD_SQL = """
             ELSE greatest(
             $3::timestamptz + make_interval(secs => coalesce((c.retry_delays ->> $2::text)::int,
                                                 c.default_retry_delay_s)),
-            CASE WHEN l.attempts_day = ($3::timestamptz AT TIME ZONE c.cap_time_zone)::date
-                      AND l.attempts_on_day >= c.max_attempts_per_day
-                 THEN ((l.attempts_day + 1)::timestamp AT TIME ZONE c.cap_time_zone)
+            CASE WHEN {day_cap_reached}
+                 THEN {next_cap_day}
                  ELSE $3::timestamptz END) END,
         attempts_total = CASE WHEN $2::text = 'not_dialed'
                               THEN greatest(l.attempts_total - 1, 0) ELSE l.attempts_total END,
@@ -166,7 +166,13 @@ _RELEASE_LEAD_SQL = """
     FROM call_attempts a JOIN campaigns c ON c.id = a.campaign_id
     WHERE a.id = $1 AND l.campaign_id = a.campaign_id AND l.contact_id = a.contact_id
       AND l.last_attempt_id = a.id
-"""
+""".format(
+    total_cap_reached=compliance.total_cap_reached(lead="l", camp="c"),
+    next_cap_day=compliance.next_cap_day(day="l.attempts_day", camp="c"),
+    day_cap_reached=compliance.day_cap_reached(
+        lead="l", camp="c", today=compliance.cap_day(now="$3", camp="c")
+    ),
+)
 
 
 async def close_attempt(

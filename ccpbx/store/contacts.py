@@ -11,8 +11,11 @@ from typing import Any
 import asyncpg
 
 from ccpbx.errors import InvalidInput, NotFound
+from ccpbx.store import compliance
 from ccpbx.store.db import Executor, connection, transaction, translate_errors
 from ccpbx.store.phones import Phone, check_region, zone
+
+_DNC_LISTED = compliance.dnc_listed(e164="$4", now="$6")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +133,10 @@ async def add_contact(
                 json.dumps(fields or {}),
             )
             await conn.executemany(
-                """INSERT INTO phone_numbers (contact_id, list_id, rank, e164, time_zones,
-                                              dnc_flagged)
-                   VALUES ($1, $2, $3, $4, $5,
-                           EXISTS (SELECT 1 FROM dnc_entries d WHERE d.e164 = $4
-                                   AND (d.expires_at IS NULL OR d.expires_at > $6)))""",
+                f"""INSERT INTO phone_numbers (contact_id, list_id, rank, e164, time_zones,
+                                               dnc_flagged)
+                    VALUES ($1, $2, $3, $4, $5,
+                            EXISTS (SELECT 1 FROM dnc_entries d WHERE {_DNC_LISTED}))""",
                 [
                     (
                         contact_id,

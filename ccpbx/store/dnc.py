@@ -18,16 +18,9 @@ from typing import Any
 import asyncpg
 
 from ccpbx.errors import InvalidInput, NotFound
-from ccpbx.store import audit
+from ccpbx.store import audit, compliance
 from ccpbx.store.db import Executor, transaction, translate_errors
 from ccpbx.store.phones import check_e164
-
-# Unexpired entry for a number that applies to a campaign ($campaign may be NULL:
-# then only global entries count). Used by the lease query and by is_blocked.
-APPLIES_SQL = """
-    d.e164 = {e164} AND (d.campaign_id IS NULL OR d.campaign_id = {campaign})
-    AND (d.expires_at IS NULL OR d.expires_at > {now})
-"""
 
 # In ``ON CONFLICT (e164, campaign_id) DO UPDATE ... WHERE``: the new terms
 # protect the number longer than the stored ones.
@@ -152,7 +145,7 @@ async def is_blocked(
     db: Executor, e164: str, now: dt.datetime, *, campaign_id: int | None = None
 ) -> bool:
     """True if an unexpired entry (global, or of the campaign) covers the number."""
-    cond = APPLIES_SQL.format(e164="$1", campaign="$2", now="$3")
+    cond = compliance.dnc_applies(e164="$1", campaign="$2", now="$3")
     found = await db.fetchval(
         f"SELECT EXISTS (SELECT 1 FROM dnc_entries d WHERE {cond})", e164, campaign_id, now
     )

@@ -22,7 +22,7 @@ import asyncpg
 import structlog
 
 from ccpbx.errors import InvalidInput
-from ccpbx.store import audit
+from ccpbx.store import audit, compliance
 from ccpbx.store.contacts import ContactList, get_or_create_list
 from ccpbx.store.csvfile import DEFAULT_MAX_FIELD, CsvReader
 from ccpbx.store.db import translate_errors
@@ -94,8 +94,7 @@ ins AS (
 ph AS (
     INSERT INTO phone_numbers (contact_id, list_id, rank, e164, time_zones, dnc_flagged)
     SELECT ins.id, {list_id}, s.rank, s.e164, s.zones,
-           EXISTS (SELECT 1 FROM dnc_entries d WHERE d.e164 = s.e164
-                   AND (d.expires_at IS NULL OR d.expires_at > '{now}'::timestamptz))
+           EXISTS (SELECT 1 FROM dnc_entries d WHERE {dnc_listed})
     FROM ins JOIN import_staging s ON s.line = ins.source_line
     ORDER BY s.e164
     RETURNING dnc_flagged
@@ -194,7 +193,13 @@ def _refetch(
 async def _load(conn: asyncpg.Connection, chunks: _Chunks, list_id: int, now: dt.datetime) -> None:
     """COPY each chunk, then let the server dedupe and insert it while the next is parsed."""
     baseline = await conn.fetchval("SELECT coalesce(max(id), 0) FROM contacts")
-    script = _CHUNK_SQL.format(list_id=int(list_id), baseline=int(baseline), now=now.isoformat())
+    stamp = now.isoformat()
+    script = _CHUNK_SQL.format(
+        list_id=int(list_id),
+        baseline=int(baseline),
+        now=stamp,
+        dnc_listed=compliance.dnc_listed(e164="s.e164", now=f"'{stamp}'::timestamptz"),
+    )
     chunk = chunks.next()
     while chunk is not None:
         if chunk:

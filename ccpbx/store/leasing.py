@@ -4,7 +4,8 @@
 reads the campaign's ready leads in queue order with ``FOR UPDATE SKIP
 LOCKED``, so concurrent dialers (tasks, processes, hosts) never get the same
 contact, checks every eligibility rule against the rows it locks (do-not-call,
-calling window in every zone of the number, attempt caps, retry delay), writes
+calling window in every zone of the number, attempt caps: the fragments of
+:mod:`ccpbx.store.compliance`; retry delay), writes
 one ``call_attempts`` row per lead and marks the lead leased. The attempt's
 uuid is the id the call carries.
 
@@ -27,10 +28,10 @@ from typing import Any
 import structlog
 
 from ccpbx.errors import InvalidInput
+from ccpbx.store import compliance
 from ccpbx.store.attempts import Attempt, attempt_from_row, close_attempt
 from ccpbx.store.campaigns import OUTCOMES
 from ccpbx.store.db import Executor, connection, transaction, translate_errors
-from ccpbx.store.dnc import APPLIES_SQL
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,7 @@ _LEASE_SQL = """
 WITH camp AS (
     SELECT c.id, c.window_start_min * 60 AS open_s, c.window_end_min * 60 AS close_s,
            c.max_attempts_total, c.max_attempts_per_day, c.lease_ttl_s,
-           ($2::timestamptz AT TIME ZONE c.cap_time_zone)::date AS today
+           {cap_day} AS today
     FROM campaigns c WHERE c.id = $1 AND c.status = 'running'
 ),
 candidates AS (
@@ -55,22 +56,13 @@ candidates AS (
     LEFT JOIN LATERAL (
         SELECT p.id, p.e164, p.time_zones FROM phone_numbers p
         WHERE p.contact_id = l.contact_id AND NOT p.dnc_flagged
-          AND NOT EXISTS (
-              SELECT 1 FROM unnest(p.time_zones) AS z(tz)
-              WHERE NOT (extract(epoch FROM ($2::timestamptz AT TIME ZONE z.tz)::time)
-                         >= camp.open_s
-                     AND extract(epoch FROM ($2::timestamptz AT TIME ZONE z.tz)::time)
-                         < camp.close_s))
-          AND NOT EXISTS (
-              SELECT 1 FROM dnc_entries d
-              WHERE {dnc_applies})
+          AND {window_open}
+          AND NOT EXISTS (SELECT 1 FROM dnc_entries d WHERE {dnc_applies})
         ORDER BY p.id = l.preferred_phone_id DESC NULLS LAST, p.rank
         LIMIT 1
     ) ph ON true
     WHERE l.status = 'ready' AND l.ready_at <= $2 {tier_filter}
-      AND l.attempts_total < camp.max_attempts_total
-      AND (l.attempts_day IS DISTINCT FROM camp.today
-           OR l.attempts_on_day < camp.max_attempts_per_day)
+      AND NOT {total_cap_reached} AND NOT {day_cap_reached}
     ORDER BY l.tier, l.priority DESC, l.ready_at, l.contact_id
     LIMIT {limit}
     FOR UPDATE OF l SKIP LOCKED
@@ -130,7 +122,13 @@ def _lease_sql(n: int, callbacks_only: bool = False) -> str:
         limit=int(n),
         tier_filter="AND l.tier = 0" if callbacks_only else "",
         defer_s=DEFER_S,
-        dnc_applies=APPLIES_SQL.format(e164="p.e164", campaign="camp.id", now="$2"),
+        window_open=compliance.window_open(
+            zones="p.time_zones", now="$2", open_s="camp.open_s", close_s="camp.close_s"
+        ),
+        dnc_applies=compliance.dnc_applies(e164="p.e164", campaign="camp.id", now="$2"),
+        cap_day=compliance.cap_day(now="$2", camp="c"),
+        total_cap_reached=compliance.total_cap_reached(lead="l", camp="camp"),
+        day_cap_reached=compliance.day_cap_reached(lead="l", camp="camp", today="camp.today"),
     )
 
 

@@ -3,8 +3,11 @@
 A number is normalised to E.164 with ``phonenumbers`` and given every time
 zone it may be in. Where a number maps to several zones (a UK number, a US
 mobile in an overlay area, a country-wide mobile range) the calling window
-must be open in all of them, the most restrictive reading. The lease SQL in
-:mod:`ccpbx.store.leasing` evaluates the same rule with ``AT TIME ZONE``.
+must be open in all of them, the most restrictive reading.
+
+:func:`calling_window_open` is the calling-window decision: the dialer applies it
+just before it sends a call. The lease only pre-filters with the SQL of
+:mod:`ccpbx.store.compliance` (a property test holds the two together).
 """
 
 from __future__ import annotations
