@@ -124,7 +124,14 @@ class AcdState:
 
     def timers(self, now: float) -> Timers:
         """What is due at ``now`` and when the next thing falls due."""
-        return due_timers(self, now)
+        return due_timers(
+            calls=self._calls,
+            offered=self._offered,
+            agents=self._agents,
+            wrapping=self._wrapping,
+            queues=self._queues,
+            now=now,
+        )
 
     # ----- configuration ---------------------------------------------------------
 

@@ -36,7 +36,6 @@ SIPp logs lines ``ccpbx-carrier <kind> <ms on SIPp's clock> ...``: ``invite <num
 from __future__ import annotations
 
 import itertools
-import math
 import os
 import re
 import signal
@@ -48,7 +47,7 @@ from pathlib import Path
 from types import TracebackType
 
 from ccpbx.sandbox.asterisk import AsteriskInstance
-from ccpbx.sandbox.dtmf import _PCAP_HEADER, _frame, _ulaw
+from ccpbx.sandbox.rtp import media_pcap
 from ccpbx.sandbox.sipp import sdp_offer, server_argv
 
 BEHAVIOURS = ("answer", "busy", "congestion", "machine", "no_answer")
@@ -315,37 +314,6 @@ def parse_log(text: str) -> list[CarrierCall]:
             calls[parts[3]].ended_at = at
             calls[parts[3]].end = parts[4]
     return list(calls.values())
-
-
-def media_pcap(segments: list[tuple[int, bool]]) -> bytes:
-    """PCMU RTP in 20 ms packets: each (milliseconds, speaking) segment is speech (a
-    warbling tone, well above silence) or digital silence; one stream throughout."""
-    frames = []
-    n = 0
-    for milliseconds, speaking in segments:
-        for _ in range(max(1, milliseconds // 20)):
-            if speaking:
-                payload = bytes(
-                    _ulaw(int(8000 * _sine((300 + 100 * ((n // 25) % 3)) * (n * 160 + k) / 8000)))
-                    for k in range(160)
-                )
-            else:
-                payload = b"\xff" * 160
-            rtp = (
-                (0x80).to_bytes(1, "big")
-                + (0x80 if n == 0 else 0).to_bytes(1, "big")
-                + ((20000 + n) & 0xFFFF).to_bytes(2, "big")
-                + ((0x10000000 + 160 * n) & 0xFFFFFFFF).to_bytes(4, "big")
-                + (0x0CCCA221).to_bytes(4, "big")
-                + payload
-            )
-            frames.append(_frame(rtp, n, 1_000_000 + 20_000 * n))
-            n += 1
-    return _PCAP_HEADER + b"".join(frames)
-
-
-def _sine(cycles: float) -> float:
-    return math.sin(2 * math.pi * cycles)
 
 
 _REPLY_HEAD = """

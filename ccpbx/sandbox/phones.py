@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone, free_udp_port
-from ccpbx.sandbox.carrier import media_pcap
+from ccpbx.sandbox.rtp import media_pcap
 from ccpbx.sandbox.sipp import sdp_offer, server_argv
 
 _counter = itertools.count(1)

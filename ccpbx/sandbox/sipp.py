@@ -16,6 +16,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from ccpbx.sandbox.asterisk import AsteriskInstance, free_udp_port
+from ccpbx.sandbox.rtp import DTMF_EVENTS, rfc2833_pcap, speech_pcap
 
 _DTMF_KEYS = frozenset("0123456789*#")
 _counter = itertools.count(1)
@@ -169,7 +170,7 @@ def caller_scenario(
         if step.kind == "pause":
             body.append(f'  <pause milliseconds="{int(step.value)}"/>')
         elif step.kind == "dtmf":
-            # run_sipp writes a pcap per press (see ccpbx.sandbox.dtmf) in place of the marker.
+            # run_sipp writes a pcap per press (see ccpbx.sandbox.rtp) in place of the marker.
             marker = f"{_MEDIA_MARKER}dtmf@{step.value}@"
             body.append(f'  <nop><action><exec play_pcap_audio="{marker}"/></action></nop>')
         elif step.kind == "talk":
@@ -294,7 +295,6 @@ def stop_sipp(asterisk: AsteriskInstance) -> int:
 def _write_media(scenario_xml: str, workdir: Path, inside: str, name: str) -> str:
     """Replace each media marker (a key press, a stretch of talk) with a pcap of its own
     whose RTP sequence numbers and timestamps grow through the call."""
-    from ccpbx.sandbox.dtmf import DTMF_EVENTS, rfc2833_pcap, speech_pcap
 
     parts = scenario_xml.split(_MEDIA_MARKER)
     out = [parts[0]]
