@@ -159,7 +159,7 @@ async def put_agent(request: web.Request) -> web.Response:
         )
     except (ValueError, TypeError, AttributeError) as exc:
         raise InvalidInput(f"bad agent definition: {exc}") from exc
-    pool = _service(request)._pool
+    pool = _service(request).pool
     if pool is None:
         raise InvalidInput("no database configured for agent profiles")
     pin = body.get("pin")

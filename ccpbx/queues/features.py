@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import re
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -27,8 +27,21 @@ from ccpbx.agi import AgiError, AgiSession
 from ccpbx.callcontrol.persistent import ENDPOINT_RE
 from ccpbx.errors import CcpbxError, InvalidInput
 from ccpbx.ivr import store as ivr_store
-from ccpbx.queues.model import QUEUE_RE
-from ccpbx.queues.service import WAIT_CONTEXT, CallAttributes, QueueService
+from ccpbx.queues.model import QUEUE_RE, WAIT_CONTEXT, CallAttributes, parse_skills
+from ccpbx.store.db import Executor
+
+if TYPE_CHECKING:
+    from ccpbx.queues.service import QueueService
+
+__all__ = [
+    "acd_handlers",
+    "announce_handler",
+    "callback_handler",
+    "endpoint_of",
+    "parse_skills",
+    "phone_handler",
+    "queue_handler",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +49,6 @@ LOGIN, LOGOUT, PAUSE, UNPAUSE = "*45", "*46", "*47", "*48"
 ANNOUNCE_VAR = "CCPBX_ANNOUNCE_EVERY"
 """Seconds of music on hold between announcements (set by ccpbx only; empty: none)."""
 KEYS = "0123456789*#"
-_SKILL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}(?::[0-9]{1,2})?$")
 
 
 def endpoint_of(channel: str) -> str | None:
@@ -45,16 +57,6 @@ def endpoint_of(channel: str) -> str | None:
         return None
     endpoint = channel.removeprefix("PJSIP/").rsplit("-", 1)[0]
     return endpoint if ENDPOINT_RE.match(endpoint) else None
-
-
-def parse_skills(text: str) -> dict[str, int]:
-    """``"spanish billing:3"`` -> ``{"spanish": 1, "billing": 3}`` (bad words skipped)."""
-    out: dict[str, int] = {}
-    for word in text.split():
-        if _SKILL_RE.match(word):
-            name, _, level = word.partition(":")
-            out[name] = int(level) if level else 1
-    return out
 
 
 def queue_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[None]]:
@@ -208,19 +210,21 @@ async def _with_agent(
 
 
 def callback_handler(
-    service: QueueService, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    service: QueueService,
+    pool: Callable[[], Executor] | None,
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
 ) -> Callable[[AgiSession], Awaitable[None]]:
     """``AGI(.../queue-callback)``: a caller whose wait overflowed to a callback. The
     request is recorded as the IVR's callback node records it (``ivr_callback_requests``;
     with the queue's campaign, a known contact's pending callback in that campaign),
     due now, for the caller's number; the caller hears thanks and goodbye. A caller
     without a number hears that no callback is possible. Only callers ccpbx sent here
-    (its overflow) are served."""
+    (its overflow) are served; the request is stored through ``pool``."""
 
     async def handle(session: AgiSession) -> None:
         env = session.env
-        offer = service.callback_offers.pop(env.uniqueid, None)
-        if offer is None or service._pool is None:
+        offer = service.take_callback_offer(env.uniqueid)
+        if offer is None or pool is None:
             log.warning("acd_callback_not_offered", uniqueid=env.uniqueid)
             await session.stream_file("vm-goodbye")
             return
@@ -232,7 +236,7 @@ def callback_handler(
             call_id = None
         try:
             ident = await ivr_store.record_callback(
-                service._pool(),
+                pool(),
                 call_id=call_id,
                 number=env.callerid or "",
                 due_at=clock(),
@@ -258,5 +262,5 @@ def acd_handlers(service: QueueService) -> dict[str, Callable[[AgiSession], Awai
         "queue": queue_handler(service),
         "phone": phone_handler(service),
         "queue-announce": announce_handler(service),
-        "queue-callback": callback_handler(service),
+        "queue-callback": callback_handler(service, service.pool),
     }

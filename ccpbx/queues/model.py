@@ -1,7 +1,10 @@
-"""What the queue service is configured with: queues and agent profiles.
+"""What the queue service is configured with (queues, agent profiles), what it tracks
+of each call and phone, and the dialplan places it sends callers to.
 
-Plain frozen data; the store reads and writes it, the service turns it into the pure
-engine's :class:`~ccpbx.acd.QueueConfig` and :class:`~ccpbx.acd.AgentProfile`.
+Plain data; the store reads and writes the configuration, the service turns it into
+the pure engine's :class:`~ccpbx.acd.QueueConfig` and :class:`~ccpbx.acd.AgentProfile`.
+Every module of :mod:`ccpbx.queues` may import this one; it imports none of them but
+:mod:`ccpbx.queues.pins`.
 """
 
 from __future__ import annotations
@@ -20,6 +23,31 @@ AGENT_RE = re.compile(r"^[0-9]{2,15}$")
 REASON_RE = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
 MIN_ANNOUNCE_EVERY_S = 5.0
 MAILBOX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}(@[A-Za-z0-9_-]{1,40})?$")
+_SKILL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}(?::[0-9]{1,2})?$")
+
+WAIT_CONTEXT = "ccpbx-queue-wait"
+HOLD_CONTEXTS = frozenset({WAIT_CONTEXT, "ccpbx-queue-hold"})
+FALLBACK = ("ccpbx-fallback", "s", "1")
+VOICEMAIL = (WAIT_CONTEXT, "s", "1")
+"""Where a call overflowing to voicemail goes (mailbox in CCPBX_VOICEMAIL)."""
+VOICEMAIL_VAR = "CCPBX_VOICEMAIL"
+CALLBACK = (WAIT_CONTEXT, "c", "1")
+"""Where a call overflowing to a callback goes (the queue-callback script)."""
+MESSAGE_CONTEXT = "ccpbx-outbound-abandon"
+"""Where a call overflowing to a message goes (extension: the queue it waited in)."""
+
+PHONE_LOST = "phone_lost"
+"""Logout reason of an agent whose persistent phone leg ended."""
+
+
+def parse_skills(text: str) -> dict[str, int]:
+    """``"spanish billing:3"`` -> ``{"spanish": 1, "billing": 3}`` (bad words skipped)."""
+    out: dict[str, int] = {}
+    for word in text.split():
+        if _SKILL_RE.match(word):
+            name, _, level = word.partition(":")
+            out[name] = int(level) if level else 1
+    return out
 
 
 def check_queue_name(name: str) -> str:
@@ -38,6 +66,36 @@ def check_reason(reason: str) -> str:
     if not REASON_RE.match(reason):
         raise InvalidInput("pause reason: 1 to 40 letters, digits, space, _ . -", field="reason")
     return reason
+
+
+@dataclass(slots=True)
+class CallLeg:
+    """A caller's channel as the service tracks it."""
+
+    call_id: str
+    channel: str
+    queue: str
+    agent: str | None = None
+    agent_channel: str = ""
+    ring_legs: dict[str, str] = field(default_factory=dict)  # agent -> ring leg uniqueid
+    recording: str | None = None
+
+
+@dataclass(slots=True)
+class Session:
+    """A logged-in agent's phone."""
+
+    agent: str
+    endpoint: str
+    mode: AgentMode
+
+
+@dataclass(frozen=True, slots=True)
+class CallAttributes:
+    """What the queue script learned about a caller before music on hold."""
+
+    priority: int = 0
+    required: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

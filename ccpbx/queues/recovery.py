@@ -11,6 +11,9 @@ time), its priority and skills (the queue script's channel variables), and so it
 place; a talking caller stays with its agent. Neither counts as a new offer or
 answer, and the statistics counters are rebuilt from what was stored, so offered,
 answered and abandoned counts go on unchanged across a restart.
+
+:func:`recover` is handed what it reads (AMI client, channel view, phone connections,
+database) and the floor it fills; it returns what it found, for the service's status.
 """
 
 from __future__ import annotations
@@ -18,17 +21,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import structlog
 
-from ccpbx.acd import AcdEvent, AcdStats, AgentMode, AgentState
+from ccpbx.acd import AcdEvent, AgentMode, AgentState
 from ccpbx.ami import AmiClient
-from ccpbx.ami.channels import Channel
+from ccpbx.ami.channels import Channel, ChannelView
+from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.queues import store
-
-if TYPE_CHECKING:
-    from ccpbx.queues.service import QueueService
+from ccpbx.queues.floor import QueueFloor, recovered_event
+from ccpbx.queues.model import HOLD_CONTEXTS, CallLeg, Session, parse_skills
+from ccpbx.store.db import Executor
 
 log = structlog.get_logger(__name__)
 
@@ -39,28 +43,34 @@ SINCE_VAR = "CCPBX_QUEUE_SINCE"
 """Set by the wait context when the caller first reaches it (epoch seconds)."""
 
 
-async def recover(service: QueueService) -> None:
-    """Rebuild the service's state; called by its worker before anything else runs."""
-    from ccpbx.queues.service import HOLD_CONTEXTS, CallLeg, Session
-
-    ami, channels = service._ami, service._channels
+async def recover(
+    floor: QueueFloor,
+    *,
+    ami: AmiClient,
+    channels: ChannelView,
+    persistent: PersistentAgentConnections,
+    pool: Callable[[], Executor] | None,
+    clock: Callable[[], float],
+) -> dict[str, list[str]]:
+    """Rebuild the floor; called by the service's worker before anything else runs.
+    Returns the ids found again: ``agents`` logged in, callers ``talking``, ``waiting``."""
     await ami.wait_ready(None)
     if channels.resyncs == 0:
         await channels.wait_resync(0, 30)
     sessions: list[tuple[str, str, AgentMode, str | None]] = []
-    if service._pool is not None:
-        db = service._pool()
-        loaded = [s for s in await store.load_queues(db) if s.name not in service.specs]
+    if pool is not None:
+        db = pool()
+        loaded = [s for s in await store.load_queues(db) if s.name not in floor.specs]
         # Every queue first, then their overflows (which may name each other).
         for spec in loaded:
             bare = dataclasses.replace(spec.config, overflow=None)
-            service._set_spec(dataclasses.replace(spec, config=bare))
+            floor.set_spec(dataclasses.replace(spec, config=bare))
         for spec in loaded:
-            service._set_spec(spec)
+            floor.set_spec(spec)
         sessions = await store.load_sessions(db)
-        await _restore_stats(service)
-    legs = await service.persistent.recover()
-    now = service._clock()
+        await _restore_stats(floor, pool())
+    legs = await persistent.recover()
+    now = clock()
     events: list[AcdEvent] = []
     live = {c.uniqueid: c for c in map(_channel, channels.snapshot())}
     by_bridge: dict[str, list[Channel]] = {}
@@ -72,31 +82,29 @@ async def recover(service: QueueService) -> None:
     for agent, endpoint, mode, pause in sessions:
         if mode is AgentMode.PERSISTENT and agent not in legs:
             log.info("acd_session_dropped", agent=agent, reason="no persistent leg")
-            service._write(functools.partial(store.delete_session, agent=agent))
+            floor.write(functools.partial(store.delete_session, agent=agent))
             continue
-        known = service.state.agents.get(agent)
+        known = floor.state.agents.get(agent)
         if known is not None and known.state is not AgentState.LOGGED_OUT:
             continue
         try:
-            record = await store.load_agent(service._pool(), agent)  # type: ignore[misc]
-            events += service.state.login(record.profile(mode), now, paused=pause)
+            record = await store.load_agent(pool(), agent)  # type: ignore[misc]
+            events += floor.state.login(record.profile(mode), now, paused=pause)
         except Exception as exc:
             log.warning("acd_session_not_restored", agent=agent, error=repr(exc))
             continue
-        service.sessions[agent] = Session(agent, endpoint, mode)
+        floor.sessions[agent] = Session(agent, endpoint, mode)
         logged.append(agent)
 
     # Talking calls: callers in a persistent agent's conference, or bridged with a
     # ring-mode agent's phone.
     talking: dict[str, tuple[str, str]] = {}  # caller uniqueid -> (agent, agent channel)
     for agent in legs:
-        leg = service.persistent.leg(agent)
-        if leg is not None and agent in service.sessions:
+        leg = persistent.leg(agent)
+        if leg is not None and agent in floor.sessions:
             for caller in leg.callers:
                 talking[caller] = (agent, leg.channel)
-    ring_agents = {
-        s.endpoint: s.agent for s in service.sessions.values() if s.mode is AgentMode.RING
-    }
+    ring_agents = {s.endpoint: s.agent for s in floor.sessions.values() if s.mode is AgentMode.RING}
     for chan in live.values():
         if chan.context in HOLD_CONTEXTS and chan.bridge_id:
             for other in by_bridge.get(chan.bridge_id, []):
@@ -111,19 +119,19 @@ async def recover(service: QueueService) -> None:
         if c.context in HOLD_CONTEXTS
         and not c.bridge_id
         and c.application in WAITING_APPS
-        and c.exten in service.specs
+        and c.exten in floor.specs
         and c.uniqueid not in talking
     ]
     # When and where each call entered its queue, as stored; else the time the wait
     # context noted (CCPBX_QUEUE_SINCE) or the channel's creation time (whole seconds).
     entered: dict[str, store.CallEntry] = {}
-    if service._pool is not None:
+    if pool is not None:
         ids = sorted({*talking, *(c.uniqueid for c in waiting)})
-        entered = await store.call_queues(service._pool(), ids)
+        entered = await store.call_queues(pool(), ids)
 
     def entry(chan: Channel, noted: float | None) -> store.CallEntry:
         stored = entered.get(chan.uniqueid)
-        if stored is not None and stored.queue in service.specs:
+        if stored is not None and stored.queue in floor.specs:
             return stored
         at = noted if noted is not None else chan.created
         return store.CallEntry(chan.exten, at, at)
@@ -131,16 +139,16 @@ async def recover(service: QueueService) -> None:
     resumed: list[str] = []
     for caller, (agent, agent_channel) in sorted(talking.items()):
         found = live.get(caller)
-        a = service.state.agents.get(agent)
+        a = floor.state.agents.get(agent)
         if found is None or a is None or a.state is not AgentState.AVAILABLE:
             continue
         where = entry(found, None)
         queue = where.queue
         if queue not in a.queues:
-            queue = next((q for q in sorted(a.queues) if q in service.specs), "")
+            queue = next((q for q in sorted(a.queues) if q in floor.specs), "")
         if not queue:
             continue
-        events += service.state.restore(
+        events += floor.state.restore(
             caller,
             queue,
             now,
@@ -149,7 +157,7 @@ async def recover(service: QueueService) -> None:
             agent_id=agent,
             answered_at=where.answered_at,
         )
-        service.legs[caller] = CallLeg(caller, found.channel, queue, agent, agent_channel)
+        floor.legs[caller] = CallLeg(caller, found.channel, queue, agent, agent_channel)
         resumed.append(caller)
 
     # Waiting callers keep their place: the time they entered the ACD orders them.
@@ -160,8 +168,8 @@ async def recover(service: QueueService) -> None:
     found_waiting.sort(key=lambda item: (item[0].arrived_at, item[1].created, item[1].uniqueid))
     for where, chan, variables in found_waiting:
         priority, skills = _attributes(variables)
-        required = {**service.specs[where.queue].required, **skills}
-        events += service.state.restore(
+        required = {**floor.specs[where.queue].required, **skills}
+        events += floor.state.restore(
             chan.uniqueid,
             where.queue,
             now,
@@ -170,30 +178,29 @@ async def recover(service: QueueService) -> None:
             priority=priority,
             required=required,
         )
-        service.legs[chan.uniqueid] = CallLeg(chan.uniqueid, chan.channel, where.queue)
-    service._publish([service.recovered_event(e) for e in events])
-    service.recovered = {
+        floor.legs[chan.uniqueid] = CallLeg(chan.uniqueid, chan.channel, where.queue)
+    floor.publish([recovered_event(e) for e in events])
+    recovered = {
         "agents": logged,
         "talking": resumed,
         "waiting": [chan.uniqueid for _, chan, _ in found_waiting],
     }
-    log.info("acd_recovered", **{k: len(v) for k, v in service.recovered.items()})
+    log.info("acd_recovered", **{k: len(v) for k, v in recovered.items()})
     await asyncio.sleep(0)
+    return recovered
 
 
-async def _restore_stats(service: QueueService) -> None:
+async def _restore_stats(floor: QueueFloor, db: Executor) -> None:
     """Counters go on where the stopped process left them: the stored intervals'
     totals, then the stored events after them (queues no longer configured count for
     their agents only)."""
-    if service._pool is None:
-        return
-    queues, agents, stored = await store.load_stats(service._pool())
-    known = service.specs
+    queues, agents, stored = await store.load_stats(db)
+    known = floor.specs
     # Fresh counters each try: a recovery that failed half-way and runs again must not
     # count anything twice.
-    service.stats = AcdStats(service.state.queue, interval_s=service.stats.interval_s)
-    service.stats.seed({q: c for q, c in queues.items() if q in known}, agents)
-    service.stats.apply_all(
+    stats = floor.reset_stats()
+    stats.seed({q: c for q, c in queues.items() if q in known}, agents)
+    stats.apply_all(
         e if e.queue is None or e.queue in known else dataclasses.replace(e, queue=None)
         for e in stored
     )
@@ -216,8 +223,6 @@ async def _variables(ami: AmiClient, channel: str) -> dict[str, str]:
 
 
 def _attributes(variables: dict[str, str]) -> tuple[int, dict[str, int]]:
-    from ccpbx.queues.features import parse_skills
-
     text = variables.get(PRIORITY_VAR, "0")
     priority = int(text) if text.lstrip("-").isdigit() and len(text) < 6 else 0
     return priority, parse_skills(variables.get(SKILLS_VAR, ""))

@@ -1,23 +1,30 @@
 """Read side of the queue service: JSON-ready views of agents and queues with their
-live statistics (for the API and the websocket snapshot)."""
+live statistics (for the API and the websocket snapshot), rendered from the floor."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Container
+from typing import Any
 
 from ccpbx.acd import UnknownAgent, UnknownQueue
 from ccpbx.acd.stats import AgentCounts, QueueCounts
-
-if TYPE_CHECKING:
-    from ccpbx.queues.service import QueueService
+from ccpbx.queues.floor import QueueFloor
 
 
-def agent_view(service: QueueService, agent: str) -> dict[str, Any]:
-    a = service.state.agents.get(agent)
+def agent_view(
+    floor: QueueFloor,
+    agent: str,
+    *,
+    reconnecting: Container[str],
+    connected: Callable[[str], bool],
+) -> dict[str, Any]:
+    """An agent's state; a persistent agent's ``connection`` comes from ``reconnecting``
+    (phones being called back) and ``connected`` (its phone leg is up)."""
+    a = floor.state.agents.get(agent)
     if a is None:
         raise UnknownAgent("agent never logged in", agent_id=agent)
-    session = service.sessions.get(agent)
+    session = floor.sessions.get(agent)
     return {
         "agent": a.id,
         "name": a.name,
@@ -30,26 +37,29 @@ def agent_view(service: QueueService, agent: str) -> dict[str, Any]:
         "call_id": a.call_id,
         "queues": sorted(a.queues),
         "calls_taken": a.calls_taken,
-        "connection": _connection(service, agent) if a.mode.value == "persistent" else None,
-        "logout_reason": service.logout_reasons.get(agent),
+        "connection": (
+            _connection(agent, reconnecting, connected) if a.mode.value == "persistent" else None
+        ),
+        "logout_reason": floor.logout_reasons.get(agent),
     }
 
 
-def _connection(service: QueueService, agent: str) -> str:
+def _connection(agent: str, reconnecting: Container[str], connected: Callable[[str], bool]) -> str:
     """A persistent agent's phone leg: connected, reconnecting (being called back after
     an Asterisk restart) or none."""
-    if agent in service.reconnecting:
+    if agent in reconnecting:
         return "reconnecting"
-    return "connected" if service.persistent.connected(agent) else "none"
+    return "connected" if connected(agent) else "none"
 
 
-def queue_view(service: QueueService, name: str, *, waiting: bool = False) -> dict[str, Any]:
+def queue_view(
+    floor: QueueFloor, name: str, now: float, *, waiting: bool = False
+) -> dict[str, Any]:
     """Totals, the current interval, waiting calls, longest wait and agents by state."""
-    if name not in service.specs:
+    if name not in floor.specs:
         raise UnknownQueue("no such queue", queue=name)
-    now = service._clock()
-    s = service.stats.queue_stats(service.state, name, now)
-    spec = service.specs[name]
+    s = floor.stats.queue_stats(floor.state, name, now)
+    spec = floor.specs[name]
     out: dict[str, Any] = {
         "queue": name,
         "strategy": spec.config.strategy.value,
@@ -74,7 +84,7 @@ def queue_view(service: QueueService, name: str, *, waiting: bool = False) -> di
     if waiting:
         out["calls"] = [
             {"call_id": c.call_id, "wait_s": round(now - c.enqueued_at, 3), "priority": c.priority}
-            for c in service.state.waiting(name)
+            for c in floor.state.waiting(name)
         ]
     return out
 

@@ -45,7 +45,7 @@ async def test_restart_pauses_persistent_agents_until_their_phone_is_back() -> N
     login(svc, "21", AgentMode.PERSISTENT, clock.now)
     login(svc, "22", AgentMode.RING, clock.now)
     _connected(svc, "21")
-    svc._handle("reconcile", True)
+    svc.worker.handle("reconcile", True)
     agent = svc.state.agents["21"]
     assert (agent.state, agent.pause_reason) == (AgentState.PAUSED, RECONNECTING)
     assert "21" in svc.reconnecting
@@ -69,7 +69,7 @@ async def test_leg_gone_without_a_restart_logs_the_agent_out() -> None:
     svc = service(clock)
     login(svc, "21", AgentMode.PERSISTENT, clock.now)
     _connected(svc, "21")
-    svc._handle("reconcile", False)
+    svc.worker.handle("reconcile", False)
     assert svc.state.agents["21"].state is AgentState.LOGGED_OUT
     assert "21" not in svc.reconnecting
     assert svc.logout_reasons["21"].startswith("phone_lost")

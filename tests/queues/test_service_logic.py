@@ -20,9 +20,9 @@ from ccpbx.errors import InvalidInput
 from ccpbx.queues import QueueService, QueueSpec
 from ccpbx.queues.features import endpoint_of, parse_skills
 from ccpbx.queues.feed import Broadcaster
-from ccpbx.queues.model import AgentRecord, check_queue_name
+from ccpbx.queues.model import AgentRecord, Session, check_queue_name
 from ccpbx.queues.pins import PinCheck, hash_pin
-from ccpbx.tasks import OrderedWriter
+from ccpbx.queues.service import Pool
 
 
 class Clock:
@@ -33,10 +33,20 @@ class Clock:
         return self.now
 
 
-def service(clock: Clock) -> QueueService:
+def service(
+    clock: Clock, channels: ChannelView | None = None, pool: Pool | None = None
+) -> QueueService:
     ami = AmiClient(AmiSettings(host="127.0.0.1", username="x", secret="y", port=1))
-    svc = QueueService(ami, ChannelView(), clock=clock, interval_s=60.0)
-    svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=5.0, ring_timeout_s=10.0), {}, False))
+    svc = QueueService(
+        ami,
+        channels if channels is not None else ChannelView(),
+        clock=clock,
+        interval_s=60.0,
+        pool=pool,
+    )
+    svc.floor.set_spec(
+        QueueSpec(QueueConfig("sales", wrapup_s=5.0, ring_timeout_s=10.0), {}, False)
+    )
     return svc
 
 
@@ -55,20 +65,18 @@ def held(uniqueid: str, queue: str = "sales") -> AmiMessage:
 
 
 def login(svc: QueueService, agent: str, mode: AgentMode, now: float) -> None:
-    from ccpbx.queues.service import Session
-
     profile = AgentProfile(agent, agent, {}, mode, {"sales": Membership()})
-    svc._publish(svc.state.login(profile, now))
+    svc.floor.publish(svc.state.login(profile, now))
     svc.sessions[agent] = Session(agent, agent, mode)
 
 
 async def settle(svc: QueueService) -> None:
     """Let spawned connect tasks fail, then feed their outcomes back in."""
     await svc.tasks.wait_all()
-    while not svc._inbox.empty():
-        kind, data = svc._inbox.get_nowait()
-        svc._handle(kind, data)
-    svc._tick()
+    while not svc.inbox.empty():
+        kind, data = svc.inbox.get_nowait()
+        svc.worker.handle(kind, data)
+    svc.worker.tick()
 
 
 async def test_a_ring_that_cannot_reach_asterisk_pauses_the_agent_and_requeues() -> None:
@@ -78,8 +86,8 @@ async def test_a_ring_that_cannot_reach_asterisk_pauses_the_agent_and_requeues()
     svc = service(clock)
     feed = svc.subscribe()
     login(svc, "11", AgentMode.RING, clock.now)
-    svc._handle("held", held("c1"))
-    svc._tick()
+    svc.worker.handle("held", held("c1"))
+    svc.worker.tick()
     assert svc.state.agents["11"].state is AgentState.RESERVED
     await settle(svc)
     agent = svc.state.agents["11"]
@@ -98,19 +106,19 @@ async def test_wrapup_ends_on_the_timer_and_the_next_caller_is_offered() -> None
     clock = Clock()
     svc = service(clock)
     login(svc, "11", AgentMode.PERSISTENT, clock.now)
-    svc._handle("held", held("c1"))
-    svc._tick()
-    svc._handle("connected", ("c1", "11", True, "PJSIP/11-1"))
+    svc.worker.handle("held", held("c1"))
+    svc.worker.tick()
+    svc.worker.handle("connected", ("c1", "11", True, "PJSIP/11-1"))
     assert svc.state.agents["11"].state is AgentState.ON_CALL
-    svc._handle("held", held("c2"))
+    svc.worker.handle("held", held("c2"))
     clock.now += 30
-    svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
+    svc.worker.handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
     assert svc.state.agents["11"].state is AgentState.WRAP_UP
-    wake = svc._tick()
+    wake = svc.worker.tick()
     assert wake == pytest.approx(clock.now + 5.0)
     assert svc.state.agents["11"].state is AgentState.WRAP_UP
     clock.now += 5.0
-    svc._tick()
+    svc.worker.tick()
     assert svc.state.agents["11"].call_id == "c2"
     await svc.tasks.cancel_all()
 
@@ -120,10 +128,10 @@ async def test_waiting_caller_hanging_up_is_an_abandon_and_unknown_queue_is_refu
     hold for a queue the service does not know is not enqueued."""
     clock = Clock()
     svc = service(clock)
-    svc._handle("held", held("c1"))
-    svc._handle("held", held("c9", queue="nosuch"))
+    svc.worker.handle("held", held("c1"))
+    svc.worker.handle("held", held("c9", queue="nosuch"))
     clock.now += 12
-    svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
+    svc.worker.handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
     counts = svc.stats.queue_counts("sales")
     assert (counts.offered, counts.abandoned) == (1, 1)
     assert svc.state.waiting_count("sales") == 0
@@ -184,17 +192,14 @@ async def test_closed_intervals_and_state_changes_are_stored(database_url: str) 
     clock.now = 960.0
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
-        svc = service(clock)
-        svc._pool = lambda: pool
-        svc.writer = OrderedWriter(svc._pool, owner="acd")
-        svc.writer.start()
-        svc._worker = asyncio.create_task(asyncio.sleep(3600))  # stands in for the worker
-        svc._tick()  # first tick: nothing to flush yet
-        svc._handle("held", held("c1"))
+        svc = service(clock, pool=lambda: pool)
+        await svc.start()  # the writer; the worker waits for an AMI link that never comes
+        svc.worker.tick()  # first tick: nothing to flush yet
+        svc.worker.handle("held", held("c1"))
         clock.now += 3
-        svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
+        svc.worker.handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c1"}))
         clock.now = 1_030.0  # the interval [960, 1020) has ended
-        svc._tick()
+        svc.worker.tick()
         await svc.stop()
         rows = await pool.fetch("SELECT kind, call_id FROM acd_events ORDER BY id")
         assert [(r["kind"], r["call_id"]) for r in rows] == [
@@ -214,17 +219,18 @@ async def test_reconcile_ends_calls_whose_channels_are_gone() -> None:
     """After an AMI reconnect, a waiting caller and a talking caller whose channels are
     no longer in Asterisk's channel list are ended (abandon; hang-up and wrap-up)."""
     clock = Clock()
-    svc = service(clock)
+    channels = ChannelView()
+    svc = service(clock, channels)
     login(svc, "11", AgentMode.PERSISTENT, clock.now)
-    svc._handle("held", held("c1"))
-    svc._tick()
-    svc._handle("connected", ("c1", "11", True, "PJSIP/11-1"))
-    svc._handle("held", held("c2"))
+    svc.worker.handle("held", held("c1"))
+    svc.worker.tick()
+    svc.worker.handle("connected", ("c1", "11", True, "PJSIP/11-1"))
+    svc.worker.handle("held", held("c2"))
     seen = AmiMessage("event", "Newchannel", {"Uniqueid": "c3", "Channel": "Local/x;2"})
-    svc._channels.apply(seen)
-    svc._handle("held", held("c3"))
+    channels.apply(seen)
+    svc.worker.handle("held", held("c3"))
     clock.now += 10
-    svc._handle("reconcile", None)
+    svc.worker.handle("reconcile", None)
     assert set(svc.state.calls) == {"c3"}
     assert svc.state.agents["11"].state is AgentState.WRAP_UP
     counts = svc.stats.queue_counts("sales")
@@ -240,16 +246,18 @@ def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
     svc = service(clock)
     svc.ready.set()  # recovered
     assert svc.announcement("nobody") is None
-    svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False, announce_every_s=30))
+    svc.floor.set_spec(
+        QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False, announce_every_s=30)
+    )
     login(svc, "ann", AgentMode.RING, clock.now)
-    svc._enqueue("c1", "Local/c1", "sales", clock.now)
-    svc._publish(svc.state.reserve("c1", ["ann"], clock.now))
-    svc._publish(svc.state.answered("c1", "ann", clock.now))
+    svc.worker.enqueue("c1", "Local/c1", "sales", clock.now)
+    svc.floor.publish(svc.state.reserve("c1", ["ann"], clock.now))
+    svc.floor.publish(svc.state.answered("c1", "ann", clock.now))
     clock.now += 120
-    svc._publish(svc.state.hangup("c1", clock.now))  # AHT 120 s, one working agent
-    svc._enqueue("c2", "Local/c2", "sales", clock.now)
-    svc._enqueue("c3", "Local/c3", "sales", clock.now)
-    svc._publish(svc.state.pause("ann", "lunch", clock.now))
+    svc.floor.publish(svc.state.hangup("c1", clock.now))  # AHT 120 s, one working agent
+    svc.worker.enqueue("c2", "Local/c2", "sales", clock.now)
+    svc.worker.enqueue("c3", "Local/c3", "sales", clock.now)
+    svc.floor.publish(svc.state.pause("ann", "lunch", clock.now))
     found = svc.announcement("c3")
     assert found is not None
     every, steps = found
@@ -260,7 +268,7 @@ def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
         "queue-callswaiting",
         "queue-thankyou",
     ]  # the only agent is paused: no estimate
-    svc._publish(svc.state.unpause("ann", clock.now))
+    svc.floor.publish(svc.state.unpause("ann", clock.now))
     found = svc.announcement("c3")
     assert found is not None
     every, steps = found
@@ -269,7 +277,7 @@ def test_announcement_uses_the_queue_settings_and_live_figures() -> None:
         4,
         "queue-minutes",
     ]  # 2 x 120 s / 1 agent
-    svc._set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False))
+    svc.floor.set_spec(QueueSpec(QueueConfig("sales", wrapup_s=0.0), {}, False))
     assert svc.announcement("c3") == (0, [])
     svc.ready.clear()  # recovering: the caller is not known yet
     assert svc.announcement("c3") is None
@@ -310,18 +318,18 @@ async def test_overflow_to_callback_remembers_the_offer_until_taken_or_hung_up()
     clock = Clock()
     svc = service(clock)
     back = OverflowTarget(OverflowKind.CALLBACK, "winback")
-    svc._set_spec(QueueSpec(QueueConfig("care", max_wait_s=10, overflow=back), {}, False))
+    svc.floor.set_spec(QueueSpec(QueueConfig("care", max_wait_s=10, overflow=back), {}, False))
     mailbox = OverflowTarget(OverflowKind.VOICEMAIL, "support@default")
-    svc._set_spec(QueueSpec(QueueConfig("vm", max_wait_s=10, overflow=mailbox), {}, False))
-    svc._handle("held", held("c1", "care"))
-    svc._handle("held", held("c2", "care"))
-    svc._handle("held", held("c3", "vm"))
+    svc.floor.set_spec(QueueSpec(QueueConfig("vm", max_wait_s=10, overflow=mailbox), {}, False))
+    svc.worker.handle("held", held("c1", "care"))
+    svc.worker.handle("held", held("c2", "care"))
+    svc.worker.handle("held", held("c3", "vm"))
     clock.now += 10
-    svc._tick()
+    svc.worker.tick()
     assert svc.callback_offers == {"c1": ("care", "winback"), "c2": ("care", "winback")}
     assert not svc.state.calls
     assert not svc.legs
-    svc._handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c2"}))
+    svc.worker.handle("hangup", AmiMessage("event", "Hangup", {"Uniqueid": "c2"}))
     assert svc.callback_offers == {"c1": ("care", "winback")}
     counts = svc.stats.queue_counts("care")
     assert (counts.offered, counts.overflowed, counts.abandoned) == (2, 2, 0)
