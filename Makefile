@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all venv sandbox test test-fast demo bench bench-dialer lint fmt install-systemd clean
+.PHONY: all venv sandbox test test-fast chaos demo bench bench-dialer lint fmt install-systemd clean
 
 all: test
 
@@ -20,12 +20,17 @@ venv: $(STAMP)
 sandbox: $(STAMP)
 	$(PY) -m ccpbx.sandbox.prepare
 
+# Every test but the full-size fault and load cases (each has a smaller variant here).
 test: sandbox
-	$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -m "not chaos" $(PYTEST_ARGS)
+
+# The full-size fault and load cases (minutes each), on the real sandbox.
+chaos: sandbox
+	$(PY) -m pytest -p no:cacheprovider -m chaos -s $(PYTEST_ARGS)
 
 # Unit tests only (no Asterisk): quick feedback while editing.
 test-fast: $(STAMP)
-	$(PY) -m pytest -p no:cacheprovider -m "not asterisk" $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -m "not asterisk and not chaos" $(PYTEST_ARGS)
 
 demo: sandbox
 	$(PY) -m ccpbx.sandbox.demo $(DEMO_ARGS)

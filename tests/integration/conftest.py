@@ -73,6 +73,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 StartDaemon = Callable[..., Awaitable[Daemon]]
 
+# The full-size fault and load cases: `make chaos` runs them, `make test` runs each one's
+# smaller variant (same checks, fewer calls).
+CHAOS = pytest.mark.chaos
+
 
 @pytest.fixture
 async def start_daemon(asterisk: AsteriskInstance, database_url: str) -> AsyncIterator[StartDaemon]:
