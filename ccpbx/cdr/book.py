@@ -6,9 +6,9 @@ the Asterisk process (``node``, from :mod:`ccpbx.ami.instance`) and the uniqueid
 ================================  ====================================================
 input                             columns and details
 ================================  ====================================================
-``arrived`` (dialplan step in     opens the draft: direction ``inbound``, started_at,
-the inbound context)              node, uniqueid, linkedid, caller (caller ID number),
-                                  callee (the DID)
+``arrived`` (a dialplan step in   opens the draft: direction ``inbound``, started_at
+the inbound context that is not   (the channel's creation), node, uniqueid, linkedid,
+a dialed leg: :func:`calls_in`)   caller (caller ID number), callee (the DID)
 ACD ``call_enqueued``             queue (the latest queue entered; an overflow to
                                   another queue moves it there)
 ACD ``call_answered``             answered_at, agent; details ``wait_s``
@@ -50,6 +50,11 @@ from ccpbx.store.records import RecordUpdate
 
 INBOUND_CONTEXT = "ccpbx-inbound"
 """The dialplan context customers calling in through the carrier enter."""
+
+DIAL_LEG_APPS = frozenset({"AppDial", "AppDial2"})
+"""The stand-in application of a channel being dialed out. An originated campaign call
+on the carrier trunk starts in the trunk's context (the inbound one) with ``AppDial2``
+``(Outgoing Line)`` until it is answered and sent on: it did not call in."""
 
 ASTERISK_RESTARTED = "asterisk_restarted"
 GONE_WHILE_AWAY = "gone_while_away"
@@ -121,6 +126,12 @@ class Taken:
 
     key: Key
     update: RecordUpdate
+
+
+def calls_in(context: str, application: str) -> bool:
+    """A dialplan step (AMI Newexten) that shows a customer calling in: a step of the
+    inbound context that is not a dialed-out leg waiting there."""
+    return context == INBOUND_CONTEXT and application not in DIAL_LEG_APPS
 
 
 def _utc(epoch: float) -> dt.datetime:

@@ -30,7 +30,7 @@ from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.client import AmiClient
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.backoff import Backoff
-from ccpbx.cdr.book import INBOUND_CONTEXT, CdrBook, Taken
+from ccpbx.cdr.book import CdrBook, Taken, calls_in
 from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus
 from ccpbx.metrics import Sample
@@ -115,7 +115,7 @@ class CallRecorder:
             self._wake.set()
 
     def _on_newexten(self, msg: AmiMessage) -> None:
-        if msg.get("Context") != INBOUND_CONTEXT:
+        if not calls_in(msg.get("Context") or "", msg.get("Application") or ""):
             return
         uniqueid = msg.get("Uniqueid") or ""
         chan = self._channels.get(uniqueid)

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from ccpbx.acd import AcdEvent, EventKind
-from ccpbx.cdr.book import ASTERISK_RESTARTED, GONE_WHILE_AWAY, CdrBook
+from ccpbx.cdr.book import ASTERISK_RESTARTED, GONE_WHILE_AWAY, CdrBook, calls_in
 
 NODE = "pbx@2026-12-03 09:00:00"
 T = 1_764_750_000.0
@@ -287,3 +287,15 @@ def test_times_before_the_start_are_clamped() -> None:
     u = only(book)
     assert u.answered_at == utc(T)
     assert u.ended_at == utc(T)
+
+
+def test_only_a_step_of_the_inbound_context_that_is_not_a_dialed_leg_calls_in() -> None:
+    """A customer's dialplan step in ccpbx-inbound calls in; a campaign call dialed out on
+    the carrier trunk (it waits in the trunk's context as AppDial2) and steps of other
+    contexts do not."""
+    assert calls_in("ccpbx-inbound", "NoOp")
+    assert calls_in("ccpbx-inbound", "AGI")
+    assert not calls_in("ccpbx-inbound", "AppDial2")
+    assert not calls_in("ccpbx-inbound", "AppDial")
+    assert not calls_in("ccpbx-outbound", "NoOp")
+    assert not calls_in("ccpbx-queue-wait", "MusicOnHold")
