@@ -79,8 +79,8 @@ class CallRecorder:
         self.refused = 0
         self.write_failures = 0
         self._last_error: str | None = None
-        ami.on_event("Newexten", self._on_newexten)
-        ami.on_event("Hangup", self._on_hangup)
+        ami.on_event("Newexten", self.on_newexten)
+        ami.on_event("Hangup", self.on_hangup)
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -103,8 +103,8 @@ class CallRecorder:
             async with asyncio.timeout(timeout):
                 while await self._flush():
                     pass
-        except TimeoutError:
-            pass
+        except Exception as exc:  # the time is up, or the database is unreachable
+            log.warning("call_records_final_write_failed", error=str(exc) or repr(exc))
         if self.book.pending:
             log.warning("call_records_unwritten", pending=self.book.pending)
 
@@ -114,7 +114,7 @@ class CallRecorder:
         if self.book.acd(event):
             self._wake.set()
 
-    def _on_newexten(self, msg: AmiMessage) -> None:
+    def on_newexten(self, msg: AmiMessage) -> None:
         if not calls_in(msg.get("Context") or "", msg.get("Application") or ""):
             return
         uniqueid = msg.get("Uniqueid") or ""
@@ -138,7 +138,7 @@ class CallRecorder:
                 dropped=self.book.dropped,
             )
 
-    def _on_hangup(self, msg: AmiMessage) -> None:
+    def on_hangup(self, msg: AmiMessage) -> None:
         if self.book.hung_up(
             msg.get("Uniqueid") or "",
             _event_time(msg, self._clock),
