@@ -20,6 +20,8 @@ ACD ``call_ended``                details ``talk_s``
 ``reconcile`` (after a            ended_at = now for calls Asterisk no longer has;
 reconnect)                        details ``ended_by`` (``asterisk_restarted`` or
                                   ``gone_while_away``)
+``adopt`` (a stored record with   followed again if its channel lives, else ended now
+no end, after a ccpbx restart)    (``gone_while_away``)
 ================================  ====================================================
 
 Every snapshot also carries details ``outcome``: ``answered``; else the last overflow's
@@ -46,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ccpbx.acd import AcdEvent, EventKind, OverflowKind
-from ccpbx.store.records import RecordUpdate
+from ccpbx.store.records import CallRecord, RecordUpdate
 
 INBOUND_CONTEXT = "ccpbx-inbound"
 """The dialplan context customers calling in through the carrier enter."""
@@ -134,6 +136,23 @@ def calls_in(context: str, application: str) -> bool:
     return context == INBOUND_CONTEXT and application not in DIAL_LEG_APPS
 
 
+def draft_of(record: CallRecord) -> Draft:
+    """The draft of a stored inbound record (to follow it again)."""
+    return Draft(
+        record.asterisk_node,
+        record.uniqueid or "",
+        record.linkedid or "",
+        record.caller,
+        record.callee,
+        record.started_at.timestamp(),
+        queue=record.queue,
+        agent=record.agent,
+        answered_at=record.answered_at.timestamp() if record.answered_at else None,
+        hangup_cause=record.hangup_cause,
+        details={k: v for k, v in record.details.items() if k != "outcome"},
+    )
+
+
 def _utc(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
@@ -207,6 +226,20 @@ class CdrBook:
         if changed:
             self._touch(draft)
         return changed
+
+    def adopt(self, draft: Draft, *, live: bool, now: float) -> bool:
+        """Follow a call whose record was written before (by an earlier ccpbx): it goes on
+        if Asterisk still has its channel (``live``), else it ended while ccpbx was away
+        and ends now. False (nothing changes) for a call the book already knows."""
+        if draft.uniqueid in self._live or draft.key in self._drafts or draft.key in self._closed:
+            return False
+        if len(self._drafts) >= self.capacity:
+            self.dropped += 1
+            return False
+        self._drafts[draft.key] = self._live[draft.uniqueid] = self._latest[draft.uniqueid] = draft
+        if not live:
+            self._end(draft, now, ended_by=GONE_WHILE_AWAY, now=now)
+        return True
 
     def acd(self, event: AcdEvent) -> bool:
         """Apply one ACD event to the call it is about; True if its draft changed."""

@@ -30,7 +30,7 @@ from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.client import AmiClient
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.backoff import Backoff
-from ccpbx.cdr.book import CdrBook, Taken, calls_in
+from ccpbx.cdr.book import CdrBook, Taken, calls_in, draft_of
 from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus
 from ccpbx.metrics import Sample
@@ -79,6 +79,7 @@ class CallRecorder:
         self.refused = 0
         self.write_failures = 0
         self._last_error: str | None = None
+        self._adopt_node: str | None = None  # read open records of this node (after a connect)
         ami.on_event("Newexten", self.on_newexten)
         ami.on_event("Hangup", self.on_hangup)
 
@@ -150,6 +151,10 @@ class CallRecorder:
 
     async def _on_reconnected(self) -> None:
         self._reconcile(restarted=self._ami.restarted)
+        # Records an earlier ccpbx left open on this Asterisk: follow them again (the
+        # writer reads them; the database may not be up yet).
+        self._adopt_node = str(self._ami.instance)
+        self._wake.set()
 
     async def _on_resynced(self) -> None:
         self._reconcile(restarted=False)
@@ -169,6 +174,8 @@ class CallRecorder:
             self._wake.clear()
             await asyncio.sleep(self._flush_s)  # let a burst of changes gather
             try:
+                if self._adopt_node is not None:
+                    await self._adopt(self._adopt_node)
                 while await self._flush():
                     pass
             except Exception as exc:  # unreachable, slow, or an error not seen before
@@ -187,6 +194,21 @@ class CallRecorder:
             self._backoff.reset()
             self._last_error = None
             self.book.expire(self._clock())
+
+    async def _adopt(self, node: str) -> None:
+        found = await records.open_calls(self._pool(), "inbound", node)
+        now = self._clock()
+        adopted = ended = 0
+        for record in found:
+            live = record.uniqueid in self._channels
+            if self.book.adopt(draft_of(record), live=live, now=now):
+                adopted += 1
+                ended += not live
+        if self._adopt_node == node:
+            self._adopt_node = None
+        if adopted:
+            log.info("call_records_adopted", node=node, calls=adopted, ended=ended)
+            self._wake.set()
 
     async def _flush(self) -> bool:
         """Write one batch; False when nothing was left. Raises when the database cannot

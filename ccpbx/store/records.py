@@ -232,6 +232,18 @@ async def find(db: Executor, asterisk_node: str, uniqueid: str) -> CallRecord | 
     return _record(row) if row is not None else None
 
 
+async def open_calls(db: Executor, direction: str, asterisk_node: str) -> list[CallRecord]:
+    """Records of ``direction`` made by ``asterisk_node`` that have no end yet."""
+    rows = await db.fetch(
+        """SELECT * FROM call_records
+           WHERE direction = $1 AND asterisk_node = $2 AND ended_at IS NULL
+           ORDER BY started_at, id""",
+        direction,
+        asterisk_node,
+    )
+    return [_record(r) for r in rows]
+
+
 async def get(db: Executor, record_id: uuid.UUID) -> CallRecord:
     row = await db.fetchrow("SELECT * FROM call_records WHERE id = $1", record_id)
     if row is None:

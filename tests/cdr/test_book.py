@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from ccpbx.acd import AcdEvent, EventKind
-from ccpbx.cdr.book import ASTERISK_RESTARTED, GONE_WHILE_AWAY, CdrBook, calls_in
+from ccpbx.cdr.book import ASTERISK_RESTARTED, GONE_WHILE_AWAY, CdrBook, Draft, calls_in
 
 NODE = "pbx@2026-12-03 09:00:00"
 T = 1_764_750_000.0
@@ -299,3 +299,22 @@ def test_only_a_step_of_the_inbound_context_that_is_not_a_dialed_leg_calls_in() 
     assert not calls_in("ccpbx-inbound", "AppDial")
     assert not calls_in("ccpbx-outbound", "NoOp")
     assert not calls_in("ccpbx-queue-wait", "MusicOnHold")
+
+
+def test_an_open_record_from_before_a_ccpbx_restart_is_followed_again() -> None:
+    """A record an earlier ccpbx left open: if its channel lives, later events fill it
+    (nothing is written until they do); if not, it ends now, gone while away. A call
+    the book knows already is not adopted twice."""
+    book = CdrBook()
+    stored = Draft(NODE, "1.1", "1.1", "15550123", "1800", T, queue="care")
+    assert book.adopt(stored, live=True, now=T + 50)
+    assert book.take(10) == []
+    assert not book.adopt(Draft(NODE, "1.1", "1.1", "", "", T), live=True, now=T + 50)
+    book.hung_up("1.1", T + 60, cause="16", now=T + 60)
+    book.acd(ev(EventKind.CALL_ABANDONED, T + 60, queue="care", wait_s=55.0))
+    u = only(book)
+    assert (u.started_at, u.ended_at, u.queue) == (utc(T), utc(T + 60), "care")
+    assert u.details["outcome"] == "abandoned"
+    assert book.adopt(Draft(NODE, "1.2", "1.2", "", "", T), live=False, now=T + 70)
+    gone = only(book)
+    assert (gone.ended_at, gone.details["ended_by"]) == (utc(T + 70), GONE_WHILE_AWAY)

@@ -4,6 +4,7 @@ agent, answer, end, hang-up cause, outcome); the dialer's calls get none."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -182,6 +183,39 @@ async def test_caller_who_hangs_up_in_the_ivr_menu_was_never_queued(
     check_channel(record, daemon, hangups)
     assert (record["queue"], record["agent"], record["answered_at"]) == (None, None, None)
     assert set(record["details"]) == {"outcome", "hangup_cause_text"}
+
+
+@pytest.mark.timeout(120)
+async def test_a_call_in_progress_across_a_ccpbx_restart_keeps_its_one_record(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """ccpbx restarts while a caller waits in "care": the new daemon follows the record
+    the first one opened (the call stays up in Asterisk); the caller's hang-up ends it
+    as abandoned; there is still one record."""
+    did = "18005550193"
+    await activate(database_url, QUEUE_FLOW.format(queue="care", did=did))
+    hangups = Hangups()
+    first, _ = await start_ivr(start_daemon, events={"Hangup": hangups})
+    await add_queue(first, "care")
+    caller = asyncio.create_task(call(asterisk, did, [Step.pause(9000)], wait_bye_ms=1))
+    await eventually(
+        lambda: first.database.pool.fetchval(
+            "SELECT queue FROM call_records WHERE callee = $1", did
+        )
+    )
+    opened = await first.database.pool.fetchrow(
+        "SELECT id, started_at FROM call_records WHERE callee = $1", did
+    )
+    await first.stop()
+    assert not caller.done()
+    second, _ = await start_ivr(start_daemon, events={"Hangup": hangups})
+    result = await caller
+    assert result.ok, result.errors
+    record = await ended_record(second, did, outcome="abandoned")
+    check_channel(record, second, hangups)
+    assert (record["id"], record["started_at"]) == (opened["id"], opened["started_at"])
+    assert record["queue"] == "care"
+    assert "ended_by" not in record["details"]  # ended by its own hang-up
 
 
 @pytest.mark.timeout(180)
