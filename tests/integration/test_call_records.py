@@ -218,6 +218,42 @@ async def test_a_call_in_progress_across_a_ccpbx_restart_keeps_its_one_record(
     assert "ended_by" not in record["details"]  # ended by its own hang-up
 
 
+@pytest.mark.timeout(150)
+async def test_calls_that_die_with_asterisk_end_and_the_next_asterisk_is_another_node(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """Asterisk is SIGKILLed while a caller waits in "care" (no Hangup is ever sent) and
+    started again: the record ends when ccpbx reconnects, ended by the restart; a call to
+    the new Asterisk gets its own record under the new process's name."""
+    did = "18005550194"
+    await activate(database_url, QUEUE_FLOW.format(queue="care", did=did))
+    hangups = Hangups()
+    daemon, _ = await start_ivr(start_daemon, events={"Hangup": hangups})
+    await add_queue(daemon, "care")
+    before = str(daemon.ami.instance)
+    caller = asyncio.create_task(call(asterisk, did, [Step.pause(4000)], wait_bye_ms=1))
+    await eventually(
+        lambda: daemon.database.pool.fetchval(
+            "SELECT queue FROM call_records WHERE callee = $1", did
+        )
+    )
+    asterisk.kill()
+    await asyncio.to_thread(asterisk.start)
+    await eventually(lambda: daemon.ami.restarted and daemon.ami.ready, timeout=30)
+    record = await ended_record(daemon, did, outcome="abandoned")
+    assert record["asterisk_node"] == before != str(daemon.ami.instance)
+    assert record["details"]["ended_by"] == "asterisk_restarted"
+    assert record["hangup_cause"] is None
+    assert record["uniqueid"] not in hangups.seen
+    await caller  # its BYE found no call (the Asterisk that had it is gone)
+
+    result = await call(asterisk, "18005550199", [Step.pause(1500)], wait_bye_ms=1)
+    assert result.ok, result.errors
+    after = await ended_record(daemon, "18005550199", outcome="ivr")
+    check_channel(after, daemon, hangups)
+    assert after["asterisk_node"] != before
+
+
 @pytest.mark.timeout(180)
 async def test_dialer_calls_get_no_inbound_record(
     asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str, phone: SippPhone
