@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import asyncpg
 import pytest
 
-from ccpbx.acd import AcdEvent, EventKind
+from ccpbx.acd import AcdEvent, AgentMode, AgentState, EventKind
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance
@@ -135,6 +136,43 @@ async def test_call_answered_by_an_agent_has_queue_agent_answer_and_end(
     )
     assert 2.0 < talk < 7.0
     assert "abandoned" not in details
+
+
+@pytest.mark.timeout(120)
+async def test_call_rung_through_to_a_ring_mode_agent_is_answered_by_it(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str, phone: SippPhone
+) -> None:
+    """A caller (a Local channel dialing the DID) is put through by ringing agent 1001's
+    phone, which is bridged with it; when the caller is hung up the record has the
+    agent, the answer and the end of that same channel."""
+    await activate(database_url, QUEUE_FLOW.format(queue="sales", did="18005550195"))
+    hangups = Hangups()
+    daemon, _ = await start_ivr(start_daemon, events={"Hangup": hangups})
+    await add_queue(daemon, "sales", wrapup_s=0.0)
+    await add_agent(daemon, "1001", ["sales"], mode=AgentMode.RING)
+    await daemon.acd.login("1001", "1001")
+    caller = f"cdr-{uuid.uuid4().hex[:10]}"
+    await daemon.ami.action(
+        "Originate",
+        Channel="Local/18005550195@ccpbx-inbound",
+        Application="Wait",
+        Data="600",
+        CallerID='"Ring Caller" <15550123>',
+        ChannelId=f"out-{caller}",
+        OtherChannelId=caller,  # the half that runs the inbound dialplan: the customer
+        Async="true",
+        timeout=10,
+    )
+    await eventually(lambda: daemon.acd.state.agents["1001"].state is AgentState.ON_CALL, 20)
+    assert daemon.acd.state.agents["1001"].call_id == caller
+    await asyncio.sleep(1.0)
+    await daemon.ami.action("Hangup", Channel=daemon.acd.legs[caller].channel, timeout=5)
+    record = await ended_record(daemon, "18005550195", outcome="answered")
+    assert record["uniqueid"] == caller
+    assert (record["queue"], record["agent"]) == ("sales", "1001")
+    assert record["started_at"] < record["answered_at"] < record["ended_at"]
+    assert record["caller"] == "15550123"
+    assert record["hangup_cause"] == hangups.seen[caller].get("Cause")
 
 
 @pytest.mark.timeout(120)
