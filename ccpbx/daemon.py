@@ -24,6 +24,7 @@ from ccpbx.agi import AgiHandler, FastAgiServer
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.client import AmiClient
 from ccpbx.ami.settings import AmiSettings
+from ccpbx.cdr import CallRecorder
 from ccpbx.config import Config, load
 from ccpbx.database import Database
 from ccpbx.dialer.dispositions import DispositionDesk
@@ -109,6 +110,8 @@ class Daemon:
             database_ready=self.database.wait_ready,
         )
         self.acd.add_listener(self._acd_event)
+        self.cdr = CallRecorder(self.ami, self.channels, lambda: self.database.pool)
+        self.acd.add_listener(self.cdr.on_acd)
         self.dialer: DialerService | None = None
         self.dispositions: DispositionDesk | None = None
         if config.dialer.enabled:
@@ -152,10 +155,12 @@ class Daemon:
         self.health.register("ami", self._ami_status)
         self.health.register("agi", self._agi_status)
         self.health.register("acd", self.acd.status)
+        self.health.register("cdr", self.cdr.status)
         if self.dialer is not None:
             self.health.register("dialer", self.dialer.status)
         self.metrics.register(self.database.samples)
         self.metrics.register(self._samples)
+        self.metrics.register(self.cdr.samples)
 
     def _ami_status(self) -> ComponentStatus:
         snap = self.ami.health()
@@ -231,6 +236,7 @@ class Daemon:
         self.channels.attach(self.ami)
         await self.ami.start()
         await self.acd.start()
+        self.cdr.start()
         if self.dialer is not None:
             self._spawn(self._start_dialer(self.dialer), "dialer-start")
         await self.agi.start()
@@ -319,6 +325,7 @@ class Daemon:
         if self.dispositions is not None:
             await self.dispositions.stop()
         await self.acd.stop()  # calls stay up in Asterisk; a restart finds them again
+        await self.cdr.stop(timeout=timeout / 4)  # write the call records still pending
         await self.ami.close()
         if self._runner is not None:
             await self._runner.cleanup()
