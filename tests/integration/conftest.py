@@ -23,6 +23,8 @@ from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.root import ensure_runtime
 from ccpbx.sandbox.stack import daemon_config
 
+from .figures import Figures, table
+
 pytestmark = pytest.mark.asterisk
 
 
@@ -59,10 +61,32 @@ def asterisk(sandbox_asterisk: AsteriskInstance) -> Iterator[AsteriskInstance]:
     sandbox_asterisk.cli("channel request hangup all")
 
 
+_CASES: dict[str, Figures] = {}
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> Figures:
+    """What this fault or load case checked and measured: listed in the run's summary."""
+    case = Figures(request.node.name)
+    _CASES[request.node.nodeid] = case
+    return case
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _CASES:
+        return
+    terminalreporter.section("fault and load cases")
+    for line in table(list(_CASES.values())):
+        terminalreporter.write_line(line)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
+    case = _CASES.get(item.nodeid)
+    if case is not None and (report.when == "call" or report.failed):
+        case.result = "FAIL" if report.failed else "pass" if report.passed else report.outcome
     instance = getattr(item, "funcargs", {}).get("asterisk")
     if report.failed and isinstance(instance, AsteriskInstance):
         path = instance.log_dir / "messages.log"

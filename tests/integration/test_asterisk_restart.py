@@ -21,6 +21,7 @@ from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
 
 from .conftest import StartDaemon, eventually
 from .dialer_support import log_in_agents
+from .figures import Figures
 from .test_acd_support import add_agent, add_queue, desk_phones
 
 AGENTS = ("1006", "1007", "1008", "1009")
@@ -38,7 +39,7 @@ def _utc(at: float) -> dt.datetime:
 
 @pytest.mark.timeout(240)
 async def test_asterisk_killed_mid_campaign_and_started_again(
-    asterisk: AsteriskInstance, start_daemon: StartDaemon
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, figures: Figures
 ) -> None:
     """Asterisk is SIGKILLed with five or more campaign calls up and started again 5 s
     later on the same ports: nothing is leased or dialed while it is away and /status says
@@ -162,6 +163,13 @@ async def test_asterisk_killed_mid_campaign_and_started_again(
         f" {t_agents - t_ready:.1f} s after Asterisk was ready; first new INVITE"
         f" {t_invite - t_ready:.1f} s after Asterisk was ready"
     )
+    figures.checks("Asterisk SIGKILLed mid-campaign: paused, settled, agents back, no redial")
+    figures["calls up at kill"] = killed_with
+    figures["link lost s"] = t_down - t_kill
+    figures["reconnect s"] = t_up - t_kill
+    figures["settled s after reconnect"] = t_settled - t_up
+    figures["agents back s after ready"] = t_agents - t_ready
+    figures["first INVITE s after ready"] = t_invite - t_ready
     assert killed_with >= 5
     assert leased_away == []  # nothing leased while Asterisk was away
     assert t_settled - t_up <= 10

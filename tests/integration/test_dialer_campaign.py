@@ -17,6 +17,7 @@ from ccpbx.sandbox.outbound import NEW_YORK, TOKYO, seed_campaign
 
 from .conftest import CHAOS, StartDaemon, eventually
 from .dialer_support import CallLog, attempt_rows, log_in_agents
+from .figures import Figures
 from .test_acd_support import desk_phones
 
 AGENTS = ("1001", "1002", "1003", "1004", "1005")
@@ -34,7 +35,7 @@ OUTCOME_OF = {
     [pytest.param(60, id="70-contacts"), pytest.param(290, id="300-contacts", marks=CHAOS)],
 )
 async def test_predictive_campaign_runs_to_the_end(
-    asterisk: AsteriskInstance, start_daemon: StartDaemon, new_york: int
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, figures: Figures, new_york: int
 ) -> None:
     """300 contacts (70 in make test), 5 persistent agents, predictive pacing: every
     callable contact gets exactly one attempt with the outcome the carrier played; the
@@ -91,6 +92,11 @@ async def test_predictive_campaign_runs_to_the_end(
     assert stats.connected == len(answered)
     assert stats.abandoned == len(abandoned)
     assert len(log) == len(callable_numbers)
+    figures.checks("each callable contact dialed once; no DNC, closed-window or overlap")
+    figures["contacts"] = len(numbers)
+    figures["s"] = round(elapsed)
+    figures["connected"] = len(answered)
+    figures["abandoned"] = len(abandoned)
     print(
         f"\n{len(numbers)}-contact campaign: {elapsed:.0f} s, {len(answered)} connected,"
         f" {len(abandoned)} abandoned, view={view}"

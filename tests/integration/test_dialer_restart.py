@@ -24,6 +24,7 @@ from ccpbx.store.leasing import lease
 from ccpbx.store.tokens import TokenRepository
 
 from .conftest import CHAOS, StartDaemon, eventually
+from .figures import Figures
 from .test_acd_support import desk_phones
 from .test_service import write_config
 
@@ -60,6 +61,7 @@ async def test_killed_mid_campaign_dials_no_number_twice(
     start_daemon: StartDaemon,
     database_url: str,
     tmp_path: Path,
+    figures: Figures,
     contacts: int,
     kill_after: int,
 ) -> None:
@@ -148,6 +150,11 @@ async def test_killed_mid_campaign_dials_no_number_twice(
     reconciled = [r for r in rows if r["state"] == "reconciled"]
     leads = {r["e164"] for r in rows}
     assert leads == {n for n, _ in numbers}
+    figures.checks("ccpbx SIGKILLed mid-campaign: no number twice, every attempt settled")
+    figures["contacts"] = contacts
+    figures["calls up at kill"] = killed_with
+    figures["open attempts"] = open_at_kill
+    figures["reconciled"] = len(reconciled)
     print(
         f"\nkilled with {killed_with} calls up, {open_at_kill} attempts open;"
         f" reconciled {len(reconciled)}: "
