@@ -108,7 +108,10 @@ async def start_daemon(asterisk: AsteriskInstance, database_url: str) -> AsyncIt
     started: list[Daemon] = []
 
     async def start(handlers: Mapping[str, AgiHandler] | None = None, **hooks: Any) -> Daemon:
-        daemon = Daemon(daemon_config(asterisk, database_url), handlers=handlers)
+        config = daemon_config(asterisk, database_url)
+        if "config" in hooks:  # a function of the sandbox's config: the test's own
+            config = hooks["config"](config)
+        daemon = Daemon(config, handlers=handlers)
         for name, handler in hooks.get("events", {}).items():
             daemon.ami.on_event(name, handler)
         await daemon.start()
