@@ -248,11 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ccpbx.dialer.cli import register as register_dialer
     from ccpbx.ivr.cli import register as register_ivr
+    from ccpbx.pbx.cli import register as register_pbx
     from ccpbx.store.cli import register as register_store
 
     register_store(sub)
     register_dialer(sub)
     register_ivr(sub)
+    register_pbx(sub)
     return parser
 
 
