@@ -22,7 +22,7 @@ SPOOFER = "127.0.0.2"
 
 # An INVITE claiming to come from the carrier; it expects to be refused (401 or 403)
 # and ACKs the refusal. Anything else (100 Trying is allowed; 180 or 200) fails SIPp.
-_SPOOF = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+SPOOFED_INVITE = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="ccpbx spoofed carrier">
   <send retrans="500"><![CDATA[
       INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -82,7 +82,7 @@ async def test_an_invite_claiming_to_be_the_carrier_from_another_address_is_refu
     spoofed = await asyncio.to_thread(
         run_sipp,
         asterisk,
-        _SPOOF,
+        SPOOFED_INVITE,
         service="18005550100",
         timeout_s=20,
         extra=(
