@@ -16,6 +16,7 @@ from ccpbx.config import Config, load
 from ccpbx.errors import InvalidInput
 from ccpbx.pbx import model, numbers, phones, provision, trunks
 from ccpbx.pbx.model import PhoneRecord
+from ccpbx.store.phones import check_e164
 
 _NEXT = "it reaches Asterisk with the next `ccpbx conf render` (and its deployment)"
 
@@ -63,10 +64,6 @@ def _provision(
         console.say(f"desk-phone file written to {path} (it holds the password: mode 600)")
 
 
-def _phone_row(phone: PhoneRecord) -> dict[str, object]:
-    return phones.public(phone)
-
-
 # -- phones ---------------------------------------------------------------------------
 async def cmd_phone_add(args: argparse.Namespace) -> int:
     config = load(args.config)
@@ -101,7 +98,7 @@ def _show_secret(
     args: argparse.Namespace, config: Config, phone: PhoneRecord, secret: str, what: str
 ) -> int:
     if args.json:
-        console.print_json({"phone": _phone_row(phone), "secret": secret})
+        console.print_json({"phone": phones.public(phone), "secret": secret})
     elif args.provision:
         _provision(args, config, phone, secret)
     else:
@@ -113,7 +110,7 @@ def _show_secret(
 async def cmd_phone_list(args: argparse.Namespace) -> int:
     conn = await _connect(load(args.config))
     try:
-        rows = [_phone_row(p) for p in await phones.list_all(conn)]
+        rows = [phones.public(p) for p in await phones.list_all(conn)]
     finally:
         await conn.close()
     if args.json:
@@ -423,8 +420,6 @@ def _trunk(sub: argparse._SubParsersAction) -> None:
 
 
 def _e164(text: str) -> str:
-    from ccpbx.store.phones import check_e164
-
     return check_e164(text, "number")
 
 
