@@ -246,13 +246,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("bench", help="benchmarks: ccpbx bench --help", add_help=False)
 
+    from ccpbx.asterisk.cli import register as register_conf
     from ccpbx.dialer.cli import register as register_dialer
     from ccpbx.ivr.cli import register as register_ivr
+    from ccpbx.pbx.cli import register as register_pbx
     from ccpbx.store.cli import register as register_store
 
     register_store(sub)
     register_dialer(sub)
     register_ivr(sub)
+    register_pbx(sub)
+    register_conf(sub)
     return parser
 
 

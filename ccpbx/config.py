@@ -89,6 +89,42 @@ class DialerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AsteriskConfig:
+    """The Asterisk whose configuration ccpbx renders (``ccpbx conf ...``): its folders
+    as that Asterisk sees them, and where ccpbx stages what it renders."""
+
+    conf_dir: str = "/etc/asterisk"
+    staging_dir: str = "/var/lib/ccpbx/conf-staging"
+    sounds_dir: str = "/usr/share/asterisk/sounds"
+    modules_dir: str = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+    varlib_dir: str = "/var/lib/asterisk"
+    data_dir: str = "/usr/share/asterisk"
+    spool_dir: str = "/var/spool/asterisk"
+    run_dir: str = "/var/run/asterisk"
+    log_dir: str = "/var/log/asterisk"
+    rtp_start: int = 10000
+    rtp_end: int = 20000
+    tones_country: str = "us"
+    fallback_prompt: str = "ss-noservice"
+
+
+@dataclass(frozen=True, slots=True)
+class SipConfig:
+    """SIP as phones and carriers see it. ``realm`` is the digest realm phone credentials
+    are made for (changing it needs ``ccpbx phone reset-secret`` for every phone);
+    ``domain`` is what a phone is told to register to (a name or address it can reach)."""
+
+    realm: str = "ccpbx"
+    domain: str = ""
+    bind: str = "0.0.0.0"
+    port: int = 5060
+    tcp_port: int = 0  # 0: no TCP transport
+    # Address-identified trunks first: a carrier's call is the carrier's whatever user
+    # name its From header holds.
+    identify_order: str = "ip,username"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     ami: AmiConfig = field(default_factory=AmiConfig)
     agi: AgiConfig = field(default_factory=AgiConfig)
@@ -97,6 +133,8 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     dialer: DialerConfig = field(default_factory=DialerConfig)
+    asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
+    sip: SipConfig = field(default_factory=SipConfig)
     source: str = "defaults"
 
 
@@ -108,6 +146,8 @@ _SECTIONS: dict[str, type] = {
     "log": LogConfig,
     "daemon": DaemonConfig,
     "dialer": DialerConfig,
+    "asterisk": AsteriskConfig,
+    "sip": SipConfig,
 }
 
 
@@ -237,11 +277,53 @@ def validate(config: Config) -> Config:
             check_sound_name(getattr(config.dialer, key), field="a sound name")
         except InvalidInput as exc:
             raise ConfigError(f"dialer.{key}: {exc.message}", key=f"dialer.{key}") from None
+    _validate_asterisk(config.asterisk, config.sip)
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(
             f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"
         )
     return config
+
+
+def _validate_asterisk(asterisk: AsteriskConfig, sip: SipConfig) -> None:
+    for name in (f.name for f in dataclasses.fields(asterisk) if f.name.endswith("_dir")):
+        value = getattr(asterisk, name)
+        if not value.startswith("/") or any(c in value for c in "\r\n\0[];#"):
+            raise ConfigError(
+                f"asterisk.{name}: must be an absolute path with none of [ ] ; #",
+                key=f"asterisk.{name}",
+            )
+    if not 1024 <= asterisk.rtp_start < asterisk.rtp_end <= 65535:
+        raise ConfigError(
+            "asterisk.rtp_start/rtp_end: need 1024 <= rtp_start < rtp_end <= 65535",
+            key="asterisk.rtp_start",
+        )
+    try:
+        check_sound_name(asterisk.fallback_prompt, field="a sound name")
+    except InvalidInput as exc:
+        raise ConfigError(
+            f"asterisk.fallback_prompt: {exc.message}", key="asterisk.fallback_prompt"
+        ) from None
+    if not asterisk.tones_country.isalpha() or len(asterisk.tones_country) != 2:
+        raise ConfigError(
+            "asterisk.tones_country: a two-letter country code", key="asterisk.tones_country"
+        )
+    if not all(c.isalnum() or c in "._-" for c in sip.realm) or not 1 <= len(sip.realm) <= 64:
+        raise ConfigError("sip.realm: 1 to 64 of letters, digits and . _ -", key="sip.realm")
+    if sip.domain:
+        _check_host("sip.domain", sip.domain)
+    _check_host("sip.bind", sip.bind)
+    _check_port("sip.port", sip.port)
+    _check_port("sip.tcp_port", sip.tcp_port)
+    order = sip.identify_order.split(",")
+    if not set(order) <= {"ip", "username", "auth_username", "header", "request_uri"} or (
+        "ip" not in order
+    ):
+        raise ConfigError(
+            "sip.identify_order: comma-separated PJSIP identifiers including ip"
+            f" (e.g. ip,username); got {sip.identify_order!r}",
+            key="sip.identify_order",
+        )
 
 
 def load(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:

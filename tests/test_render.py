@@ -40,8 +40,8 @@ def test_shipped_templates_render_with_expected_sections() -> None:
 @pytest.mark.parametrize("bad", ["a\nb", "a\rb", "a\0b", "x[y", "x]y", "p;w", "p#w"])
 def test_values_that_break_config_lines_are_refused(bad: str) -> None:
     """CR, LF, NUL, brackets, ';' and '#' in any value are refused, naming the field."""
-    phones = [{"name": "agent1001", "password": bad, "label": "A"}]
-    with pytest.raises(RenderError, match=r"values\.phones\[0\]\.password contains"):
+    phones = [{"name": "agent1001", "md5_cred": bad, "label": "A"}]
+    with pytest.raises(RenderError, match=r"values\.phones\[0\]\.md5_cred contains"):
         render_all(values(phones=phones))
 
 

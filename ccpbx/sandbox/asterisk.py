@@ -21,6 +21,8 @@ from typing import Any
 import structlog
 
 from ccpbx.asterisk.render import render_all, write_all
+from ccpbx.pbx.model import PhoneRecord, TrunkRecord, md5_cred
+from ccpbx.pbx.values import endpoint_values, phone_values, trunk_values
 from ccpbx.sandbox.root import Runtime, SandboxError
 
 log = structlog.get_logger(__name__)
@@ -38,6 +40,15 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SIP_REALM = "ccpbx"
+"""The digest realm of sandbox phones (their credentials are made for it)."""
+
+# Every sandbox peer (phones, callers, the carrier) sends from 127.0.0.1, so phones are
+# told apart from the carrier by user name first; the carrier's endpoint can only be
+# found by address (identify_by = ip), so no user name ever reaches it.
+IDENTIFY_ORDER = "username,ip"
+
+
 @dataclass(frozen=True)
 class Phone:
     """A SIP phone provisioned on the sandbox (digest auth, one contact)."""
@@ -47,6 +58,19 @@ class Phone:
     label: str = ""
     # Keep the contact the phone registers (a test phone answers on another port).
     rewrite_contact: bool = True
+
+    def record(self) -> PhoneRecord:
+        """The phone as ``ccpbx phone add`` would have stored it (its MD5 credential)."""
+        return PhoneRecord(
+            name=self.name,
+            label=self.label,
+            transport="udp",
+            webrtc=False,
+            class_of_service="international",
+            max_calls=2,
+            realm=SIP_REALM,
+            md5_cred=md5_cred(self.name, SIP_REALM, self.password),
+        )
 
 
 @dataclass
@@ -67,7 +91,30 @@ class AsteriskSettings:
     fallback_prompt: str = "ss-noservice"
     voicemail_boxes: list[str] = field(default_factory=lambda: ["support", "sales"])
 
+    def carrier(self) -> TrunkRecord:
+        """The SIPp carrier as ``ccpbx trunk add carrier --identify 127.0.0.1`` stores it."""
+        return TrunkRecord(
+            name="carrier",
+            host="127.0.0.1",
+            port=self.carrier_port,
+            transport="udp",
+            identify=("127.0.0.1/32",),
+            register=False,
+            username=None,
+            secret=None,
+            codecs=("ulaw", "alaw"),
+            max_channels=None,
+            dial_template="PJSIP/{number}@{trunk}",
+        )
+
     def template_values(self, dirs: dict[str, str]) -> dict[str, Any]:
+        endpoints = endpoint_values(
+            (
+                phone_values(p.record(), realm=SIP_REALM, rewrite_contact=p.rewrite_contact)
+                for p in self.phones
+            ),
+            [trunk_values(self.carrier())],
+        )
         return {
             "dirs": dirs,
             "ami": {
@@ -76,19 +123,24 @@ class AsteriskSettings:
                 "username": self.ami_username,
                 "secret": self.ami_secret,
             },
-            "sip": {"bind": "127.0.0.1", "port": self.sip_port},
+            "sip": {
+                "bind": "127.0.0.1",
+                "port": self.sip_port,
+                "realm": SIP_REALM,
+                "identify_order": IDENTIFY_ORDER,
+            },
+            "transports": [
+                {
+                    "name": "transport-udp",
+                    "protocol": "udp",
+                    "bind": "127.0.0.1",
+                    "port": self.sip_port,
+                }
+            ],
             "rtp": {"start": self.rtp_start, "end": self.rtp_start + self.rtp_ports - 2},
             "agi": {"host": self.agi_host, "port": self.agi_port},
-            "carrier": {"host": "127.0.0.1", "port": self.carrier_port, "match": "127.0.0.1"},
-            "phones": [
-                {
-                    "name": p.name,
-                    "password": p.password,
-                    "label": p.label or p.name,
-                    "rewrite_contact": p.rewrite_contact,
-                }
-                for p in self.phones
-            ],
+            **endpoints,
+            "numbers": [],
             "fallback": {
                 "prompt": self.fallback_prompt,
                 "context": "ccpbx-fallback-hangup",

@@ -1,0 +1,150 @@
+"""Template values for a real Asterisk: from ccpbx's configuration (TOML) and the records
+it holds (phones, trunks, numbers, queues, IVR entry points).
+
+Pure code: the caller reads the database. The same value shapes as the sandbox's
+(:meth:`ccpbx.sandbox.asterisk.AsteriskSettings.template_values`), built by the same
+functions (:mod:`ccpbx.pbx.values`), so what the real-Asterisk tests prove holds here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ccpbx.config import Config
+from ccpbx.errors import InvalidInput
+from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord
+from ccpbx.pbx.values import endpoint_values, number_values, phone_values, trunk_values
+
+# Transports ccpbx can render today; TLS and WSS (certificates, WebRTC) come later.
+_RENDERED_TRANSPORTS = ("udp", "tcp")
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """What the database holds that the templates need."""
+
+    phones: Sequence[PhoneRecord] = ()
+    trunks: Sequence[TrunkRecord] = ()
+    numbers: Sequence[NumberRecord] = ()
+    queues: Sequence[str] = ()
+    ivr_dids: Sequence[str] = ()
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _transports(config: Config) -> list[dict[str, Any]]:
+    sip = config.sip
+    out = [{"name": "transport-udp", "protocol": "udp", "bind": sip.bind, "port": sip.port}]
+    if sip.tcp_port:
+        out.append(
+            {"name": "transport-tcp", "protocol": "tcp", "bind": sip.bind, "port": sip.tcp_port}
+        )
+    return out
+
+
+def _check_transports(records: Records, transports: list[dict[str, Any]]) -> None:
+    available = {t["protocol"] for t in transports}
+    users = [(f"phone {p.name}", p.transport) for p in records.phones]
+    users += [(f"trunk {t.name}", t.transport) for t in records.trunks]
+    for who, protocol in users:
+        if protocol not in _RENDERED_TRANSPORTS:
+            raise InvalidInput(
+                f"{who} uses {protocol}: ccpbx does not render TLS or WSS transports yet"
+                " (certificates and WebRTC come with a later release); use udp or tcp"
+            )
+        if protocol not in available:
+            raise InvalidInput(
+                f"{who} uses {protocol}, but no {protocol} transport is configured:"
+                f" set [sip] {protocol}_port"
+            )
+    webrtc = [p.name for p in records.phones if p.webrtc]
+    if webrtc:
+        raise InvalidInput(
+            f"WebRTC phones ({', '.join(webrtc)}) need the WSS transport, not rendered yet"
+        )
+
+
+def _mailbox_pin(config: Config, box: str) -> str:
+    """A stable PIN nobody needs (no dialplan lets anyone listen in), not a guessable one."""
+    digest = hashlib.sha256(f"{config.ami.secret}:voicemail:{box}".encode()).hexdigest()
+    return str(int(digest[:12], 16) % 10**8).zfill(8)
+
+
+def template_values(config: Config, records: Records) -> dict[str, Any]:
+    """Every value the shipped templates read, or InvalidInput saying what to set."""
+    if not _loopback(config.ami.host):
+        raise InvalidInput(
+            f"ami.host is {config.ami.host}: conf render writes a manager.conf that admits"
+            " ccpbx from loopback only, so ccpbx must run on the Asterisk host (ami.host ="
+            " 127.0.0.1)"
+        )
+    if not config.ami.secret:
+        raise InvalidInput(
+            "ami.secret is empty: set [ami] secret (Asterisk's manager.conf gets it)"
+        )
+    try:
+        if ipaddress.ip_address(config.agi.host).is_unspecified:
+            raise InvalidInput(
+                f"agi.host is {config.agi.host}: Asterisk needs an address to reach ccpbx's"
+                " FastAGI server at; set [agi] host to it"
+            )
+    except ValueError:
+        pass
+    transports = _transports(config)
+    _check_transports(records, transports)
+    a = config.asterisk
+    endpoints = endpoint_values(
+        (phone_values(p, realm=config.sip.realm) for p in records.phones),
+        (trunk_values(t) for t in records.trunks),
+    )
+    return {
+        "dirs": {
+            "etc": a.conf_dir,
+            "modules": a.modules_dir,
+            "varlib": a.varlib_dir,
+            "db": a.varlib_dir,
+            "data": a.data_dir,
+            "spool": a.spool_dir,
+            "run": a.run_dir,
+            "log": a.log_dir,
+        },
+        "ami": {
+            "bind": config.ami.host,
+            "port": config.ami.port,
+            "username": config.ami.username,
+            "secret": config.ami.secret,
+        },
+        "sip": {
+            "bind": config.sip.bind,
+            "port": config.sip.port,
+            "realm": config.sip.realm,
+            "identify_order": config.sip.identify_order,
+        },
+        "transports": transports,
+        "rtp": {"start": a.rtp_start, "end": a.rtp_end},
+        "agi": {"host": config.agi.host, "port": config.agi.port},
+        **endpoints,
+        "numbers": [number_values(n) for n in records.numbers],
+        "ivr": {"dids": list(records.ivr_dids)},
+        "fallback": {
+            "prompt": a.fallback_prompt,
+            "context": "ccpbx-fallback-hangup",
+            "exten": "s",
+            "describe": "hang up",
+        },
+        "voicemail": {
+            "boxes": [
+                {"name": q, "pin": _mailbox_pin(config, q), "label": q} for q in records.queues
+            ]
+        },
+        "tones": {"country": a.tones_country},
+    }

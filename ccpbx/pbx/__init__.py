@@ -1,0 +1,1 @@
+"""Phones, carrier trunks and inbound numbers as data, and the commands that manage them."""
