@@ -92,9 +92,17 @@ class IvrRuntime:
         env = session.env
         did = env.extension or env.dnid or ""
         caller = env.callerid or ""
+        # A number routed with `ccpbx number add --to ivr:FLOW` passes its route.
+        route = env.args[0] if env.args else ""
+        flow_name = route.removeprefix("ivr:") if route.startswith("ivr:") else None
         pool = self._pool()
         started = await store.start_call_for_did(
-            pool, uniqueid=env.uniqueid, did=did, caller=caller, now=self.clock()
+            pool,
+            uniqueid=env.uniqueid,
+            did=did,
+            caller=caller,
+            now=self.clock(),
+            flow=flow_name,
         )
         if started is None:
             log.info("ivr_no_flow", did=did)

@@ -280,16 +280,24 @@ class StartedCall:
 
 
 async def start_call_for_did(
-    db: Executor, *, uniqueid: str, did: str, caller: str, now: dt.datetime
+    db: Executor,
+    *,
+    uniqueid: str,
+    did: str,
+    caller: str,
+    now: dt.datetime,
+    flow: str | None = None,
 ) -> StartedCall | None:
-    """Record a call on the flow version active for `did` (one round trip); None if
-    no flow serves the DID."""
+    """Record a call on the flow version active for `did` (one round trip), or on the
+    active version of `flow` when the number's route names one; None if no flow serves
+    the call."""
     row = await db.fetchrow(
         """WITH a AS (
-               SELECT v.id, v.flow, v.version FROM ivr_dids d
-               JOIN ivr_active_flows f ON f.flow = d.flow
+               SELECT v.id, v.flow, v.version FROM ivr_active_flows f
                JOIN ivr_flow_versions v ON v.id = f.version_id
-               WHERE d.did = $2)
+               WHERE CASE WHEN $5::text IS NULL
+                          THEN f.flow = (SELECT d.flow FROM ivr_dids d WHERE d.did = $2)
+                          ELSE f.flow = $5 END)
            INSERT INTO ivr_calls (uniqueid, did, caller, flow, version_id, started_at)
            SELECT $1, $2, $3, a.flow, a.id, $4 FROM a
            RETURNING id, version_id, flow,
@@ -298,6 +306,7 @@ async def start_call_for_did(
         did,
         caller,
         now,
+        flow,
     )
     if row is None:
         return None

@@ -442,7 +442,7 @@ def _number(sub: argparse._SubParsersAction) -> None:
     )
     add.add_argument("number", type=console.option(_e164), help="E.164 (+ and country code)")
     add.add_argument(
-        "--to", required=True, type=console.option(_route), help="ivr:FLOW, queue:NAME or agent:N"
+        "--to", required=True, type=console.option(_route), help="ivr:FLOW or queue:NAME"
     )
     add.set_defaults(func=cmd_number_add)
     lst = nsub.add_parser("list", help="list numbers and their routes")

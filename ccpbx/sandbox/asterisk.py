@@ -21,8 +21,8 @@ from typing import Any
 import structlog
 
 from ccpbx.asterisk.render import render_all, write_all
-from ccpbx.pbx.model import PhoneRecord, TrunkRecord, md5_cred
-from ccpbx.pbx.values import endpoint_values, phone_values, trunk_values
+from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord, md5_cred
+from ccpbx.pbx.values import endpoint_values, number_values, phone_values, trunk_values
 from ccpbx.sandbox.root import Runtime, SandboxError
 
 log = structlog.get_logger(__name__)
@@ -88,6 +88,8 @@ class AsteriskSettings:
     agi_port: int = field(default_factory=free_tcp_port)
     carrier_port: int = field(default_factory=free_udp_port)
     phones: list[Phone] = field(default_factory=list)
+    numbers: list[NumberRecord] = field(default_factory=list)
+    """Inbound numbers with a route, as ``ccpbx number add`` stores them."""
     fallback_prompt: str = "ss-noservice"
     voicemail_boxes: list[str] = field(default_factory=lambda: ["support", "sales"])
 
@@ -140,7 +142,7 @@ class AsteriskSettings:
             "rtp": {"start": self.rtp_start, "end": self.rtp_start + self.rtp_ports - 2},
             "agi": {"host": self.agi_host, "port": self.agi_port},
             **endpoints,
-            "numbers": [],
+            "numbers": [number_values(n) for n in self.numbers],
             "fallback": {
                 "prompt": self.fallback_prompt,
                 "context": "ccpbx-fallback-hangup",

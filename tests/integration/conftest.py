@@ -18,6 +18,7 @@ import pytest
 
 from ccpbx.agi import AgiHandler
 from ccpbx.daemon import Daemon
+from ccpbx.pbx.model import NumberRecord
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, Phone
 from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.root import ensure_runtime
@@ -41,7 +42,10 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
     phones = [Phone(f"agent{n}", f"pw-{n}-secret") for n in (1001, 1002)]
     # Test desk phones (SIPp) answer on the contact they register: keep it as registered.
     phones += [Phone(str(n), f"pw-{n}-secret", rewrite_contact=False) for n in range(1001, 1013)]
-    settings = AsteriskSettings(phones=phones)
+    # A number routed to an IVR flow by name (test_ivr_calls' "short" flow), whatever the
+    # flow's own DID list says.
+    numbers = [NumberRecord("+18005550177", "ivr", "short")]
+    settings = AsteriskSettings(phones=phones, numbers=numbers)
     instance = AsteriskInstance(runtime, f"test-{os.getpid()}", settings)
     instance.start()
     yield instance
