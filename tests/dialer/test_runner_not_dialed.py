@@ -72,7 +72,7 @@ async def test_originate_refused_before_sending_is_not_dialed(pool: asyncpg.Pool
     link = Link(ready=True)
     runner, lead = await _runner(pool, link)
     runner.book.reserved = 1
-    await runner._dial(lead)
+    await runner.placer.dial(lead)
     await _drain(runner)
     assert runner.book.reserved == 0
     assert link.actions == ["Originate"]
@@ -90,7 +90,7 @@ async def test_nothing_is_dialed_while_the_link_is_down(pool: asyncpg.Pool) -> N
     link = Link(ready=False)
     runner, lead = await _runner(pool, link)
     runner.book.reserved = 1  # as the pacing decision does before placing
-    await runner._dial(lead)
+    await runner.placer.dial(lead)
     await _drain(runner)
     assert runner.book.reserved == 0
     assert link.actions == []
@@ -98,7 +98,7 @@ async def test_nothing_is_dialed_while_the_link_is_down(pool: asyncpg.Pool) -> N
     assert (row["outcome"], row["dialing_at"]) == ("not_dialed", None)
     assert (row["status"], row["ready_now"]) == ("ready", True)
     runner.book.reserved = 3
-    await runner._place(3)
+    await runner.placer.place(3)
     await _drain(runner)
     assert await pool.fetchval("SELECT count(*) FROM call_attempts") == 1  # no new lease
     assert runner.book.reserved == 0
