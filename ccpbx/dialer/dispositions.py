@@ -4,7 +4,8 @@
 (from the API or the keypad): it checks the code and the callback time, applies a
 callback disposition's default delay when no time was given, and records it
 (which finishes the lead, schedules the callback or adds the number to the
-do-not-call list, see :func:`ccpbx.store.attempts.set_disposition`).
+do-not-call list, see :func:`ccpbx.store.attempts.set_disposition`), on the
+attempt's call record too.
 
 :class:`DispositionDesk` listens to the keys agents press on their persistent
 legs (AMI ``DTMFEnd``, direction Received), feeds each agent's
@@ -36,6 +37,7 @@ from ccpbx.dialer.disposition_keys import (
     KeyStatus,
     repeated_end,
 )
+from ccpbx.dialer.runtime.records import dispose_record
 from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound
 from ccpbx.store import attempts
 from ccpbx.store.campaigns import Disposition, list_dispositions
@@ -155,6 +157,9 @@ async def dispose_attempt(
         callback_agent=owner,
         note=note,
     )
+    # The call's record (opened when its Originate was sent, before the outcome that
+    # a disposition needs) gets the same code.
+    await dispose_record(pool, attempt_id, code)
     log.info(
         "attempt_disposed",
         attempt_id=str(attempt_id),

@@ -82,6 +82,7 @@ async def test_originate_refused_before_sending_is_not_dialed(pool: asyncpg.Pool
     assert row["outcome"] == "not_dialed"
     assert row["dialing_at"] is not None
     assert (row["status"], row["attempts_total"], row["ready_now"]) == ("ready", 0, True)
+    assert await pool.fetchval("SELECT count(*) FROM call_records") == 0  # never sent
 
 
 async def test_nothing_is_dialed_while_the_link_is_down(pool: asyncpg.Pool) -> None:
@@ -97,6 +98,7 @@ async def test_nothing_is_dialed_while_the_link_is_down(pool: asyncpg.Pool) -> N
     row = await _attempt_and_lead(pool)
     assert (row["outcome"], row["dialing_at"]) == ("not_dialed", None)
     assert (row["status"], row["ready_now"]) == ("ready", True)
+    assert await pool.fetchval("SELECT count(*) FROM call_records") == 0
     runner.book.reserved = 3
     await runner.placer.place(3)
     await _drain(runner)

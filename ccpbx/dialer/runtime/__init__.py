@@ -9,6 +9,7 @@ worker: :mod:`.follow` (what Asterisk's and the ACD's events mean for each call)
 Async parts: :mod:`.placing` (lease, Originate), :mod:`.reserving` (callbacks and
 previews that get their agent first), :mod:`.recovery` (taking over after a
 restart), :mod:`.runner` (one campaign: sequences the others), :mod:`.service` (all
-campaigns of a node, the control surface the HTTP API uses). :mod:`.records` holds
-the runtime's own SQL.
+campaigns of a node, the control surface the HTTP API uses), :mod:`.call_records`
+(the outbound call records, written through the runner's ordered writer).
+:mod:`.records` holds the runtime's own SQL.
 """

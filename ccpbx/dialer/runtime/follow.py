@@ -20,6 +20,7 @@ from ccpbx.ami.protocol import AmiMessage
 from ccpbx.dialer.outcomes import amd_outcome
 from ccpbx.dialer.pacing.model import Pacer
 from ccpbx.dialer.runtime.book import OutboundCall, Phase
+from ccpbx.dialer.runtime.call_records import OutboundRecords
 from ccpbx.dialer.runtime.settings import RunnerSettings, utc
 from ccpbx.dialer.runtime.settle import outcome_after_restart
 from ccpbx.dialer.runtime.state import RunnerState
@@ -50,6 +51,7 @@ class CallFollower:
         pacer: Pacer,
         acd: QueueService,
         channels: ChannelView,
+        records: OutboundRecords,
         write: Callable[[Job], None],
         spawn: Callable[[Coroutine[Any, Any, None], str], None],
         on_agent_connected: Callable[[str, float], None] | None = None,
@@ -60,6 +62,7 @@ class CallFollower:
         self.pacer = pacer
         self._acd = acd
         self._channels = channels
+        self.records = records
         self._write = write
         self._spawn = spawn
         self._on_agent_connected = on_agent_connected  # (campaign, answer -> agent s)
@@ -71,12 +74,14 @@ class CallFollower:
         call = OutboundCall(lead.attempt_id, lead.contact_id, lead.e164, placed_at=now)
         self.state.book.placed(call)
         self.state.counts["placed"] += 1
+        self.records.placed(call.key, lead.attempt_id, lead.contact_id, lead.e164)
 
-    def sent(self, key: str) -> None:
-        """Its Originate was written to Asterisk (answered or not: it may ring)."""
+    def sent(self, key: str, at: float, node: str) -> None:
+        """Its Originate was written to Asterisk ``node`` (answered or not: it may ring)."""
         call = self.state.book.get(key)
         if call is not None:
             call.sent = True
+        self.records.sent(key, at, node)
 
     # ----- Asterisk's answers ------------------------------------------------------------
 
@@ -127,6 +132,7 @@ class CallFollower:
             self.pacer.observe_outcome(ring_s, True)
         stamp = utc(now)
         self._write(lambda db: store_attempts.mark_progress(db, call.attempt_id, "answered", stamp))
+        self.records.answered(key, now)
 
     def amd(self, event: AmiMessage, now: float) -> bool:
         key = event.get("Attempt") or ""
@@ -148,13 +154,13 @@ class CallFollower:
     def hangup(self, event: AmiMessage, now: float) -> bool:
         key = event.get("Uniqueid") or ""
         call = self.state.book.get(key)
-        if call is None:
-            return False
-        if call.phase is Phase.DIALING:
+        if call is not None and call.phase is Phase.DIALING:
             call.report.hangup(event.get("Cause") or "")
-            return self.dialing_settled(call, now)
-        if call.phase is Phase.ANSWERED and (
-            key not in self._acd.state.calls or self._acd.state.is_held_outbound(key)
+            changed = self.dialing_settled(call, now)
+        elif (
+            call is not None
+            and call.phase is Phase.ANSWERED
+            and (key not in self._acd.state.calls or self._acd.state.is_held_outbound(key))
         ):
             # Gone before the ACD had it: a machine (AMD), or a customer who hung up
             # at once (counted as abandoned: a live answer no agent reached).
@@ -162,8 +168,12 @@ class CallFollower:
                 self.finish(key, "machine", now)
             else:
                 self.abandoned(key, now)
-            return True
-        return False
+            changed = True
+        else:
+            changed = False
+        # The customer's channel is gone: its call record ends (whatever the phase).
+        self.records.hangup(key, now, event.get("Cause"), event.get("Linkedid"))
+        return changed
 
     # ----- the ACD's events for campaign calls ----------------------------------------------
 
@@ -208,6 +218,7 @@ class CallFollower:
         self._write(
             lambda db: store_attempts.record_outcome(db, call.attempt_id, "answered", stamp)
         )
+        self.records.connected(key, now, agent)
         log.info(
             "dialer_connected",
             campaign=self.campaign.name,
@@ -238,9 +249,10 @@ class CallFollower:
 
     def not_dialed(self, key: str, now: float) -> None:
         """The call's Originate never reached Asterisk: nobody was called, the lead goes
-        back at once (see :func:`ccpbx.store.attempts.record_outcome`)."""
+        back at once (see :func:`ccpbx.store.attempts.record_outcome`); no call record."""
         call = self.state.book.finish(key)
         self.release_hold(key)
+        self.records.not_sent(key)
         if call is None:
             return
         self.state.counts["placed"] -= 1
@@ -264,6 +276,7 @@ class CallFollower:
             else:
                 self.finish(call.key, outcome, now)
             settled[outcome] = settled.get(outcome, 0) + 1
+        self.records.ended_all(now)
         log.warning(
             "dialer_calls_lost_with_asterisk",
             campaign=self.campaign.name,
@@ -280,6 +293,9 @@ class CallFollower:
         self.state.counts["unanswered"] += 1
         stamp = utc(now)
         self._write(lambda db: store_attempts.record_outcome(db, call.attempt_id, outcome, stamp))
+        if call.phase is Phase.DIALING:
+            # Not answered: the call is over, even if its hang-up is still to come.
+            self.records.ended(key, now, call.report.hangup_cause)
         log.info("dialer_outcome", campaign=self.campaign.name, attempt_id=key, outcome=outcome)
 
     # ----- timers ----------------------------------------------------------------------------
@@ -315,3 +331,4 @@ class CallFollower:
                     book.finish(call.key)
                 elif now - (call.answered_at or now) > self.settings.stuck_after_s:
                     self.abandoned(call.key, now)
+        self.records.sweep(now, lambda key: key in book or key in self._channels)

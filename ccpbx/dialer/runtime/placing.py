@@ -129,6 +129,7 @@ class Placer:
         self._feed("placed", (lead, None, held))
         if held is None:
             self._acd.expect_call(key, CallAttributes(priority=self.settings.outbound_priority))
+        sent_at = self._clock()
         try:
             await self._ami.action(
                 "Originate",
@@ -149,7 +150,8 @@ class Placer:
             # Asterisk or, failing both, the sweep (no channel after the ring timeout)
             # settles it.
             log.warning("dialer_originate_unknown", attempt_id=key, error=repr(exc))
-        self._feed("sent", key)
+        # The channel is (instance, uniqueid): name the instance the action went to.
+        self._feed("sent", (key, sent_at, str(self._ami.instance)))
 
     async def give_back(self, lead: LeasedLead, held: str | None, why: str) -> None:
         """The lead is not dialed: back to the list at once (``not_dialed``)."""

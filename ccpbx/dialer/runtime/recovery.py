@@ -2,9 +2,10 @@
 
 Loads the campaign's abandon history (30 days) and goes through its attempts left
 open: a call whose channel Asterisk still has is followed to its end (with its
-phase, and its agent if the ACD has put it through); any other is settled now from
-how far it got (:func:`~.settle.settled_outcome`). Runs on the runner's worker
-before it takes any input.
+phase, its agent if the ACD has put it through, and its call record); any other is
+settled now from how far it got (:func:`~.settle.settled_outcome`), and its call
+record, if one was opened, is closed. Runs on the runner's worker before it takes
+any input.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from ccpbx.acd import AcdState
 from ccpbx.ami.channels import ChannelView
 from ccpbx.dialer.runtime import records
 from ccpbx.dialer.runtime.book import AbandonLedger, OutboundCall, Phase
+from ccpbx.dialer.runtime.call_records import OutboundRecords
 from ccpbx.dialer.runtime.settings import utc
 from ccpbx.dialer.runtime.settle import settled_outcome
 from ccpbx.dialer.runtime.state import RunnerState
@@ -34,10 +36,12 @@ async def recover(
     *,
     channels: ChannelView,
     acd: AcdState,
+    call_records: OutboundRecords,
+    node: str,
     now: float,
 ) -> None:
     """Take over the campaign's abandon history and open attempts (see the module
-    docstring)."""
+    docstring); ``node`` names the Asterisk instance the channels are on now."""
     history = await records.live_answers(db, campaign.id, utc(now - HISTORY_S))
     fresh = AbandonLedger(zone(campaign.settings.cap_time_zone))
     for at, abandoned in history:
@@ -56,9 +60,15 @@ async def recover(
         )
         if outcome is None:
             _follow(attempt, state, acd, now, up=channel is not None and channel.state == "Up")
+            started = attempt.dialing_at.timestamp() if attempt.dialing_at else now
+            call_records.followed(
+                key, attempt.id, attempt.contact_id, attempt.e164, started_at=started, node=node
+            )
             followed += 1
             continue
         await records.settle(db, attempt.id, outcome, utc(now))
+        if outcome != "not_dialed":
+            await records.end_record_of_attempt(db, attempt.id, utc(now))
         settled += 1
     if settled or followed:
         log.warning("dialer_recovered", campaign=campaign.name, settled=settled, followed=followed)

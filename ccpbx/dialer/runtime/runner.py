@@ -18,8 +18,8 @@ stays open and is settled later, never redialed on a guess).
 The runner sequences; its parts do the work: :mod:`.placing` (lease and Originate,
 on placing tasks), :mod:`.reserving` (callbacks and previews that get their agent
 first), :mod:`.follow` (what each input means for the calls, on the worker),
-:mod:`.recovery` (taking over after a restart), and the pure rules of :mod:`.gate`,
-:mod:`.snapshot` and :mod:`.book`.
+:mod:`.call_records` (the calls' records), :mod:`.recovery` (taking over after a
+restart), and the pure rules of :mod:`.gate`, :mod:`.snapshot` and :mod:`.book`.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import ChannelView
 from ccpbx.dialer.pacing.model import Pacer
 from ccpbx.dialer.runtime.book import AbandonLedger, CallBook
+from ccpbx.dialer.runtime.call_records import OutboundRecords
 from ccpbx.dialer.runtime.follow import CallFollower
 from ccpbx.dialer.runtime.gate import Blocked, dial_blocker
 from ccpbx.dialer.runtime.placing import Placer
@@ -99,6 +100,12 @@ class CampaignRunner:
         self._no_callbacks_until = 0.0
         self.blocked: Blocked | None = None
         """Why the campaign cannot dial now (see :mod:`.gate`), or None."""
+        self.call_records = OutboundRecords(
+            campaign_id=campaign.id,
+            queue=queue,
+            caller=campaign.settings.caller_id,
+            write=self._write,
+        )
         self.follower = CallFollower(
             campaign,
             self.state,
@@ -106,6 +113,7 @@ class CampaignRunner:
             pacer=pacer,
             acd=acd,
             channels=channels,
+            records=self.call_records,
             write=self._write,
             spawn=self._spawn,
             on_agent_connected=on_agent_connected,
@@ -278,6 +286,8 @@ class CampaignRunner:
             self.state,
             channels=self._channels,
             acd=self._acd.state,
+            call_records=self.call_records,
+            node=str(self._ami.instance),
             now=self._clock(),
         )
 
@@ -374,7 +384,8 @@ class CampaignRunner:
             follow.finish(key, outcome, now)
             return True
         if kind == "sent":
-            follow.sent(data)
+            key, at, node = data
+            follow.sent(key, at, node)
             return False
         if kind == "not_sent":
             follow.not_dialed(data, now)
