@@ -3,8 +3,11 @@
 Runs on the placing and reserving tasks, never on the worker; what it did goes back
 to the worker as inputs (``feed``): ``placed`` (marked dialing, or given back),
 ``sent`` (the Originate was written), ``not_sent``, ``dial_failed``, ``leased_fewer``
-and ``unplaced``. A lead whose call cannot be sent (the AMI link is down) goes back
-as ``not_dialed``, never marked dialing.
+and ``unplaced``. The last word on whether a lead is called is taken just before its
+call would be sent: the AMI link must be up, and the calling window must be open in
+every time zone of the number (the lead may have waited since it was leased; see
+:func:`ccpbx.store.phones.calling_window_open`). Otherwise the lead goes back as
+``not_dialed``, never marked dialing.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from ccpbx.queues.service import CallAttributes, QueueService
 from ccpbx.store import attempts as store_attempts
 from ccpbx.store.campaigns import Campaign
 from ccpbx.store.leasing import LeasedLead, lease
+from ccpbx.store.phones import calling_window_open
 
 log = structlog.get_logger(__name__)
 Feed = Callable[[str, Any], None]
@@ -113,6 +117,12 @@ class Placer:
         if not self._ami.ready:
             # Asterisk cannot be told: the lead goes back untouched, never marked dialing.
             await self.give_back(lead, held, "not sent")
+            return
+        now = self._clock()
+        if not calling_window_open(lead.time_zones, self.campaign.settings.window, utc(now)):
+            # The window closed while the lead waited: not called; the lease defers it.
+            log.info("dialer_window_closed", campaign=self.campaign.name, attempt_id=key)
+            await self.give_back(lead, held, "window closed")
             return
         try:
             # Written before Asterisk hears of the call: an attempt never marked dialing
