@@ -37,7 +37,6 @@ from ccpbx.dialer.disposition_keys import (
     KeyStatus,
     repeated_end,
 )
-from ccpbx.dialer.runtime.records import dispose_record
 from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound
 from ccpbx.store import attempts
 from ccpbx.store.campaigns import Disposition, list_dispositions
@@ -177,6 +176,15 @@ async def dispose_attempt(
         due,
         owner,
     )
+
+
+async def dispose_record(db: Executor, attempt_id: uuid.UUID, code: str) -> None:
+    """The attempt's disposition on its call record, if it has one (a ``dispositions``
+    code, as the record's foreign key wants; ``ccpbx.store.records`` has no such step)."""
+    with translate_errors("dispose call record", attempt_id=str(attempt_id), code=code):
+        await db.execute(
+            "UPDATE call_records SET disposition = $2 WHERE attempt_id = $1", attempt_id, code
+        )
 
 
 async def check_callback_agent(db: Executor, agent: str) -> None:

@@ -81,11 +81,3 @@ async def end_record_of_attempt(db: Executor, attempt_id: uuid.UUID, at: dt.date
             attempt_id,
             at,
         )
-
-
-async def dispose_record(db: Executor, attempt_id: uuid.UUID, code: str) -> None:
-    """The attempt's disposition (a ``dispositions`` code) on its call record, if any."""
-    with translate_errors("dispose call record", attempt_id=str(attempt_id), code=code):
-        await db.execute(
-            "UPDATE call_records SET disposition = $2 WHERE attempt_id = $1", attempt_id, code
-        )
