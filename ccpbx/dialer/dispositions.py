@@ -4,7 +4,8 @@
 (from the API or the keypad): it checks the code and the callback time, applies a
 callback disposition's default delay when no time was given, and records it
 (which finishes the lead, schedules the callback or adds the number to the
-do-not-call list, see :func:`ccpbx.store.attempts.set_disposition`).
+do-not-call list, see :func:`ccpbx.store.attempts.set_disposition`), on the
+attempt's call record too.
 
 :class:`DispositionDesk` listens to the keys agents press on their persistent
 legs (AMI ``DTMFEnd``, direction Received), feeds each agent's
@@ -155,6 +156,9 @@ async def dispose_attempt(
         callback_agent=owner,
         note=note,
     )
+    # The call's record (opened when its Originate was sent, before the outcome that
+    # a disposition needs) gets the same code.
+    await dispose_record(pool, attempt_id, code)
     log.info(
         "attempt_disposed",
         attempt_id=str(attempt_id),
@@ -172,6 +176,15 @@ async def dispose_attempt(
         due,
         owner,
     )
+
+
+async def dispose_record(db: Executor, attempt_id: uuid.UUID, code: str) -> None:
+    """The attempt's disposition on its call record, if it has one (a ``dispositions``
+    code, as the record's foreign key wants; ``ccpbx.store.records`` has no such step)."""
+    with translate_errors("dispose call record", attempt_id=str(attempt_id), code=code):
+        await db.execute(
+            "UPDATE call_records SET disposition = $2 WHERE attempt_id = $1", attempt_id, code
+        )
 
 
 async def check_callback_agent(db: Executor, agent: str) -> None:

@@ -72,7 +72,7 @@ async def test_originate_refused_before_sending_is_not_dialed(pool: asyncpg.Pool
     link = Link(ready=True)
     runner, lead = await _runner(pool, link)
     runner.book.reserved = 1
-    await runner._dial(lead)
+    await runner.placer.dial(lead)
     await _drain(runner)
     assert runner.book.reserved == 0
     assert link.actions == ["Originate"]
@@ -82,6 +82,7 @@ async def test_originate_refused_before_sending_is_not_dialed(pool: asyncpg.Pool
     assert row["outcome"] == "not_dialed"
     assert row["dialing_at"] is not None
     assert (row["status"], row["attempts_total"], row["ready_now"]) == ("ready", 0, True)
+    assert await pool.fetchval("SELECT count(*) FROM call_records") == 0  # never sent
 
 
 async def test_nothing_is_dialed_while_the_link_is_down(pool: asyncpg.Pool) -> None:
@@ -90,15 +91,16 @@ async def test_nothing_is_dialed_while_the_link_is_down(pool: asyncpg.Pool) -> N
     link = Link(ready=False)
     runner, lead = await _runner(pool, link)
     runner.book.reserved = 1  # as the pacing decision does before placing
-    await runner._dial(lead)
+    await runner.placer.dial(lead)
     await _drain(runner)
     assert runner.book.reserved == 0
     assert link.actions == []
     row = await _attempt_and_lead(pool)
     assert (row["outcome"], row["dialing_at"]) == ("not_dialed", None)
     assert (row["status"], row["ready_now"]) == ("ready", True)
+    assert await pool.fetchval("SELECT count(*) FROM call_records") == 0
     runner.book.reserved = 3
-    await runner._place(3)
+    await runner.placer.place(3)
     await _drain(runner)
     assert await pool.fetchval("SELECT count(*) FROM call_attempts") == 1  # no new lease
     assert runner.book.reserved == 0

@@ -22,6 +22,7 @@ from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.dialer.dispositions import NoCallToDispose, dispose_attempt
 from ccpbx.dialer.pacing import make_pacer
+from ccpbx.dialer.runtime.records import end_record_of_attempt
 from ccpbx.dialer.runtime.runner import CampaignRunner, Pool, RunnerSettings, new_dialer_id
 from ccpbx.dialer.runtime.settle import settled_outcome
 from ccpbx.errors import CcpbxError, Conflict, InvalidInput, NotFound
@@ -124,7 +125,8 @@ class DialerService:
     async def reconcile_expired(self) -> int:
         """Settle attempts whose lease lapsed (their dialer died, on any node, or their
         campaign is no longer run here): followed no further if Asterisk has no channel
-        for them, decided by how far they got (see :func:`settled_outcome`)."""
+        for them, decided by how far they got (see :func:`settled_outcome`); the call
+        record of a settled attempt is closed."""
         pool = self._pool()
 
         async def resolve(attempt: Attempt) -> str | None:
@@ -139,6 +141,9 @@ class DialerService:
 
         now = dt.datetime.fromtimestamp(self._clock(), dt.UTC)
         report = await reconcile_expired(pool, now, resolve)
+        for attempt in report.reconciled:
+            if attempt.outcome != "not_dialed":  # its call, if it had one, is over
+                await end_record_of_attempt(pool, attempt.id, now)
         return len(report.reconciled)
 
     async def _sync_loop(self) -> None:
