@@ -104,3 +104,16 @@ async def test_nothing_is_dialed_while_the_link_is_down(pool: asyncpg.Pool) -> N
     await _drain(runner)
     assert await pool.fetchval("SELECT count(*) FROM call_attempts") == 1  # no new lease
     assert runner.book.reserved == 0
+
+
+async def test_a_lead_given_back_keeps_no_hold_on_its_agent(pool: asyncpg.Pool) -> None:
+    """A lead whose agent was reserved first and that is given back (link down, window
+    closed) releases the agent and leaves no hold behind in the runner."""
+    link = Link(ready=False)
+    runner, lead = await _runner(pool, link)
+    # What Placer.give_back reports once it has recorded not_dialed and released agent
+    # 1001 in the ACD (that release needs a running ACD, which this test has not).
+    runner.feed("placed", (lead, "link down", "1001"))
+    await _drain(runner)
+    assert runner.holds == {}
+    assert runner.counts["placed"] == 0

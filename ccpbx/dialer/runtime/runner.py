@@ -371,12 +371,12 @@ class CampaignRunner:
         if kind == "dial_end":
             return follow.dial_end(data, now)
         if kind == "placed":
-            lead, ok, held = data
+            lead, given_back, held = data  # given_back: why the lead was not dialed, or None
             if held is None:
                 self.book.reserved -= 1
-            else:
+            elif given_back is None:  # a lead given back has had its agent released already
                 self.holds[str(lead.attempt_id)] = held
-            if ok is None:
+            if given_back is None:
                 follow.placed(lead, now)
             return True
         if kind == "dial_failed":
