@@ -247,12 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="benchmarks: ccpbx bench --help", add_help=False)
 
     from ccpbx.dialer.cli import register as register_dialer
+    from ccpbx.doctor.service import register as register_doctor
     from ccpbx.ivr.cli import register as register_ivr
     from ccpbx.store.cli import register as register_store
 
     register_store(sub)
     register_dialer(sub)
     register_ivr(sub)
+    register_doctor(sub)
     return parser
 
 
