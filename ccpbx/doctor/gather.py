@@ -235,6 +235,19 @@ async def _probe_call(
     return facts
 
 
+async def _logged_in(ami: AmiClient, timeout: float) -> bool:
+    """Ready within ``timeout``; False at once when the first attempt failed (refused
+    connection or login): doctor reports, it does not wait for the client's retries."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        with contextlib.suppress(AmiError):
+            await ami.wait_ready(0.05)
+            return True
+        if ami.health().failed_attempts:
+            return False
+    return False
+
+
 async def gather_ami(
     config: Config,
     modules: Iterable[str],
@@ -255,9 +268,7 @@ async def gather_ami(
     ami.on_event("*", seen)
     await ami.start()
     try:
-        try:
-            await ami.wait_ready(config.ami.connect_timeout + 3.0)
-        except AmiError:
+        if not await _logged_in(ami, config.ami.connect_timeout + 3.0):
             error = ami.health().last_error or "no answer"
             facts.error = error
             facts.refused = "refused AMI login" in error

@@ -54,6 +54,16 @@ nodes:
 """
 
 
+async def activate_french_flow(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        flow = check_text(FRENCH_FLOW).flow
+        assert flow is not None
+        await store.activate(conn, flow, FRENCH_FLOW, "test", "test")
+    finally:
+        await conn.close()
+
+
 def by_name(results: list[Check]) -> dict[str, Check]:
     return {c.name: c for c in results}
 
@@ -190,24 +200,23 @@ async def test_fastagi_with_ccpbx_running(
     asterisk: AsteriskInstance, database_url: str, start_daemon: StartDaemon
 ) -> None:
     """With ccpbx serving its FastAGI port, doctor proves Asterisk reaches ccpbx itself and
-    still looks for sounds through its own spare listener."""
+    still looks for sounds through its own spare listener (a missing one included)."""
     await start_daemon()
     checks = by_name(await run(daemon_config(asterisk, database_url)))
     assert checks["agi"].status == "ok"
     assert "(ccpbx answered)" in checks["agi"].detail
     assert checks["sounds"].status == "ok"
+    await activate_french_flow(database_url)
+    checks = by_name(await run(daemon_config(asterisk, database_url)))
+    assert checks["agi"].status == "ok"
+    assert checks["sounds"].status == "fail"
+    assert checks["sounds"].detail.startswith("fr: ")
 
 
 async def test_missing_sounds_for_a_language(asterisk: AsteriskInstance, database_url: str) -> None:
     """An active IVR flow in French, which has no sound files in the sandbox: the sounds
     check names the language and the package to install."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        flow = check_text(FRENCH_FLOW).flow
-        assert flow is not None
-        await store.activate(conn, flow, FRENCH_FLOW, "test", "test")
-    finally:
-        await conn.close()
+    await activate_french_flow(database_url)
     checks = by_name(await run(daemon_config(asterisk, database_url)))
     sounds = checks["sounds"]
     assert sounds.status == "fail"
@@ -242,7 +251,9 @@ async def test_ami_unreachable(asterisk: AsteriskInstance, database_url: str) ->
     that need AMI are not checked, the database is still judged."""
     base = daemon_config(asterisk, database_url)
     config = _with(base, ami=AmiConfig(host="127.0.0.1", port=free_tcp_port(), connect_timeout=1.0))
+    started = time.monotonic()
     checks = by_name(await run(config))
+    assert time.monotonic() - started < 2.0  # a refused connection is reported at once
     assert checks["ami_login"].status == "fail"
     assert "host/port" in checks["ami_login"].fix
     assert {checks[n].status for n in ("ami_write", "modules", "agi", "sounds")} == {"skip"}
