@@ -403,8 +403,8 @@ def decide_clock(offset: float | None, tolerance: float = CLOCK_TOLERANCE_S) -> 
         return skip(
             "clock",
             title,
-            "not checked: AMI events carry no Timestamp; set `timestampevents = yes` in"
-            " [general] of manager.conf",
+            "not checked: no AMI event carried a Timestamp (the probe call makes them;"
+            " manager.conf needs `timestampevents = yes` in [general])",
         )
     if abs(offset) <= tolerance:
         return ok(

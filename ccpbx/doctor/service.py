@@ -123,7 +123,7 @@ def print_report(results: list[Check], elapsed: float) -> None:
             print(f"      fix: {c.fix}")
     failed = sum(c.status == "fail" for c in results)
     console.say(
-        f"{len(results)} checks in {elapsed:.1f} s: {failed} failed,"
+        f"{len(results)} checks in {elapsed:.2f} s: {failed} failed,"
         f" {sum(c.status == 'skip' for c in results)} not checked"
     )
 
