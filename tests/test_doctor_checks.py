@@ -124,6 +124,9 @@ def test_sounds_missing_language_gets_the_package_fix() -> None:
     assert "en: 1 missing (vm-goodbye)" in result.detail
     assert "no file at all for fr" in result.fix
     assert "asterisk-core-sounds-<lang>-wav" in result.fix
+    assert "[dialer]" not in result.fix
+    dialer = checks.sounds_wanted(["en"], [("*", "ccpbx/abandon", "dialer.abandon_prompt")])
+    assert "[dialer] abandon_prompt" in checks.decide_sounds(dialer, {}, None).fix
     all_found = dict.fromkeys(wanted, True)
     assert checks.decide_sounds(wanted, all_found, None).status == "ok"
     assert checks.decide_sounds(wanted, None, None).status == "skip"

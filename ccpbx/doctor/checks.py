@@ -322,9 +322,16 @@ def decide_sounds(
         )
     fixes.append(
         f"put each missing file in {base}/<language>/ (e.g. {base}/{missing[0][0][0]}/"
-        f"{missing[0][0][1]}.wav, needed by {missing[0][1]}); spoken IVR prompts are made by"
-        " `ccpbx prompts build`"
+        f"{missing[0][0][1]}.wav, needed by {missing[0][1]})"
     )
+    whys = {why for _, why in missing}
+    if any(why.startswith("dialer.") for why in whys):
+        fixes.append(
+            "the dialer's messages are recordings you make (your company's name and a number"
+            " to call back), or set [dialer] abandon_prompt / machine_prompt to ones you have"
+        )
+    if any(why.startswith("IVR flow") for why in whys):
+        fixes.append("spoken IVR prompts are made by `ccpbx prompts build`")
     return fail("sounds", title, detail, "; ".join(fixes))
 
 
