@@ -203,3 +203,15 @@ def test_config_drift_reads_the_applied_files(tmp_path: Path) -> None:
     assert result.status == "fail"
     assert "extensions.conf" in result.detail
     assert config_drift(Config()).status == "skip"
+
+
+def test_probe_context_missing_or_not_visible() -> None:
+    """A missing [ccpbx-doctor] context says to load the dialplan; a refused ShowDialPlan
+    points at the write classes instead."""
+    assert checks.decide_probe_context(None) is None
+    missing = checks.decide_probe_context("Did not find context ccpbx-doctor")
+    assert missing is not None
+    assert "dialplan reload" in missing.fix
+    denied = checks.decide_probe_context("Permission denied")
+    assert denied is not None
+    assert "reporting" in denied.fix

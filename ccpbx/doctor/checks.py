@@ -208,6 +208,13 @@ def decide_probe_context(error: str | None) -> Check | None:
     """A failure when the dialplan lacks the probe context (None when it is there)."""
     if error is None:
         return None
+    if "permission denied" in error.lower():
+        return fail(
+            "probe",
+            "probe call",
+            f"the AMI user may not look at the dialplan ({error})",
+            "see the AMI write classes check (ShowDialPlan needs the reporting class)",
+        )
     return fail(
         "probe",
         "probe call",
