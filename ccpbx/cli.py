@@ -248,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from ccpbx.asterisk.cli import register as register_conf
     from ccpbx.dialer.cli import register as register_dialer
+    from ccpbx.doctor.service import register as register_doctor
     from ccpbx.ivr.cli import register as register_ivr
     from ccpbx.pbx.cli import register as register_pbx
     from ccpbx.store.cli import register as register_store
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_ivr(sub)
     register_pbx(sub)
     register_conf(sub)
+    register_doctor(sub)
     return parser
 
 
