@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from ccpbx.backoff import Backoff
 from ccpbx.errors import CcpbxError
 from ccpbx.store.db import Executor
 
@@ -76,18 +77,33 @@ class TaskSet:
 class OrderedWriter:
     """Runs database jobs one after the other, in the order given.
 
-    A job that fails because the database is unreachable (``Unavailable``, or an
-    unexpected error) is retried ``attempts`` times with a growing pause; one the
-    store refuses (a conflict, bad input) is logged and dropped: retrying cannot help.
+    A job that fails because the database is unreachable (``Unavailable``) is retried
+    until the database answers again, with pauses growing from ``pause_s`` to
+    ``max_pause_s``: an outage of any length loses no outcome, and the jobs behind it
+    keep their order. A job that fails for another reason is retried ``attempts`` times
+    and then dropped (``store_gave_up``); one the store refuses (a conflict, bad input)
+    is logged and dropped at once: retrying cannot help. At most ``max_pending`` jobs
+    wait; past that a new job is dropped and counted (``dropped``) rather than memory
+    growing without bound.
     """
 
     def __init__(
-        self, pool: Callable[[], Executor], *, owner: str, attempts: int = 5, pause_s: float = 0.5
+        self,
+        pool: Callable[[], Executor],
+        *,
+        owner: str,
+        attempts: int = 5,
+        pause_s: float = 0.5,
+        max_pause_s: float = 5.0,
+        max_pending: int = 100_000,
     ) -> None:
         self._pool = pool
         self.owner = owner
         self._attempts = attempts
         self._pause_s = pause_s
+        self._max_pause_s = max(pause_s, max_pause_s)
+        self._max_pending = max_pending
+        self.dropped = 0
         self._jobs: asyncio.Queue[Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -96,6 +112,10 @@ class OrderedWriter:
             self._task = asyncio.create_task(self._run(), name=f"{self.owner}-writer")
 
     def put(self, job: Job) -> None:
+        if self._jobs.qsize() >= self._max_pending:
+            self.dropped += 1
+            log.error("store_queue_full", owner=self.owner, pending=self.pending)
+            return
         self._jobs.put_nowait(job)
 
     @property
@@ -121,21 +141,28 @@ class OrderedWriter:
             job = await self._jobs.get()
             if job is None:
                 return
-            for attempt in range(self._attempts):
-                try:
-                    await job(self._pool())
-                    break
-                except asyncio.CancelledError:
-                    raise
-                except CcpbxError as exc:
-                    if exc.error_id != "unavailable":
-                        log.warning("store_refused", owner=self.owner, error=exc.message)
-                        break
-                    log.warning(
-                        "store_failed", owner=self.owner, error=exc.message, attempt=attempt
-                    )
-                except Exception as exc:
-                    log.warning("store_failed", owner=self.owner, error=repr(exc), attempt=attempt)
-                await asyncio.sleep(self._pause_s * (attempt + 1))
-            else:
-                log.error("store_gave_up", owner=self.owner, attempts=self._attempts)
+            await self._write(job)
+
+    async def _write(self, job: Job) -> None:
+        backoff = Backoff(initial=self._pause_s, maximum=self._max_pause_s, jitter=0.2)
+        failures = 0
+        while True:
+            try:
+                await job(self._pool())
+                return
+            except asyncio.CancelledError:
+                raise
+            except CcpbxError as exc:
+                if exc.error_id != "unavailable":
+                    log.warning("store_refused", owner=self.owner, error=exc.message)
+                    return
+                log.warning(
+                    "store_failed", owner=self.owner, error=exc.message, attempt=backoff.attempt
+                )
+            except Exception as exc:
+                failures += 1
+                log.warning("store_failed", owner=self.owner, error=repr(exc), attempt=failures)
+                if failures >= self._attempts:
+                    log.error("store_gave_up", owner=self.owner, attempts=failures)
+                    return
+            await asyncio.sleep(backoff.next_delay())

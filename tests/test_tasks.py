@@ -55,3 +55,42 @@ async def test_writer_keeps_order_retries_outages_and_drops_refusals() -> None:
     kinds = [e["event"] for e in logs]
     assert kinds.count("store_failed") == 2
     assert kinds.count("store_refused") == 1
+
+
+async def test_writer_outlasts_an_outage_of_any_length_and_bounds_its_queue() -> None:
+    """A database unavailable for 50 tries in a row loses nothing and keeps the order; an
+    unexpected error is given up after `attempts`; a full queue drops and counts."""
+    done: list[str] = []
+    down = {"n": 50}
+
+    async def first(db: object) -> None:
+        if down["n"]:
+            down["n"] -= 1
+            raise Unavailable("db down")
+        done.append("first")
+
+    async def broken(db: object) -> None:
+        raise RuntimeError("a bug in the job")
+
+    async def second(db: object) -> None:
+        done.append("second")
+
+    writer = OrderedWriter(
+        lambda: None,  # type: ignore[arg-type,return-value]
+        owner="t",
+        attempts=3,
+        pause_s=0.0005,
+        max_pause_s=0.001,
+        max_pending=3,
+    )
+    with capture_logs() as logs:
+        for job in (first, broken, second, second):
+            writer.put(job)
+        assert (writer.pending, writer.dropped) == (3, 1)
+        writer.start()
+        await writer.stop()
+    assert done == ["first", "second"]
+    kinds = [e["event"] for e in logs]
+    assert kinds.count("store_gave_up") == 1
+    assert kinds.count("store_queue_full") == 1
+    assert kinds.count("store_failed") == 50 + 3

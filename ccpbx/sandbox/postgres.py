@@ -83,6 +83,41 @@ class ThrowawayCluster:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: clients are disconnected, as by a restart)."""
+        subprocess.run(
+            _as_postgres_user([_pg_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "stop"]),
+            check=True,
+            capture_output=True,
+        )
+
+    def start(self) -> None:
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port}"
+            f" -c unix_socket_directories={self.directory}"
+        )
+        subprocess.run(
+            _as_postgres_user(
+                [
+                    _pg_binary("pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    opts,
+                    "-l",
+                    str(self.directory / "log"),
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+
 
 def _as_postgres_user(cmd: list[str]) -> list[str]:
     # initdb and postgres refuse to run as root.
@@ -96,8 +131,8 @@ def throwaway_cluster() -> Iterator[ThrowawayCluster]:
     directory = Path(tempfile.mkdtemp(prefix="ccpbx-pg-"))
     if os.geteuid() == 0:
         shutil.chown(directory, "postgres", "postgres")
-    port = _free_port()
-    data = directory / "data"
+    cluster = ThrowawayCluster(directory, _free_port())
+    data = cluster.data
     subprocess.run(
         _as_postgres_user(
             [_pg_binary("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
@@ -105,26 +140,9 @@ def throwaway_cluster() -> Iterator[ThrowawayCluster]:
         check=True,
         capture_output=True,
     )
-    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={directory}"
-    subprocess.run(
-        _as_postgres_user(
-            [
-                _pg_binary("pg_ctl"),
-                "-D",
-                str(data),
-                "-o",
-                opts,
-                "-l",
-                str(directory / "log"),
-                "-w",
-                "start",
-            ]
-        ),
-        check=True,
-        capture_output=True,
-    )
+    cluster.start()
     try:
-        yield ThrowawayCluster(directory, port)
+        yield cluster
     finally:
         subprocess.run(
             _as_postgres_user([_pg_binary("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
