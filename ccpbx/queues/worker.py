@@ -29,6 +29,7 @@ from ccpbx.queues import store
 from ccpbx.queues.connects import CallConnects
 from ccpbx.queues.floor import QueueFloor
 from ccpbx.queues.model import CALLBACK, FALLBACK, MESSAGE_CONTEXT, PHONE_LOST, CallLeg
+from ccpbx.queues.presentation import ring_caller_id
 from ccpbx.queues.reconnects import AgentReconnects, agent_leg_gone
 from ccpbx.tasks import TaskSet
 
@@ -320,8 +321,15 @@ class QueueWorker:
             self._spawn(self._connects.put_through(call_id, agent, leg.channel), "acd-put-through")
         elif session is not None:
             timeout = max(1.0, floor.specs[leg.queue].config.ring_timeout_s - RING_EARLY_S)
+            caller = self._channels.get(call_id)
+            caller_id = ring_caller_id(
+                leg.queue,
+                caller.caller_id_num if caller else "",
+                caller.caller_id_name if caller else "",
+            )
             self._spawn(
-                self._connects.ring(call_id, agent, session.endpoint, leg, timeout), "acd-ring"
+                self._connects.ring(call_id, agent, session.endpoint, leg, timeout, caller_id),
+                "acd-ring",
             )
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[Any]:

@@ -60,8 +60,8 @@ _REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
 _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="ccpbx phone answering">
-  <recv request="INVITE" crlf="true"/>
-  <nop><action><log message="INVITE [call_id]"/></action></nop>
+  <recv request="INVITE" crlf="true">{capture}</recv>
+  <nop><action><log message="INVITE [call_id]"/></action></nop>{log_capture}
   <send><![CDATA[
       SIP/2.0 180 Ringing
       [last_Via:]
@@ -102,6 +102,31 @@ _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
+_HEADER_MARK = "HEADER "
+
+
+def _capture(headers: tuple[str, ...]) -> str:
+    """SIPp actions (of the INVITE's ``recv``) that keep each of ``headers``."""
+    out = []
+    for n, header in enumerate(headers):
+        if not header.replace("-", "").isalnum():
+            raise ValueError(f"not a SIP header name: {header!r}")
+        out.append(
+            f'<ereg regexp=".*" search_in="hdr" header="{header}:" check_it="false" '
+            f'assign_to="hdr{n}"/>'
+        )
+    return f"<action>{''.join(out)}</action>" if out else ""
+
+
+def _log_capture(headers: tuple[str, ...]) -> str:
+    """A SIPp step that logs each kept header, one line each (``HEADER name: value``;
+    the value is empty when the INVITE had no such header)."""
+    logs = "".join(
+        f'<log message="{_HEADER_MARK}{header}: [$hdr{n}]"/>' for n, header in enumerate(headers)
+    )
+    return f"\n  <nop><action>{logs}</action></nop>" if logs else ""
+
+
 @dataclass
 class SippPhone:
     """A registered test phone; ``stop()`` ends it."""
@@ -112,6 +137,8 @@ class SippPhone:
     port: int = field(default_factory=free_udp_port)
     process: subprocess.Popen[bytes] | None = None
     name: str = field(default_factory=lambda: f"phone-{next(_counter)}")
+    capture: tuple[str, ...] = ()
+    """Headers of each INVITE to write to the phone's log (see :meth:`headers`)."""
 
     @property
     def _workdir_inside(self) -> str:
@@ -140,6 +167,8 @@ class SippPhone:
                 sdp=sdp_offer("phone"),
                 silence_pcap=f"{self._workdir_inside}/{silence.name}",
                 media_ms=MEDIA_LOOP_MS,
+                capture=_capture(self.capture),
+                log_capture=_log_capture(self.capture),
             )
         )
         register = self._workdir / f"{self.name}-register.xml"
@@ -184,6 +213,22 @@ class SippPhone:
         if not log.exists():
             return 0
         return sum(1 for line in log.read_text(errors="replace").splitlines() if "INVITE " in line)
+
+    def headers(self) -> list[dict[str, str]]:
+        """The ``capture`` headers of each INVITE this phone received, in order
+        (a header the INVITE lacked is absent)."""
+        log = self._workdir / f"{self.name}.log"
+        if not log.exists():
+            return []
+        seen: list[dict[str, str]] = []
+        for line in log.read_text(errors="replace").splitlines():
+            if "INVITE " in line:
+                seen.append({})
+            elif line.startswith(_HEADER_MARK) and seen:
+                header, _, value = line.removeprefix(_HEADER_MARK).partition(": ")
+                if value:
+                    seen[-1][header] = value
+        return seen
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
