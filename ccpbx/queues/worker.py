@@ -24,11 +24,18 @@ from ccpbx.ami.instance import AsteriskInstance
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.callcontrol.reconnect import ASTERISK_SHUTDOWN
-from ccpbx.callcontrol.ring import RingResult
+from ccpbx.callcontrol.ring import LEG_PREFIX, RingResult
 from ccpbx.queues import store
 from ccpbx.queues.connects import CallConnects
 from ccpbx.queues.floor import QueueFloor
-from ccpbx.queues.model import CALLBACK, FALLBACK, MESSAGE_CONTEXT, PHONE_LOST, CallLeg
+from ccpbx.queues.model import (
+    CALLBACK,
+    FALLBACK,
+    MESSAGE_CONTEXT,
+    PHONE_LOST,
+    TRANSFERRED,
+    CallLeg,
+)
 from ccpbx.queues.presentation import ring_caller_id
 from ccpbx.queues.reconnects import AgentReconnects, agent_leg_gone
 from ccpbx.tasks import TaskSet
@@ -175,7 +182,10 @@ class QueueWorker:
         floor.callback_offers.pop(uniqueid, None)
         leg = floor.legs.pop(uniqueid, None)
         call = floor.state.calls.get(uniqueid)
-        if leg is None or call is None:
+        if leg is None:
+            self.agent_left(uniqueid, now)
+            return
+        if call is None:
             return
         if call.status is CallStatus.CONNECTED:
             floor.publish(floor.state.hangup(uniqueid, now))
@@ -183,6 +193,25 @@ class QueueWorker:
         for ring_leg in leg.ring_legs.values():
             self._spawn(self._connects.cancel_ring(ring_leg), "acd-ring-cancel")
         floor.publish(floor.state.abandon(uniqueid, now))
+
+    def agent_left(self, agent_leg: str, now: float) -> None:
+        """A ring-mode agent's answered leg ended while its caller is still up: the
+        phone transferred the caller (REFER) or hung up first. The call ends for the ACD
+        (the agent goes to wrap-up); the caller's channel lives on where the transfer
+        sent it, and comes back as a new call if it reaches a queue again."""
+        if not agent_leg.startswith(LEG_PREFIX):
+            return
+        floor = self._floor
+        call_id = next((c for c, leg in floor.legs.items() if leg.agent_leg == agent_leg), None)
+        if call_id is None:
+            return
+        call = floor.state.calls.get(call_id)
+        leg = floor.legs.pop(call_id)
+        if call is None or call.status is not CallStatus.CONNECTED:
+            return
+        events = floor.state.hangup(call_id, now)
+        floor.publish([dataclasses.replace(e, reason=e.reason or TRANSFERRED) for e in events])
+        log.info("acd_agent_left_call", call_id=call_id, agent=leg.agent, channel=leg.channel)
 
     def connected(self, call_id: str, agent: str, ok: bool, detail: str, *, now: float) -> None:
         """The outcome of a put-through to a persistent agent."""
@@ -220,6 +249,7 @@ class QueueWorker:
         if result is not None and result.answered:
             self._answered(call_id, agent, result.channel, now)
             assert leg is not None
+            leg.agent_leg = result.leg
             for other in list(leg.ring_legs):
                 self._spawn(self._connects.cancel_ring(leg.ring_legs.pop(other)), "acd-ring-cancel")
         else:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone, free_udp_port
+from ccpbx.sandbox.phone_features import DIALOG_CAPTURE, answer_reinvite, blind_transfer
 from ccpbx.sandbox.rtp import media_pcap
 from ccpbx.sandbox.sipp import sdp_offer, server_argv
 
@@ -85,9 +86,9 @@ _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       Content-Length: [len]
 
 {sdp}  ]]></send>
-  <recv request="ACK" crlf="true"/>
+  <recv request="ACK" crlf="true"/>{in_call}
   <label id="media"/>
-  <nop><action><exec play_pcap_audio="{silence_pcap}"/></action></nop>
+  <nop><action><exec play_pcap_audio="{silence_pcap}"/></action></nop>{reinvite_wait}
   <recv request="BYE" timeout="{media_ms}" ontimeout="media"/>
   <send><![CDATA[
       SIP/2.0 200 OK
@@ -97,7 +98,7 @@ _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       [last_Call-ID:]
       [last_CSeq:]
       Content-Length: 0
-  ]]></send>
+  ]]></send>{after}
 </scenario>
 """
 
@@ -105,8 +106,8 @@ _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 _HEADER_MARK = "HEADER "
 
 
-def _capture(headers: tuple[str, ...]) -> str:
-    """SIPp actions (of the INVITE's ``recv``) that keep each of ``headers``."""
+def _ereg(headers: tuple[str, ...]) -> str:
+    """SIPp actions that keep each of ``headers`` of the message received."""
     out = []
     for n, header in enumerate(headers):
         if not header.replace("-", "").isalnum():
@@ -115,7 +116,16 @@ def _capture(headers: tuple[str, ...]) -> str:
             f'<ereg regexp=".*" search_in="hdr" header="{header}:" check_it="false" '
             f'assign_to="hdr{n}"/>'
         )
-    return f"<action>{''.join(out)}</action>" if out else ""
+    return "".join(out)
+
+
+def _actions(actions: str) -> str:
+    return f"<action>{actions}</action>" if actions else ""
+
+
+def _capture(headers: tuple[str, ...]) -> str:
+    """The INVITE's ``recv`` actions that keep each of ``headers``."""
+    return _actions(_ereg(headers))
 
 
 def _log_capture(headers: tuple[str, ...]) -> str:
@@ -139,6 +149,12 @@ class SippPhone:
     name: str = field(default_factory=lambda: f"phone-{next(_counter)}")
     capture: tuple[str, ...] = ()
     """Headers of each INVITE to write to the phone's log (see :meth:`headers`)."""
+    reinvites: bool = False
+    """Answer the PBX's re-INVITEs in a call (connected-line updates), as phones do."""
+    transfer_to: str = ""
+    """Blind-transfer each call answered to this extension (REFER) after
+    ``transfer_after_ms``, instead of staying in it."""
+    transfer_after_ms: int = 1000
 
     @property
     def _workdir_inside(self) -> str:
@@ -167,16 +183,20 @@ class SippPhone:
                 sdp=sdp_offer("phone"),
                 silence_pcap=f"{self._workdir_inside}/{silence.name}",
                 media_ms=MEDIA_LOOP_MS,
-                capture=_capture(self.capture),
-                log_capture=_log_capture(self.capture),
+                **self._features(sdp_offer("phone")),
             )
         )
+        # A transfer's progress NOTIFYs can arrive back to back, faster than the scenario
+        # steps through them: SIPp answers those itself (200 OK), as a phone does.
+        extra = ["-aa"] if self.transfer_to else []
         register = self._workdir / f"{self.name}-register.xml"
         register.write_text(
             _REGISTER.format(user=user, password=password, contact_port=self.port, expires=3600)
         )
         self.process = subprocess.Popen(
-            self._sipp(*server_argv(self._workdir_inside, answer.name, self.port, self.name)),
+            self._sipp(
+                *server_argv(self._workdir_inside, answer.name, self.port, self.name, *extra)
+            ),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -213,6 +233,40 @@ class SippPhone:
         if not log.exists():
             return 0
         return sum(1 for line in log.read_text(errors="replace").splitlines() if "INVITE " in line)
+
+    def _features(self, sdp: str) -> dict[str, str]:
+        """The answering scenario's optional parts (all empty for a plain phone)."""
+        user = self.phone.name
+        parts = {
+            "capture": _capture(self.capture),
+            "log_capture": _log_capture(self.capture),
+            "in_call": "",
+            "reinvite_wait": "",
+            "after": "",
+        }
+        if self.transfer_to:
+            if not self.transfer_to.replace("+", "").isalnum():
+                raise ValueError(f"not an extension: {self.transfer_to!r}")
+            parts["capture"] = _actions(DIALOG_CAPTURE + _ereg(self.capture))
+            transfer = blind_transfer(user, self.transfer_to, sdp, self.transfer_after_ms)
+            parts["in_call"] = f'\n{transfer}\n  <nop next="phone_end"/>'
+            parts["after"] = '\n  <label id="phone_end"/>'
+        elif self.reinvites:
+            parts["reinvite_wait"] = (
+                '\n  <recv request="INVITE" optional="true" next="phone_reinvite"/>'
+            )
+            reinvite = answer_reinvite(user, sdp, "phone_reinvite", "media")
+            parts["after"] = f'\n  <nop next="phone_end"/>\n{reinvite}\n  <label id="phone_end"/>'
+        return parts
+
+    def log_lines(self, prefix: str) -> list[str]:
+        """Lines of the phone's log that start with ``prefix`` (``REFER``, ``NOTIFY``, ...)."""
+        log = self._workdir / f"{self.name}.log"
+        if not log.exists():
+            return []
+        return [
+            line for line in log.read_text(errors="replace").splitlines() if line.startswith(prefix)
+        ]
 
     def headers(self) -> list[dict[str, str]]:
         """The ``capture`` headers of each INVITE this phone received, in order

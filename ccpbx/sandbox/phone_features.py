@@ -1,0 +1,119 @@
+"""SIPp pieces for what a real desk phone does inside a call it answered: answer the
+PBX's re-INVITEs (connected-line updates, session refreshes), put the call on hold, and
+transfer it with the phone's transfer key (a blind REFER).
+
+:class:`ccpbx.sandbox.phones.SippPhone` puts them into its answering scenario when asked
+to; each piece logs what happened (``REINVITE``, ``REFER 202``, ``NOTIFY SIP/2.0 200``,
+``HOLD 200``) so that a test can read it back. The phone is the UAS of the call, so its
+requests turn the INVITE's From and To around (kept by :data:`DIALOG_CAPTURE`).
+"""
+
+from __future__ import annotations
+
+DIALOG_CAPTURE = (
+    '<ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="dlg_from"/>'
+    '<ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="dlg_to"/>'
+    '<ereg regexp="sip:[^>]*" search_in="hdr" header="Contact:" check_it="true" '
+    'assign_to="dlg_contact"/>'
+)
+"""Actions of the INVITE's ``recv`` that keep what the phone's own requests need."""
+
+_OK_WITH_SDP = """
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{sdp}"""
+
+_OK = """
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:{user}@[local_ip]:[local_port];transport=[transport]>
+      Content-Length: 0
+"""
+
+_IN_DIALOG = """
+      {method} [$dlg_contact] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: [$dlg_to];tag=[pid]ph[call_number]
+      To: [$dlg_from]
+      Call-ID: [call_id]
+      CSeq: {cseq} {method}
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      User-Agent: ccpbx-test-phone
+{extra}      Content-Length: {length}
+"""
+
+
+def answer_reinvite(user: str, sdp: str, label: str, back_to: str) -> str:
+    """The steps at ``label``: answer a re-INVITE with the phone's SDP, take the ACK,
+    go on at ``back_to``."""
+    return "\n".join(
+        [
+            f'  <label id="{label}"/>',
+            '  <nop><action><log message="REINVITE [call_id]"/></action></nop>',
+            f"  <send><![CDATA[{_OK_WITH_SDP.format(user=user, sdp=sdp)}]]></send>",
+            '  <recv request="ACK" crlf="true"/>',
+            f'  <nop next="{back_to}"/>',
+        ]
+    )
+
+
+def blind_transfer(user: str, target: str, sdp: str, after_ms: int) -> str:
+    """After the call is up ``after_ms`` (answering the PBX's re-INVITEs meanwhile),
+    send ``REFER`` with ``Refer-To: <sip:target@PBX>``, answer the NOTIFYs that report
+    the transfer's progress, and end the call on the PBX's BYE (or send BYE once the
+    transfer is reported done)."""
+    refer = _IN_DIALOG.format(
+        method="REFER",
+        cseq=1,
+        user=user,
+        extra=(
+            f"      Refer-To: <sip:{target}@[local_ip]>\n"
+            f"      Referred-By: <sip:{user}@[local_ip]:[local_port]>\n"
+        ),
+        length=0,
+    )
+    bye = _IN_DIALOG.format(method="BYE", cseq=2, user=user, extra="", length=0)
+    ok = _OK.format(user=user)
+    return "\n".join(
+        [
+            '  <label id="xfer_wait"/>',
+            f'  <recv request="INVITE" timeout="{int(after_ms)}" ontimeout="xfer_refer"/>',
+            f"  <send><![CDATA[{_OK_WITH_SDP.format(user=user, sdp=sdp)}]]></send>",
+            '  <recv request="ACK" crlf="true"/>',
+            '  <nop><action><log message="REINVITE [call_id]"/></action></nop>',
+            '  <nop next="xfer_wait"/>',
+            '  <label id="xfer_refer"/>',
+            f'  <send retrans="500"><![CDATA[{refer}]]></send>',
+            '  <recv response="100" optional="true"/>',
+            '  <recv response="202"/>',
+            '  <nop><action><log message="REFER 202 [call_id]"/></action></nop>',
+            '  <label id="xfer_events"/>',
+            '  <recv request="NOTIFY" optional="true" next="xfer_notify">'
+            '<action><ereg regexp="SIP/2.0 [0-9]+" search_in="body" check_it="false" '
+            'assign_to="xfer_frag"/><log message="NOTIFY [$xfer_frag]"/></action></recv>',
+            '  <recv request="BYE" timeout="20000" ontimeout="xfer_bye"/>',
+            f"  <send><![CDATA[{ok}]]></send>",
+            '  <nop next="xfer_done"/>',
+            '  <label id="xfer_notify"/>',
+            f"  <send><![CDATA[{ok}]]></send>",
+            '  <nop next="xfer_events"/>',
+            '  <label id="xfer_bye"/>',
+            f'  <send retrans="500"><![CDATA[{bye}]]></send>',
+            '  <recv response="200"/>',
+            '  <label id="xfer_done"/>',
+            '  <nop><action><log message="TRANSFER DONE [call_id]"/></action></nop>',
+        ]
+    )
