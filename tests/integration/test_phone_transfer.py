@@ -142,3 +142,73 @@ async def test_a_transfer_to_an_outside_number_never_reaches_a_trunk_and_requeue
     assert [name for name in created if name.startswith("PJSIP/")] == [
         next(name for name in created if name.startswith("PJSIP/1008-"))
     ]
+
+
+@pytest.fixture
+def queue_transfer_phone(asterisk: AsteriskInstance) -> Iterator[SippPhone]:
+    """Agent 1009's phone, which blind-transfers every call it answers to queue "sales"."""
+    phone = _phone(asterisk, "1009", transfer_to="sales", transfer_after_ms=500)
+    phone.start()
+    yield phone
+    phone.stop()
+
+
+async def test_a_transfer_to_a_queue_enters_the_caller_there_as_a_new_call(
+    asterisk: AsteriskInstance,
+    start_daemon: StartDaemon,
+    queue_transfer_phone: SippPhone,
+) -> None:
+    """A REFER to a queue's name (sip:sales@...) sends the customer through the queue
+    script into that queue, where it waits as a new call; the transferring agent is in
+    wrap-up, not on call."""
+    daemon = await start_daemon()
+    acd = daemon.acd
+    await add_queue(daemon, "support", ring_timeout_s=10.0, wrapup_s=60.0)
+    await add_queue(daemon, "sales")
+    await add_agent(daemon, "1009", ["support"], mode=AgentMode.RING)
+    await acd.login("1009", "1009")
+
+    call = await _customer(daemon, "support", '"Jane Doe" <+12125550101>')
+    await eventually(lambda: acd.state.agents["1009"].state is AgentState.ON_CALL)
+    await eventually(lambda: queue_transfer_phone.log_lines("REFER 202"), 10)
+
+    await eventually(lambda: call in acd.state.calls and acd.state.calls[call].queue == "sales")
+    assert acd.state.calls[call].status is CallStatus.WAITING
+    assert acd.state.agents["1009"].state is AgentState.WRAP_UP
+    assert acd.state.agents["1009"].call_id is None
+
+
+@pytest.fixture
+def answering_phone(asterisk: AsteriskInstance) -> Iterator[SippPhone]:
+    """Agent 1007's phone: answers, and answers re-INVITEs."""
+    phone = _phone(asterisk, "1007", reinvites=True)
+    phone.start()
+    yield phone
+    phone.stop()
+
+
+async def test_a_ring_mode_agent_hanging_up_first_ends_the_call_for_the_acd(
+    asterisk: AsteriskInstance,
+    start_daemon: StartDaemon,
+    answering_phone: SippPhone,
+) -> None:
+    """The agent's phone hangs up before the customer (here Asterisk ends the agent's
+    leg): the customer is hung up with it and the agent goes to wrap-up, once."""
+    daemon = await start_daemon()
+    acd = daemon.acd
+    await add_queue(daemon, "support", ring_timeout_s=10.0, wrapup_s=1.0)
+    await add_agent(daemon, "1007", ["support"], mode=AgentMode.RING)
+    await acd.login("1007", "1007")
+
+    call = await _customer(daemon, "support", '"Jane Doe" <+12125550101>')
+    await eventually(lambda: acd.state.agents["1007"].state is AgentState.ON_CALL)
+    await eventually(lambda: _bridged_with(daemon, call, "PJSIP/1007-"))
+    agent_leg = acd.legs[call].agent_leg
+    assert agent_leg.startswith("ccpbx-ring-1007-")
+
+    await daemon.ami.action("Hangup", Channel=agent_leg, timeout=5)
+    await eventually(lambda: call not in daemon.channels)
+    await eventually(lambda: acd.state.agents["1007"].state is AgentState.AVAILABLE, 10)
+    assert call not in acd.state.calls
+    counts = acd.stats.queue_counts("support")
+    assert (counts.offered, counts.answered, counts.handled) == (1, 1, 1)
