@@ -117,3 +117,46 @@ def blind_transfer(user: str, target: str, sdp: str, after_ms: int) -> str:
             '  <nop><action><log message="TRANSFER DONE [call_id]"/></action></nop>',
         ]
     )
+
+
+def hold_and_resume(user: str, sdp: str, after_ms: int, hold_ms: int) -> str:
+    """After the call is up ``after_ms`` (answering the PBX's re-INVITEs meanwhile), put
+    it on hold as a phone's hold key does (re-INVITE with ``a=sendonly``), stay on hold
+    ``hold_ms``, take it off hold (``a=sendrecv``), then go on with the call."""
+    held = _next_version(sdp, 1).replace("a=sendrecv", "a=sendonly")
+    resumed = _next_version(sdp, 2)
+    ok = _OK_WITH_SDP.format(user=user, sdp=sdp)
+    steps = [
+        '  <label id="hold_wait"/>',
+        f'  <recv request="INVITE" timeout="{int(after_ms)}" ontimeout="hold_start"/>',
+        f"  <send><![CDATA[{ok}]]></send>",
+        '  <recv request="ACK" crlf="true"/>',
+        '  <nop><action><log message="REINVITE [call_id]"/></action></nop>',
+        '  <nop next="hold_wait"/>',
+        '  <label id="hold_start"/>',
+    ]
+    for cseq, body, name in ((1, held, "HOLD"), (2, resumed, "RESUME")):
+        invite = _IN_DIALOG.format(
+            method="INVITE",
+            cseq=cseq,
+            user=user,
+            extra="      Content-Type: application/sdp\n",
+            length="[len]",
+        )
+        ack = _IN_DIALOG.format(method="ACK", cseq=cseq, user=user, extra="", length=0)
+        steps += [
+            f'  <send retrans="500"><![CDATA[{invite}\n{body}]]></send>',
+            '  <recv response="100" optional="true"/>',
+            '  <recv response="200"/>',
+            f"  <send><![CDATA[{ack}]]></send>",
+            f'  <nop><action><log message="{name} 200 [call_id]"/></action></nop>',
+        ]
+        if name == "HOLD":
+            steps.append(f'  <pause milliseconds="{int(hold_ms)}"/>')
+    return "\n".join(steps)
+
+
+def _next_version(sdp: str, step: int) -> str:
+    """``sdp`` with its o= session version raised by ``step`` (a changed offer)."""
+    version = "2353687637"
+    return sdp.replace(f" {version} ", f" {int(version) + step} ", 1)

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone, free_udp_port
-from ccpbx.sandbox.phone_features import DIALOG_CAPTURE, answer_reinvite, blind_transfer
+from ccpbx.sandbox.phone_features import (
+    DIALOG_CAPTURE,
+    answer_reinvite,
+    blind_transfer,
+    hold_and_resume,
+)
 from ccpbx.sandbox.rtp import media_pcap
 from ccpbx.sandbox.sipp import sdp_offer, server_argv
 
@@ -155,6 +160,10 @@ class SippPhone:
     """Blind-transfer each call answered to this extension (REFER) after
     ``transfer_after_ms``, instead of staying in it."""
     transfer_after_ms: int = 1000
+    hold_after_ms: int = 0
+    """Put each call answered on hold (re-INVITE, ``a=sendonly``) this long after the
+    answer, for ``hold_ms``, then take it off hold and stay in it (0: never)."""
+    hold_ms: int = 3000
 
     @property
     def _workdir_inside(self) -> str:
@@ -251,7 +260,12 @@ class SippPhone:
             transfer = blind_transfer(user, self.transfer_to, sdp, self.transfer_after_ms)
             parts["in_call"] = f'\n{transfer}\n  <nop next="phone_end"/>'
             parts["after"] = '\n  <label id="phone_end"/>'
-        elif self.reinvites:
+            return parts
+        if self.hold_after_ms:
+            parts["capture"] = _actions(DIALOG_CAPTURE + _ereg(self.capture))
+            hold = hold_and_resume(user, sdp, self.hold_after_ms, self.hold_ms)
+            parts["in_call"] = f"\n{hold}"
+        if self.reinvites:
             parts["reinvite_wait"] = (
                 '\n  <recv request="INVITE" optional="true" next="phone_reinvite"/>'
             )
