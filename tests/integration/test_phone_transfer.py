@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -12,9 +13,10 @@ from ccpbx.acd import AgentMode, AgentState, CallStatus
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
 from ccpbx.sandbox.phones import SippPhone
+from ccpbx.sandbox.sipp import run_sipp
 
 from .conftest import StartDaemon, eventually
-from .test_acd_support import add_agent, add_queue
+from .test_acd_support import add_agent, add_queue, phone_dial_scenario
 
 
 def _phone(asterisk: AsteriskInstance, n: str, **options: Any) -> SippPhone:
@@ -181,7 +183,7 @@ async def test_a_transfer_to_a_queue_enters_the_caller_there_as_a_new_call(
 @pytest.fixture
 def answering_phone(asterisk: AsteriskInstance) -> Iterator[SippPhone]:
     """Agent 1007's phone: answers, and answers re-INVITEs."""
-    phone = _phone(asterisk, "1007", reinvites=True)
+    phone = _phone(asterisk, "1007", reinvites=True, capture=("From",))
     phone.start()
     yield phone
     phone.stop()
@@ -212,3 +214,27 @@ async def test_a_ring_mode_agent_hanging_up_first_ends_the_call_for_the_acd(
     assert call not in acd.state.calls
     counts = acd.stats.queue_counts("support")
     assert (counts.offered, counts.answered, counts.handled) == (1, 1, 1)
+
+
+async def test_a_phone_calls_another_phone_by_its_extension(
+    asterisk: AsteriskInstance, answering_phone: SippPhone
+) -> None:
+    """Phone 1012 dials 1007 (a phone endpoint): 1007 rings and answers, as for the
+    consult call of an attended transfer; the call is internal (no trunk, no script)."""
+    xml = phone_dial_scenario("1012", "pw-1012-secret", [])
+    dialing = asyncio.create_task(
+        asyncio.to_thread(run_sipp, asterisk, xml, service="1007", timeout_s=30)
+    )
+
+    def answered() -> bool:
+        rows = [line.split("!") for line in asterisk.cli("core show channels concise").splitlines()]
+        return any(r[0].startswith("PJSIP/1007-") and r[4] == "Up" for r in rows if len(r) > 4)
+
+    try:
+        await eventually(lambda: answering_phone.invites() == 1, 10)
+        await eventually(answered, 10)
+    finally:
+        asterisk.cli("channel request hangup all")
+        result = await dialing
+    assert result.ok, result.errors
+    assert "<sip:1012@" in answering_phone.headers()[0]["From"]
