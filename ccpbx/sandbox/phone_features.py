@@ -160,3 +160,98 @@ def _next_version(sdp: str, step: int) -> str:
     """``sdp`` with its o= session version raised by ``step`` (a changed offer)."""
     version = "2353687637"
     return sdp.replace(f" {version} ", f" {int(version) + step} ", 1)
+
+
+def attended_transfer(
+    user: str, password: str, target: str, pbx_port: int, sdp: str, after_ms: int
+) -> str:
+    """After the call is up ``after_ms``, call ``target`` in a second dialog (the consult
+    call, with digest auth, as the phone's transfer key does), then complete the
+    transfer: ``REFER`` in the first dialog with ``Refer-To: <sip:target?Replaces=...>``
+    naming the consult dialog; answer the PBX's BYEs of both dialogs."""
+    consult = f"""
+      INVITE sip:{target}@127.0.0.1:{pbx_port} SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@127.0.0.1>;tag=[pid]cons[call_number]
+      To: <sip:{target}@127.0.0.1>
+      Call-ID: [call_id]
+      CSeq: {{cseq}} INVITE
+      Contact: <sip:{user}@[local_ip]:[local_port]>{{auth}}
+      Max-Forwards: 70
+      User-Agent: ccpbx-test-phone
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+{sdp}"""
+    consult_ack = f"""
+      ACK sip:{target}@127.0.0.1:{pbx_port} SIP/2.0
+      {{via}}
+      From: <sip:{user}@127.0.0.1>;tag=[pid]cons[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: {{cseq}} ACK
+      Max-Forwards: 70
+      Content-Length: 0
+"""
+    auth = f"\n      [authentication username={user} password={password}]"
+    replaces = "[$cons_callid]%3Bto-tag%3D[$cons_totag]%3Bfrom-tag%3D[pid]cons[call_number]"
+    refer = _IN_DIALOG.format(
+        method="REFER",
+        cseq=1,
+        user=user,
+        extra=(
+            f"      Refer-To: <sip:{target}@127.0.0.1?Replaces={replaces}>\n"
+            f"      Referred-By: <sip:{user}@[local_ip]:[local_port]>\n"
+        ),
+        length=0,
+    )
+    ok = _OK.format(user=user)
+    new_via = "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]"
+    return "\n".join(
+        [
+            '  <label id="at_wait"/>',
+            f'  <recv request="INVITE" timeout="{int(after_ms)}" ontimeout="at_consult"/>',
+            f"  <send><![CDATA[{_OK_WITH_SDP.format(user=user, sdp=sdp)}]]></send>",
+            '  <recv request="ACK" crlf="true"/>',
+            '  <nop next="at_wait"/>',
+            '  <label id="at_consult"/>',
+            '  <send retrans="500" dialog="2"><![CDATA['
+            + consult.format(cseq=1, auth="")
+            + "]]></send>",
+            '  <recv response="100" optional="true" dialog="2"/>',
+            '  <recv response="401" auth="true" dialog="2"/>',
+            '  <send dialog="2"><![CDATA['
+            + consult_ack.format(via="[last_Via:]", cseq=1)
+            + "]]></send>",
+            '  <send retrans="500" dialog="2"><![CDATA['
+            + consult.format(cseq=2, auth=auth)
+            + "]]></send>",
+            '  <recv response="100" optional="true" dialog="2"/>',
+            '  <recv response="180" optional="true" dialog="2"/>',
+            '  <recv response="183" optional="true" dialog="2"/>',
+            '  <recv response="200" dialog="2"><action>'
+            '<ereg regexp="tag=([^;>]*)" search_in="hdr" header="To:" check_it="true" '
+            'assign_to="cons_to,cons_totag"/>'
+            '<ereg regexp="[^ ]+" search_in="hdr" header="Call-ID:" check_it="true" '
+            'assign_to="cons_callid"/></action></recv>',
+            '  <send dialog="2"><![CDATA[' + consult_ack.format(via=new_via, cseq=2) + "]]></send>",
+            '  <nop><action><log message="CONSULT 200 [$cons_to]"/></action></nop>',
+            '  <pause milliseconds="500"/>',
+            f'  <send retrans="500"><![CDATA[{refer}]]></send>',
+            '  <recv response="100" optional="true"/>',
+            '  <recv response="202"/>',
+            '  <nop><action><log message="REFER 202 [call_id]"/></action></nop>',
+            '  <recv request="BYE" dialog="2" optional="true" next="at_bye2"/>',
+            '  <recv request="BYE" timeout="20000" ontimeout="at_done"/>',
+            f"  <send><![CDATA[{ok}]]></send>",
+            '  <recv request="BYE" dialog="2" timeout="5000" ontimeout="at_done"/>',
+            f'  <send dialog="2"><![CDATA[{ok}]]></send>',
+            '  <nop next="at_done"/>',
+            '  <label id="at_bye2"/>',
+            f'  <send dialog="2"><![CDATA[{ok}]]></send>',
+            '  <recv request="BYE" timeout="5000" ontimeout="at_done"/>',
+            f"  <send><![CDATA[{ok}]]></send>",
+            '  <label id="at_done"/>',
+            '  <nop><action><log message="TRANSFER DONE [call_id]"/></action></nop>',
+        ]
+    )

@@ -20,6 +20,7 @@ from ccpbx.sandbox.asterisk import AsteriskInstance, Phone, free_udp_port
 from ccpbx.sandbox.phone_features import (
     DIALOG_CAPTURE,
     answer_reinvite,
+    attended_transfer,
     blind_transfer,
     hold_and_resume,
 )
@@ -160,6 +161,9 @@ class SippPhone:
     """Blind-transfer each call answered to this extension (REFER) after
     ``transfer_after_ms``, instead of staying in it."""
     transfer_after_ms: int = 1000
+    attended: bool = False
+    """Make the transfer attended: call ``transfer_to`` first (a consult call), then
+    REFER with Replaces naming that call."""
     hold_after_ms: int = 0
     """Put each call answered on hold (re-INVITE, ``a=sendonly``) this long after the
     answer, for ``hold_ms``, then take it off hold and stay in it (0: never)."""
@@ -257,7 +261,17 @@ class SippPhone:
             if not self.transfer_to.replace("+", "").isalnum():
                 raise ValueError(f"not an extension: {self.transfer_to!r}")
             parts["capture"] = _actions(DIALOG_CAPTURE + _ereg(self.capture))
-            transfer = blind_transfer(user, self.transfer_to, sdp, self.transfer_after_ms)
+            if self.attended:
+                transfer = attended_transfer(
+                    user,
+                    self.phone.password,
+                    self.transfer_to,
+                    self.asterisk.settings.sip_port,
+                    sdp,
+                    self.transfer_after_ms,
+                )
+            else:
+                transfer = blind_transfer(user, self.transfer_to, sdp, self.transfer_after_ms)
             parts["in_call"] = f'\n{transfer}\n  <nop next="phone_end"/>'
             parts["after"] = '\n  <label id="phone_end"/>'
             return parts

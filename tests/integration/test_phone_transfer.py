@@ -238,3 +238,55 @@ async def test_a_phone_calls_another_phone_by_its_extension(
         result = await dialing
     assert result.ok, result.errors
     assert "<sip:1012@" in answering_phone.headers()[0]["From"]
+
+
+@pytest.fixture
+def attended_phones(asterisk: AsteriskInstance) -> Iterator[tuple[SippPhone, SippPhone]]:
+    """Agent 1006's phone, which consults 1007 a second after answering and then
+    completes an attended transfer (REFER with Replaces), and 1007's phone."""
+    transferring = _phone(
+        asterisk, "1006", transfer_to="1007", transfer_after_ms=1000, attended=True
+    )
+    target = _phone(asterisk, "1007", reinvites=True, capture=("From",))
+    started = []
+    try:
+        for phone in (transferring, target):
+            phone.start()
+            started.append(phone)
+        yield transferring, target
+    finally:
+        for phone in started:
+            phone.stop()
+
+
+async def test_attended_transfer_from_the_phone_joins_the_customer_and_the_consulted_phone(
+    asterisk: AsteriskInstance,
+    start_daemon: StartDaemon,
+    attended_phones: tuple[SippPhone, SippPhone],
+) -> None:
+    """A ring-mode agent answers a queue call, calls 1007 from the same phone (consult)
+    and completes the transfer (REFER with Replaces): the customer is bridged with 1007,
+    both of the agent's legs end, and the agent goes to wrap-up then available."""
+    transferring, target = attended_phones
+    daemon = await start_daemon()
+    acd = daemon.acd
+    await add_queue(daemon, "support", ring_timeout_s=10.0, wrapup_s=1.0)
+    await add_agent(daemon, "1006", ["support"], mode=AgentMode.RING)
+    await acd.login("1006", "1006")
+
+    call = await _customer(daemon, "support", '"Jane Doe" <+12125550101>')
+    await eventually(lambda: acd.state.agents["1006"].state is AgentState.ON_CALL)
+    await eventually(lambda: transferring.log_lines("CONSULT 200"), 10)
+    assert target.invites() == 1
+    assert "<sip:1006@" in target.headers()[0]["From"]
+
+    await eventually(lambda: transferring.log_lines("REFER 202"), 10)
+    await eventually(lambda: _bridged_with(daemon, call, "PJSIP/1007-"), 10)
+    await eventually(lambda: acd.state.agents["1006"].state is AgentState.AVAILABLE, 10)
+    assert call not in acd.state.calls
+    await eventually(
+        lambda: (
+            not [c for c in daemon.channels.snapshot() if c["channel"].startswith("PJSIP/1006-")]
+        )
+    )
+    assert _bridged_with(daemon, call, "PJSIP/1007-")
