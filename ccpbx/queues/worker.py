@@ -146,8 +146,17 @@ class QueueWorker:
         floor = self._floor
         uniqueid = event.get("Uniqueid") or ""
         queue = event.get("Exten") or ""
-        if not uniqueid or uniqueid in floor.legs:
+        if not uniqueid:
             return
+        leg = floor.legs.get(uniqueid)
+        if leg is not None:
+            if not leg.agent_leg:
+                return
+            # A ring-mode agent's caller back in a hold context: the agent transferred
+            # it there (or a transfer failed), maybe before the agent's leg is seen to end.
+            self.agent_left(leg.agent_leg, now)
+            if uniqueid in floor.legs:
+                return
         if floor.state.is_held_outbound(uniqueid):
             # An outbound call answered with its agent reserved: straight to that agent.
             call = floor.state.calls[uniqueid]
