@@ -1,10 +1,11 @@
 """What the queue service's worker task does with each input, and after each batch.
 
 The inputs, in the order they were enqueued: API and phone commands, callers reaching
-music on hold, hang-ups, the outcomes of connect attempts and phone call-backs, lost
-agent legs, reconciles after an AMI reconnect. Each becomes an engine transition on the
-:class:`~ccpbx.queues.floor.QueueFloor`. A :meth:`QueueWorker.tick` then applies the
-due timers (ring timeout, wrap-up end, max wait), asks
+music on hold, hang-ups (a caller's, or a ring-mode agent's answered leg ending first:
+the phone transferred the caller), the outcomes of connect attempts and phone
+call-backs, lost agent legs, reconciles after an AMI reconnect. Each becomes an engine
+transition on the :class:`~ccpbx.queues.floor.QueueFloor`. A :meth:`QueueWorker.tick`
+then applies the due timers (ring timeout, wrap-up end, max wait), asks
 :func:`~ccpbx.acd.next_assignments` who takes which call and starts one connect task
 per offer (:class:`~ccpbx.queues.connects.CallConnects`). Nothing here awaits.
 """

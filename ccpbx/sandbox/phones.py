@@ -67,7 +67,7 @@ _REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
 _ANSWER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="ccpbx phone answering">
-  <recv request="INVITE" crlf="true">{capture}</recv>
+  <recv request="INVITE" crlf="true"{capture}
   <nop><action><log message="INVITE [call_id]"/></action></nop>{log_capture}
   <send><![CDATA[
       SIP/2.0 180 Ringing
@@ -126,7 +126,8 @@ def _ereg(headers: tuple[str, ...]) -> str:
 
 
 def _actions(actions: str) -> str:
-    return f"<action>{actions}</action>" if actions else ""
+    """The end of the INVITE's ``recv`` element, with ``actions`` if any."""
+    return f"><action>{actions}</action></recv>" if actions else "/>"
 
 
 def _capture(headers: tuple[str, ...]) -> str:
