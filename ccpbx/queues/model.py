@@ -36,7 +36,7 @@ CALLBACK = (WAIT_CONTEXT, "c", "1")
 MESSAGE_CONTEXT = "ccpbx-outbound-abandon"
 """Where a call overflowing to a message goes (extension: the queue it waited in)."""
 
-TRANSFERRED = "agent_left"
+AGENT_LEFT = "agent_left"
 """Reason of a call's end when the ring-mode agent's leg ended before the caller's
 (a transfer from the phone, or the agent hanging up first)."""
 

@@ -30,11 +30,11 @@ from ccpbx.queues import store
 from ccpbx.queues.connects import CallConnects
 from ccpbx.queues.floor import QueueFloor
 from ccpbx.queues.model import (
+    AGENT_LEFT,
     CALLBACK,
     FALLBACK,
     MESSAGE_CONTEXT,
     PHONE_LOST,
-    TRANSFERRED,
     CallLeg,
 )
 from ccpbx.queues.presentation import ring_caller_id
@@ -220,7 +220,7 @@ class QueueWorker:
         if call is None or call.status is not CallStatus.CONNECTED:
             return
         events = floor.state.hangup(call_id, now)
-        floor.publish([dataclasses.replace(e, reason=e.reason or TRANSFERRED) for e in events])
+        floor.publish([dataclasses.replace(e, reason=e.reason or AGENT_LEFT) for e in events])
         log.info("acd_agent_left_call", call_id=call_id, agent=leg.agent, channel=leg.channel)
 
     def connected(self, call_id: str, agent: str, ok: bool, detail: str, *, now: float) -> None:

@@ -9,6 +9,7 @@ from ccpbx.acd import AgentMode, AgentState, CallStatus
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.ring import RingResult
 from ccpbx.queues import QueueService
+from ccpbx.queues.model import AGENT_LEFT
 
 from .test_service_logic import Clock, held, login, service
 
@@ -33,12 +34,17 @@ def answered_call(clock: Clock) -> QueueService:
 
 async def test_the_agent_leg_ending_first_sends_the_agent_to_wrapup() -> None:
     """The agent's leg hangs up while the caller lives on (blind transfer): the call
-    ends for the ACD, the agent wraps up; the caller's later hang-up changes nothing."""
+    ends for the ACD (reason "agent_left"), the agent wraps up; the caller's later
+    hang-up changes nothing."""
     clock = Clock()
     svc = answered_call(clock)
+    feed = svc.subscribe()
     clock.now += 20
     svc.worker.handle("hangup", hangup(LEG))
     assert svc.state.agents["11"].state is AgentState.WRAP_UP
+    feed.close()
+    ended = [item async for item in feed if item["kind"] == "call_ended"]
+    assert [item.get("reason") for item in ended] == [AGENT_LEFT]
     assert "c1" not in svc.state.calls
     assert "c1" not in svc.legs
     svc.worker.handle("hangup", hangup("c1"))
