@@ -76,6 +76,8 @@ class RingConnections:
             raise InvalidInput(f"not a SIP endpoint name: {endpoint!r}", field="endpoint")
         if any(c in caller_channel for c in ",\r\n") or not caller_channel:
             raise InvalidInput("not a channel name", field="caller_channel")
+        if any(c in caller_id for c in "\r\n\x00"):
+            raise InvalidInput("a caller ID is one line", field="caller_id")
         leg = leg or self.new_leg(agent)
         future: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
         self._waiters[leg] = future

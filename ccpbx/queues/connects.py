@@ -53,16 +53,28 @@ class CallConnects:
             self._report("connected", (call_id, agent, True, detail))
 
     async def ring(
-        self, call_id: str, agent: str, endpoint: str, leg: CallLeg, timeout: float
+        self,
+        call_id: str,
+        agent: str,
+        endpoint: str,
+        leg: CallLeg,
+        timeout: float,
+        caller_id: str = "",
     ) -> None:
-        """Ring the agent's phone for the caller (the ring leg is noted in ``leg``);
-        reports ``rang`` (call id, agent, the result or None when the ring failed)."""
+        """Ring the agent's phone for the caller (the ring leg is noted in ``leg``),
+        showing ``caller_id`` (see :mod:`ccpbx.queues.presentation`); reports ``rang``
+        (call id, agent, the result or None when the ring failed)."""
         result: RingResult | None = None
         ring_leg = self._ring.new_leg(agent)
         leg.ring_legs[agent] = ring_leg
         try:
             result = await self._ring.ring(
-                agent, endpoint, leg.channel, timeout_s=timeout, leg=ring_leg
+                agent,
+                endpoint,
+                leg.channel,
+                timeout_s=timeout,
+                caller_id=caller_id,
+                leg=ring_leg,
             )
         except asyncio.CancelledError:
             raise

@@ -36,6 +36,10 @@ CALLBACK = (WAIT_CONTEXT, "c", "1")
 MESSAGE_CONTEXT = "ccpbx-outbound-abandon"
 """Where a call overflowing to a message goes (extension: the queue it waited in)."""
 
+AGENT_LEFT = "agent_left"
+"""Reason of a call's end when the ring-mode agent's leg ended before the caller's
+(a transfer from the phone, or the agent hanging up first)."""
+
 PHONE_LOST = "phone_lost"
 """Logout reason of an agent whose persistent phone leg ended."""
 
@@ -79,6 +83,9 @@ class CallLeg:
     agent_channel: str = ""
     ring_legs: dict[str, str] = field(default_factory=dict)  # agent -> ring leg uniqueid
     recording: str | None = None
+    agent_leg: str = ""
+    """Uniqueid of the ring-mode agent's answered leg: when it ends first (the agent
+    transferred the caller, or hung up), the agent's part of the call is over."""
 
 
 @dataclass(slots=True)

@@ -105,12 +105,14 @@ async def recover(
             for caller in leg.callers:
                 talking[caller] = (agent, leg.channel)
     ring_agents = {s.endpoint: s.agent for s in floor.sessions.values() if s.mode is AgentMode.RING}
+    ring_legs: dict[str, str] = {}  # caller uniqueid -> the ring-mode agent's leg
     for chan in live.values():
         if chan.context in HOLD_CONTEXTS and chan.bridge_id:
             for other in by_bridge.get(chan.bridge_id, []):
                 endpoint = other.channel.removeprefix("PJSIP/").rsplit("-", 1)[0]
                 if other is not chan and endpoint in ring_agents:
                     talking[chan.uniqueid] = (ring_agents[endpoint], other.channel)
+                    ring_legs[chan.uniqueid] = other.uniqueid
     # Waiting callers: in a hold context, in no bridge, on music on hold or hearing
     # their position (the announcement script runs between two spells of music).
     waiting = [
@@ -157,7 +159,9 @@ async def recover(
             agent_id=agent,
             answered_at=where.answered_at,
         )
-        floor.legs[caller] = CallLeg(caller, found.channel, queue, agent, agent_channel)
+        floor.legs[caller] = CallLeg(
+            caller, found.channel, queue, agent, agent_channel, agent_leg=ring_legs.get(caller, "")
+        )
         resumed.append(caller)
 
     # Waiting callers keep their place: the time they entered the ACD orders them.

@@ -1,10 +1,11 @@
 """What the queue service's worker task does with each input, and after each batch.
 
 The inputs, in the order they were enqueued: API and phone commands, callers reaching
-music on hold, hang-ups, the outcomes of connect attempts and phone call-backs, lost
-agent legs, reconciles after an AMI reconnect. Each becomes an engine transition on the
-:class:`~ccpbx.queues.floor.QueueFloor`. A :meth:`QueueWorker.tick` then applies the
-due timers (ring timeout, wrap-up end, max wait), asks
+music on hold, hang-ups (a caller's, or a ring-mode agent's answered leg ending first:
+the phone transferred the caller), the outcomes of connect attempts and phone
+call-backs, lost agent legs, reconciles after an AMI reconnect. Each becomes an engine
+transition on the :class:`~ccpbx.queues.floor.QueueFloor`. A :meth:`QueueWorker.tick`
+then applies the due timers (ring timeout, wrap-up end, max wait), asks
 :func:`~ccpbx.acd.next_assignments` who takes which call and starts one connect task
 per offer (:class:`~ccpbx.queues.connects.CallConnects`). Nothing here awaits.
 """
@@ -24,11 +25,19 @@ from ccpbx.ami.instance import AsteriskInstance
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.callcontrol.reconnect import ASTERISK_SHUTDOWN
-from ccpbx.callcontrol.ring import RingResult
+from ccpbx.callcontrol.ring import LEG_PREFIX, RingResult
 from ccpbx.queues import store
 from ccpbx.queues.connects import CallConnects
 from ccpbx.queues.floor import QueueFloor
-from ccpbx.queues.model import CALLBACK, FALLBACK, MESSAGE_CONTEXT, PHONE_LOST, CallLeg
+from ccpbx.queues.model import (
+    AGENT_LEFT,
+    CALLBACK,
+    FALLBACK,
+    MESSAGE_CONTEXT,
+    PHONE_LOST,
+    CallLeg,
+)
+from ccpbx.queues.presentation import ring_caller_id
 from ccpbx.queues.reconnects import AgentReconnects, agent_leg_gone
 from ccpbx.tasks import TaskSet
 
@@ -138,8 +147,17 @@ class QueueWorker:
         floor = self._floor
         uniqueid = event.get("Uniqueid") or ""
         queue = event.get("Exten") or ""
-        if not uniqueid or uniqueid in floor.legs:
+        if not uniqueid:
             return
+        leg = floor.legs.get(uniqueid)
+        if leg is not None:
+            if not leg.agent_leg:
+                return
+            # A ring-mode agent's caller back in a hold context: the agent transferred
+            # it there (or a transfer failed), maybe before the agent's leg is seen to end.
+            self.agent_left(leg.agent_leg, now)
+            if uniqueid in floor.legs:
+                return
         if floor.state.is_held_outbound(uniqueid):
             # An outbound call answered with its agent reserved: straight to that agent.
             call = floor.state.calls[uniqueid]
@@ -174,7 +192,10 @@ class QueueWorker:
         floor.callback_offers.pop(uniqueid, None)
         leg = floor.legs.pop(uniqueid, None)
         call = floor.state.calls.get(uniqueid)
-        if leg is None or call is None:
+        if leg is None:
+            self.agent_left(uniqueid, now)
+            return
+        if call is None:
             return
         if call.status is CallStatus.CONNECTED:
             floor.publish(floor.state.hangup(uniqueid, now))
@@ -182,6 +203,25 @@ class QueueWorker:
         for ring_leg in leg.ring_legs.values():
             self._spawn(self._connects.cancel_ring(ring_leg), "acd-ring-cancel")
         floor.publish(floor.state.abandon(uniqueid, now))
+
+    def agent_left(self, agent_leg: str, now: float) -> None:
+        """A ring-mode agent's answered leg ended while its caller is still up: the
+        phone transferred the caller (REFER) or hung up first. The call ends for the ACD
+        (the agent goes to wrap-up); the caller's channel lives on where the transfer
+        sent it, and comes back as a new call if it reaches a queue again."""
+        if not agent_leg.startswith(LEG_PREFIX):
+            return
+        floor = self._floor
+        call_id = next((c for c, leg in floor.legs.items() if leg.agent_leg == agent_leg), None)
+        if call_id is None:
+            return
+        call = floor.state.calls.get(call_id)
+        leg = floor.legs.pop(call_id)
+        if call is None or call.status is not CallStatus.CONNECTED:
+            return
+        events = floor.state.hangup(call_id, now)
+        floor.publish([dataclasses.replace(e, reason=e.reason or AGENT_LEFT) for e in events])
+        log.info("acd_agent_left_call", call_id=call_id, agent=leg.agent, channel=leg.channel)
 
     def connected(self, call_id: str, agent: str, ok: bool, detail: str, *, now: float) -> None:
         """The outcome of a put-through to a persistent agent."""
@@ -219,6 +259,7 @@ class QueueWorker:
         if result is not None and result.answered:
             self._answered(call_id, agent, result.channel, now)
             assert leg is not None
+            leg.agent_leg = result.leg
             for other in list(leg.ring_legs):
                 self._spawn(self._connects.cancel_ring(leg.ring_legs.pop(other)), "acd-ring-cancel")
         else:
@@ -320,8 +361,15 @@ class QueueWorker:
             self._spawn(self._connects.put_through(call_id, agent, leg.channel), "acd-put-through")
         elif session is not None:
             timeout = max(1.0, floor.specs[leg.queue].config.ring_timeout_s - RING_EARLY_S)
+            caller = self._channels.get(call_id)
+            caller_id = ring_caller_id(
+                leg.queue,
+                caller.caller_id_num if caller else "",
+                caller.caller_id_name if caller else "",
+            )
             self._spawn(
-                self._connects.ring(call_id, agent, session.endpoint, leg, timeout), "acd-ring"
+                self._connects.ring(call_id, agent, session.endpoint, leg, timeout, caller_id),
+                "acd-ring",
             )
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[Any]:

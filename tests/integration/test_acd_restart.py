@@ -116,6 +116,8 @@ async def test_restart_keeps_a_ring_mode_call(
         call = await waiting_caller(first.ami, "care")
         await eventually(lambda: first.acd.state.agents["1003"].state is AgentState.ON_CALL)
         agent_channel = first.acd.legs[call].agent_channel
+        agent_leg = first.acd.legs[call].agent_leg
+        assert agent_leg.startswith("ccpbx-ring-1003-")
         await first.stop()
 
         second = await start_daemon()
@@ -124,6 +126,7 @@ async def test_restart_keeps_a_ring_mode_call(
         assert acd.recovered["talking"] == [call]
         assert acd.state.agents["1003"].call_id == call
         assert acd.legs[call].agent_channel == agent_channel
+        assert acd.legs[call].agent_leg == agent_leg  # its end (a transfer) is noticed
         await second.ami.action("Hangup", Channel=acd.legs[call].channel, timeout=5)
         await eventually(lambda: acd.state.agents["1003"].state is AgentState.AVAILABLE, 10)
         assert phone.invites() == 1
