@@ -6,7 +6,6 @@ browser's websocket to wss://.../ws (subprotocol sip) registers a WebRTC phone.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from ccpbx.pbx import phones
 from ccpbx.sandbox.asterisk import AsteriskInstance, free_tcp_port, free_udp_port
 from ccpbx.sandbox.root import ensure_runtime
 
+from .nat_phone import digest_authorization
 from .test_conf_render_asterisk import RenderedSettings, _environ
 
 REALM = "pbx.example"
@@ -241,29 +241,6 @@ async def test_phone_registers_over_tls_with_the_lab_certificate(
     assert not await asyncio.to_thread(_tls_handshake, started["tls_port"], cafile, "tls1_1")
 
 
-def _digest(user: str, password: str, method: str, uri: str, challenge: str) -> str:
-    fields = dict(re.findall(r'(\w+)="?([^",]+)"?', challenge.split(" ", 1)[1]))
-    ha1 = hashlib.md5(f"{user}:{fields['realm']}:{password}".encode()).hexdigest()
-    ha2 = hashlib.md5(f"{method}:{uri}".encode()).hexdigest()
-    nc, cnonce = "00000001", uuid.uuid4().hex[:16]
-    qop = "auth" if "qop" in fields else ""
-    data = (
-        f"{ha1}:{fields['nonce']}:{nc}:{cnonce}:{qop}:{ha2}"
-        if qop
-        else (f"{ha1}:{fields['nonce']}:{ha2}")
-    )
-    response = hashlib.md5(data.encode()).hexdigest()
-    header = (
-        f'Digest username="{user}", realm="{fields["realm"]}", nonce="{fields["nonce"]}",'
-        f' uri="{uri}", response="{response}", algorithm=MD5'
-    )
-    if "opaque" in fields:
-        header += f', opaque="{fields["opaque"]}"'
-    if qop:
-        header += f', qop=auth, nc={nc}, cnonce="{cnonce}"'
-    return header
-
-
 def _register(user: str, cseq: int, call_id: str, auth: str = "") -> str:
     lines = [
         f"REGISTER sip:{REALM} SIP/2.0",
@@ -324,7 +301,9 @@ async def test_browser_registers_a_webrtc_phone_over_wss(
             for line in challenge.split("\r\n")
             if line.lower().startswith("www-authenticate:")
         )
-        auth = _digest("web1", started["secrets"]["web1"], "REGISTER", f"sip:{REALM}", header)
+        auth = digest_authorization(
+            "web1", started["secrets"]["web1"], "REGISTER", f"sip:{REALM}", header
+        )
         accepted = await _sip_over_ws(ws, _register("web1", 2, call_id, auth))
         assert accepted.startswith("SIP/2.0 200"), accepted
         contacts = instance.cli("pjsip show contacts")
