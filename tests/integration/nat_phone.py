@@ -135,6 +135,8 @@ class Phone:
         if not (conn and port):
             raise SystemExit(f"INVITE without an audio offer: {body!r}")
         remote = (conn.group(1), int(port.group(1)))
+        invite_headers = "\n".join(f"{k}: {v}" for k, v in headers)
+        invite_contact = _header(headers, "contact")
         sdp = "\r\n".join(
             [
                 "v=0",
@@ -171,6 +173,9 @@ class Phone:
                     self.sip.sendto(self._reply(h, "200 OK", "ph1"), self.pbx)
                     return {
                         "acked": acked,
+                        "offer": remote[0],
+                        "invite_contact": invite_contact,
+                        "invite_headers": invite_headers,
                         "rtp_sent": sent,
                         "rtp_received": received,
                         "rtp_sources": sorted(sources),

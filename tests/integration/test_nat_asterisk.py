@@ -1,8 +1,13 @@
-"""A phone behind a masquerading NAT, against Asterisk rendered as `ccpbx conf render`
-does: three network namespaces made for the run (the PBX's, a router that masquerades
-its LAN, the phone's LAN), removed afterwards even on failure. The phone registers from
-a private address, the PBX reaches it through the router's public address (rewrite_contact,
-force_rport: res_pjsip_nat), and RTP flows both ways (rtp_symmetric).
+"""NAT both ways round, against Asterisk rendered as `ccpbx conf render` does, in three
+network namespaces made for the run (the public side, a router that masquerades its
+LAN, the LAN), removed afterwards even on failure.
+
+- A phone behind the NAT: it registers from a private address, the PBX reaches it
+  through the router's public address (rewrite_contact, force_rport: res_pjsip_nat),
+  and RTP flows both ways (rtp_symmetric).
+- Asterisk behind the NAT (the router forwards UDP to it), ``[sip] external_address``
+  and ``local_nets`` set: a phone on the public side registers and takes a call whose
+  SIP and SDP name the public address, with RTP both ways.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -33,10 +39,10 @@ from ccpbx.sandbox.root import ensure_runtime
 from .test_conf_render_asterisk import RenderedSettings, _environ
 from .test_transports_asterisk import REALM, _templates
 
-PBX_IP = "198.18.77.1"  # the "public" side (RFC 2544 test addresses)
+PUBLIC_IP = "198.18.77.1"  # the public side (RFC 2544 test addresses)
 ROUTER_WAN_IP = "198.18.77.2"
 ROUTER_LAN_IP = "10.77.0.1"
-PHONE_IP = "10.77.0.2"
+LAN_IP = "10.77.0.2"
 PHONE = Path(__file__).with_name("nat_phone.py")
 
 
@@ -52,19 +58,39 @@ def _in(ns: str, *argv: str) -> None:
 
 @dataclass(frozen=True)
 class Nat:
-    pbx: str
+    public: str
     router: str
-    phone: str
+    lan: str
+    wan_dev: str  # the router's public interface
+
+    def forward_udp_to_lan(self) -> None:
+        """Port forwarding: every UDP packet to the router's public address goes to LAN_IP."""
+        _in(
+            self.router,
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "PREROUTING",
+            "-i",
+            self.wan_dev,
+            "-p",
+            "udp",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            LAN_IP,
+        )
 
 
 @contextlib.contextmanager
 def masquerading_nat() -> Iterator[Nat]:
-    """PBX <-> router (MASQUERADE out of its WAN side) <-> phone; names unique per run."""
+    """public <-> router (MASQUERADE out of its WAN side) <-> LAN; names unique per run."""
     tag = uuid.uuid4().hex[:6]
-    nat = Nat(f"ccpbx-{tag}-pbx", f"ccpbx-{tag}-nat", f"ccpbx-{tag}-phone")
+    nat = Nat(f"ccpbx-{tag}-pub", f"ccpbx-{tag}-nat", f"ccpbx-{tag}-lan", f"w{tag}b")
     made: list[str] = []
     try:
-        for ns in (nat.pbx, nat.router, nat.phone):
+        for ns in (nat.public, nat.router, nat.lan):
             _ip("netns", "add", ns)
             made.append(ns)
             _in(ns, "ip", "link", "set", "lo", "up")
@@ -74,7 +100,7 @@ def masquerading_nat() -> Iterator[Nat]:
             "add",
             f"w{tag}a",
             "netns",
-            nat.pbx,
+            nat.public,
             "type",
             "veth",
             "peer",
@@ -93,17 +119,17 @@ def masquerading_nat() -> Iterator[Nat]:
             "peer",
             f"l{tag}b",
             "netns",
-            nat.phone,
+            nat.lan,
         )
         for ns, dev, addr in (
-            (nat.pbx, f"w{tag}a", f"{PBX_IP}/24"),
+            (nat.public, f"w{tag}a", f"{PUBLIC_IP}/24"),
             (nat.router, f"w{tag}b", f"{ROUTER_WAN_IP}/24"),
             (nat.router, f"l{tag}a", f"{ROUTER_LAN_IP}/24"),
-            (nat.phone, f"l{tag}b", f"{PHONE_IP}/24"),
+            (nat.lan, f"l{tag}b", f"{LAN_IP}/24"),
         ):
             _in(ns, "ip", "addr", "add", addr, "dev", dev)
             _in(ns, "ip", "link", "set", dev, "up")
-        _in(nat.phone, "ip", "route", "add", "default", "via", ROUTER_LAN_IP)
+        _in(nat.lan, "ip", "route", "add", "default", "via", ROUTER_LAN_IP)
         _in(nat.router, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         _in(
             nat.router,
@@ -117,7 +143,7 @@ def masquerading_nat() -> Iterator[Nat]:
             "-j",
             "MASQUERADE",
         )
-        # The PBX has no route to the phone's LAN: only the router's address is reachable.
+        # The public side has no route to the LAN: only the router's address is reachable.
         yield nat
     finally:
         for ns in reversed(made):
@@ -140,53 +166,62 @@ def nat() -> Iterator[Nat]:
         yield made
 
 
-@pytest.fixture
-def instance(tmp_path: Path, nat: Nat) -> Iterator[AsteriskInstance]:
-    runtime = ensure_runtime()
+@contextlib.contextmanager
+def _asterisk_in(netns: str, tmp_path: Path) -> Iterator[AsteriskInstance]:
     instance = AsteriskInstance(
-        NetnsRuntime(runtime.root, netns=nat.pbx),
+        NetnsRuntime(ensure_runtime().root, netns=netns),
         f"nat-{os.getpid()}-{uuid.uuid4().hex[:6]}",
         RenderedSettings(),
         conf_dir=_templates(tmp_path / "templates"),
     )
-    yield instance
-    instance.stop()
-    if not os.environ.get("CCPBX_KEEP_SANDBOX"):
-        instance.remove()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        if not os.environ.get("CCPBX_KEEP_SANDBOX"):
+            instance.remove()
 
 
-async def test_phone_behind_nat_registers_and_takes_a_call_with_two_way_rtp(
-    instance: AsteriskInstance, nat: Nat, database_url: str
-) -> None:
-    """The contact Asterisk keeps is the router's public address, not the phone's private
-    one; a call to the phone is answered through the NAT; the phone gets RTP back from
-    the PBX and Asterisk counts RTP from the phone."""
+async def _start(instance: AsteriskInstance, database_url: str, bind: str, **sip: str) -> str:
+    """Add phone 3001, render as production with [sip] bind (and ``sip`` keys), start
+    Asterisk; return the phone's secret."""
     conn = await asyncpg.connect(database_url)
     try:
         _, secret = await phones.add(conn, "3001", realm=REALM)
         records = await load_records(conn)
     finally:
         await conn.close()
-    env = _environ(instance, database_url) | {"CCPBX_SIP_BIND": PBX_IP, "CCPBX_SIP_PORT": "5060"}
+    env = _environ(instance, database_url) | {"CCPBX_SIP_BIND": bind, "CCPBX_SIP_PORT": "5060"}
+    env |= {f"CCPBX_SIP_{key.upper()}": value for key, value in sip.items()}
     settings = instance.settings
     assert isinstance(settings, RenderedSettings)
     settings.rendered = production.template_values(load(None, env), records)
     instance.start()
     assert "res_pjsip_nat.so" in instance.cli("module show like res_pjsip_nat")
+    return secret
 
+
+@dataclass(frozen=True)
+class Call:
+    contacts: str  # pjsip show contacts, once the phone registered
+    stats: str  # pjsip show channelstats, three seconds into the call
+    phone: dict[str, Any]  # what the phone saw (nat_phone.py's JSON line)
+
+    def asterisk_counts(self) -> tuple[int, int]:
+        """RTP packets Asterisk received from and sent to the phone."""
+        row = next(r for r in self.stats.splitlines() if "3001-" in r)
+        found = re.findall(r"ulaw\s+(\d+)\s+\d+\s+\d+\s+\S+\s+(\d+)", row)
+        return int(found[0][0]), int(found[0][1])
+
+
+async def _echo_call(
+    instance: AsteriskInstance, phone_ns: str, pbx: str, phone_ip: str, secret: str
+) -> Call:
+    """Phone 3001 (in ``phone_ns``, on ``phone_ip``) registers to ``pbx``:5060; Asterisk
+    calls it into Echo for three seconds, then hangs up."""
     phone = await asyncio.create_subprocess_exec(
-        "ip",
-        "netns",
-        "exec",
-        nat.phone,
-        sys.executable,
-        str(PHONE),
-        PBX_IP,
-        "5060",
-        "3001",
-        secret,
-        REALM,
-        PHONE_IP,
+        *("ip", "netns", "exec", phone_ns, sys.executable, str(PHONE)),
+        *(pbx, "5060", "3001", secret, REALM, phone_ip),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -195,13 +230,8 @@ async def test_phone_behind_nat_registers_and_takes_a_call_with_two_way_rtp(
         line = await asyncio.wait_for(phone.stdout.readline(), 20)
         assert line.strip() == b"registered", line
         contacts = instance.cli("pjsip show contacts")
-        # rewrite_contact: Asterisk keeps the address the REGISTER came from (the router).
-        assert re.search(rf"3001/sip:3001@{re.escape(ROUTER_WAN_IP)}:\d+", contacts), contacts
-        assert PHONE_IP not in contacts
-
         instance.cli("channel originate PJSIP/3001 application Echo")
-
-        await asyncio.sleep(3)  # three seconds of Echo
+        await asyncio.sleep(3)
         stats = instance.cli("pjsip show channelstats")
         instance.cli("channel request hangup all")
         out, err = await asyncio.wait_for(phone.communicate(), 20)
@@ -210,14 +240,55 @@ async def test_phone_behind_nat_registers_and_takes_a_call_with_two_way_rtp(
             phone.kill()
             await phone.wait()
     assert phone.returncode == 0, err.decode()
-    call = json.loads(out.decode().strip().splitlines()[-1])
-    assert call["acked"], call
-    assert call["rtp_sent"] >= 100, call  # three seconds at 50 packets a second
-    # What the phone sent, echoed back by Asterisk through the NAT.
-    assert call["rtp_received"] >= 50, call
-    assert all(source.startswith(f"{PBX_IP}:") for source in call["rtp_sources"]), call
-    # Asterisk's own counts for the call: packets received from and sent to the phone.
-    row = next(r for r in stats.splitlines() if "3001-" in r)
-    received, sent = (int(n) for n in re.findall(r"ulaw\s+(\d+)\s+\d+\s+\d+\s+\S+\s+(\d+)", row)[0])
-    assert received >= 100, stats
-    assert sent >= 100, stats
+    return Call(contacts, stats, json.loads(out.decode().strip().splitlines()[-1]))
+
+
+def _two_way_rtp(call: Call, pbx_seen_at: str) -> None:
+    assert call.phone["acked"], call
+    assert call.phone["rtp_sent"] >= 100, call  # three seconds at 50 packets a second
+    # What the phone sent, echoed back by Asterisk, from the address the phone knows.
+    assert call.phone["rtp_received"] >= 50, call
+    assert all(s.startswith(f"{pbx_seen_at}:") for s in call.phone["rtp_sources"]), call
+    received, sent = call.asterisk_counts()
+    assert received >= 100, call.stats
+    assert sent >= 100, call.stats
+
+
+async def test_phone_behind_nat_registers_and_takes_a_call_with_two_way_rtp(
+    nat: Nat, database_url: str, tmp_path: Path
+) -> None:
+    """The contact Asterisk keeps is the router's public address, not the phone's private
+    one; a call to the phone is answered through the NAT; the phone gets RTP back from
+    the PBX and Asterisk counts RTP from the phone."""
+    with _asterisk_in(nat.public, tmp_path) as instance:
+        secret = await _start(instance, database_url, PUBLIC_IP)
+        call = await _echo_call(instance, nat.lan, PUBLIC_IP, LAN_IP, secret)
+    # rewrite_contact: Asterisk keeps the address the REGISTER came from (the router).
+    assert re.search(rf"3001/sip:3001@{re.escape(ROUTER_WAN_IP)}:\d+", call.contacts), call
+    assert LAN_IP not in call.contacts
+    _two_way_rtp(call, PUBLIC_IP)
+
+
+async def test_asterisk_behind_nat_names_its_external_address(
+    nat: Nat, database_url: str, tmp_path: Path
+) -> None:
+    """With [sip] external_address (the router's) and local_nets (the LAN), a phone on the
+    public side registers through the port forward; Asterisk's INVITE and SDP name the
+    external address, never its private one, and RTP flows both ways."""
+    nat.forward_udp_to_lan()
+    with _asterisk_in(nat.lan, tmp_path) as instance:
+        secret = await _start(
+            instance,
+            database_url,
+            LAN_IP,
+            external_address=ROUTER_WAN_IP,
+            local_nets="10.77.0.0/24",
+        )
+        transport = instance.cli("pjsip show transport transport-udp")
+        assert re.search(rf"external_media_address\s*:\s*{ROUTER_WAN_IP}", transport), transport
+        call = await _echo_call(instance, nat.public, ROUTER_WAN_IP, PUBLIC_IP, secret)
+    assert re.search(rf"3001/sip:3001@{re.escape(PUBLIC_IP)}:5060", call.contacts), call
+    assert call.phone["offer"] == ROUTER_WAN_IP, call  # SDP c=, not 10.77.0.2
+    assert ROUTER_WAN_IP in call.phone["invite_contact"], call
+    assert LAN_IP not in call.phone["invite_headers"], call
+    _two_way_rtp(call, ROUTER_WAN_IP)
