@@ -133,6 +133,19 @@ class SipConfig:
     # and the networks that are reached directly (no rewriting for them).
     external_address: str = ""
     local_nets: tuple[str, ...] = ()
+
+    def port_for(self, transport: str) -> int:
+        """The port phones on ``transport`` register to (WSS: the HTTPS server's), or
+        InvalidInput naming the key to set."""
+        key = "port" if transport == "udp" else f"{transport}_port"
+        port = getattr(self, key, 0) if transport in ("udp", "tcp", "tls", "wss") else 0
+        if not port:
+            raise InvalidInput(
+                f"no {transport.upper()} transport is configured: set [sip] {key}",
+                field=f"sip.{key}",
+            )
+        return int(port)
+
     # Address-identified trunks first: a carrier's call is the carrier's whatever user
     # name its From header holds.
     identify_order: str = "ip,username"

@@ -219,3 +219,51 @@ def test_conf_lab_cert_command_defaults_to_the_sip_domain(tmp_path: Path) -> Non
     )
     assert again.returncode == 1
     assert "--force" in again.stderr
+
+
+async def test_provision_shows_the_port_of_the_phones_transport(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A TLS phone's account shows tls_port, a WebRTC phone's wss_port; with no TLS
+    transport configured, `phone add --transport tls --provision` stores nothing."""
+    cfg = _config(tmp_path, sip=f"{SIP}\nwss_port = 8089")
+    tls = ccpbx(
+        "phone",
+        "add",
+        "2001",
+        "--transport",
+        "tls",
+        "--provision",
+        "--no-qr",
+        database_url=database_url,
+        config=cfg,
+    )
+    assert tls.returncode == 0, tls.stderr
+    assert "port:      5061\ntransport: tls\n" in tls.stdout
+    web = ccpbx(
+        "phone",
+        "add",
+        "web1",
+        "--webrtc",
+        "--provision",
+        "--no-qr",
+        database_url=database_url,
+        config=cfg,
+    )
+    assert web.returncode == 0, web.stderr
+    assert "port:      8089\ntransport: wss\n" in web.stdout
+    bare = _config(tmp_path)
+    refused = ccpbx(
+        "phone",
+        "add",
+        "2002",
+        "--transport",
+        "tls",
+        "--provision",
+        database_url=database_url,
+        config=bare,
+    )
+    assert refused.returncode == 1
+    assert "no TLS transport is configured: set [sip] tls_port" in refused.stderr
+    listed = ccpbx("phone", "list", "--json", database_url=database_url, config=bare)
+    assert "2002" not in listed.stdout
