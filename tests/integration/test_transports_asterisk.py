@@ -34,10 +34,10 @@ from .test_conf_render_asterisk import RenderedSettings, _environ
 
 REALM = "pbx.example"
 
-# Modules TLS needs none of (res_pjsip has it); WSS and WebRTC need these. Until
+# Modules TLS needs none of (res_pjsip has it); NAT, WSS and WebRTC need these. Until
 # asterisk-conf/modules.conf.j2 loads them, the test's copy of the templates adds each
 # line that file lacks (nothing, once it has them all).
-WSS_MODULES = (
+MODULES_NEEDED = (
     "res_pjsip_nat.so",
     "res_http_websocket.so",
     "res_pjsip_transport_websocket.so",
@@ -51,7 +51,7 @@ def _templates(folder: Path) -> Path:
     shutil.copytree(default_conf_dir(), folder)
     modules = folder / "modules.conf.j2"
     text = modules.read_text()
-    missing = [m for m in WSS_MODULES if f"load = {m}" not in text]
+    missing = [m for m in MODULES_NEEDED if f"load = {m}" not in text]
     modules.write_text(text + "".join(f"load = {m}\n" for m in missing))
     return folder
 
