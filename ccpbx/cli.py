@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("bench", help="benchmarks: ccpbx bench --help", add_help=False)
 
     from ccpbx.asterisk.cli import register as register_conf
+    from ccpbx.asterisk.labcert import register as register_lab_cert
     from ccpbx.dialer.cli import register as register_dialer
     from ccpbx.doctor.service import register as register_doctor
     from ccpbx.ivr.cli import register as register_ivr
@@ -259,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_pbx(sub)
     register_conf(sub)
     register_doctor(sub)
+    register_lab_cert(sub)
     return parser
 
 

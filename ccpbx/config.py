@@ -119,6 +119,33 @@ class SipConfig:
     bind: str = "0.0.0.0"
     port: int = 5060
     tcp_port: int = 0  # 0: no TCP transport
+    # TLS (SIP over TLS for phones and trunks) and WSS (browsers): each needs the
+    # certificate and key, PEM files Asterisk can read (`ccpbx conf lab-cert` makes a
+    # self-signed pair for a lab).
+    tls_port: int = 0  # 0: no TLS transport
+    tls_cert: str = ""
+    tls_key: str = ""
+    wss_bind: str = ""  # Asterisk's HTTPS server for websockets; "" = the same as bind
+    wss_port: int = 0  # 0: no WSS transport (and Asterisk's HTTP server stays off)
+    # "auto": opus,ulaw when Asterisk's modules folder holds an opus codec, else ulaw.
+    webrtc_codecs: str = "auto"
+    # NAT: the public address phones outside reach Asterisk at (signalling and media),
+    # and the networks that are reached directly (no rewriting for them).
+    external_address: str = ""
+    local_nets: tuple[str, ...] = ()
+
+    def port_for(self, transport: str) -> int:
+        """The port phones on ``transport`` register to (WSS: the HTTPS server's), or
+        InvalidInput naming the key to set."""
+        key = "port" if transport == "udp" else f"{transport}_port"
+        port = getattr(self, key, 0) if transport in ("udp", "tcp", "tls", "wss") else 0
+        if not port:
+            raise InvalidInput(
+                f"no {transport.upper()} transport is configured: set [sip] {key}",
+                field=f"sip.{key}",
+            )
+        return int(port)
+
     # Address-identified trunks first: a carrier's call is the carrier's whatever user
     # name its From header holds.
     identify_order: str = "ip,username"
@@ -181,6 +208,12 @@ def _coerce(key: str, value: Any, kind: type) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key}: expected a number, got {value!r}", key=key) from None
+    if kind == tuple[str, ...]:
+        # A TOML list of strings, or comma-separated text (environment variables).
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise ConfigError(f"{key}: expected a list of text, got {value!r}", key=key)
+        return tuple(i.strip() for i in items if i.strip())
     if not isinstance(value, str):
         raise ConfigError(f"{key}: expected text, got {value!r}", key=key)
     return value
@@ -315,6 +348,7 @@ def _validate_asterisk(asterisk: AsteriskConfig, sip: SipConfig) -> None:
     _check_host("sip.bind", sip.bind)
     _check_port("sip.port", sip.port)
     _check_port("sip.tcp_port", sip.tcp_port)
+    _validate_sip_transports(sip)
     order = sip.identify_order.split(",")
     if not set(order) <= {"ip", "username", "auth_username", "header", "request_uri"} or (
         "ip" not in order
@@ -323,6 +357,65 @@ def _validate_asterisk(asterisk: AsteriskConfig, sip: SipConfig) -> None:
             "sip.identify_order: comma-separated PJSIP identifiers including ip"
             f" (e.g. ip,username); got {sip.identify_order!r}",
             key="sip.identify_order",
+        )
+
+
+def _validate_sip_transports(sip: SipConfig) -> None:
+    """TLS and WSS need a certificate; NAT values must be addresses and networks."""
+    _check_port("sip.tls_port", sip.tls_port)
+    _check_port("sip.wss_port", sip.wss_port)
+    if sip.wss_bind:
+        _check_host("sip.wss_bind", sip.wss_bind)
+    if sip.tls_port or sip.wss_port:
+        for key in ("tls_cert", "tls_key"):
+            value = getattr(sip, key)
+            if not value.startswith("/") or any(c in value for c in "\r\n\0[];#"):
+                raise ConfigError(
+                    f"sip.{key}: TLS and WSS need the certificate and its key as absolute"
+                    " paths (PEM) with none of [ ] ; #; `ccpbx conf lab-cert` makes a pair"
+                    " for a lab",
+                    key=f"sip.{key}",
+                )
+    # TCP, TLS and the HTTPS server for WSS each listen on a TCP port of their own.
+    tcp_ports = [("sip.tcp_port", sip.tcp_port), ("sip.tls_port", sip.tls_port)]
+    tcp_ports.append(("sip.wss_port", sip.wss_port))
+    for i, (key, port) in enumerate(tcp_ports):
+        for other, other_port in tcp_ports[:i]:
+            if port and port == other_port:
+                raise ConfigError(f"{key}: must differ from {other}", key=key)
+    codecs = sip.webrtc_codecs.split(",")
+    if sip.webrtc_codecs != "auto" and (
+        not all(c in {"opus", "ulaw", "alaw", "g722"} for c in codecs)
+        or len(set(codecs)) != len(codecs)
+    ):
+        raise ConfigError(
+            "sip.webrtc_codecs: auto, or a comma-separated list of opus, ulaw, alaw, g722;"
+            f" got {sip.webrtc_codecs!r}",
+            key="sip.webrtc_codecs",
+        )
+    if sip.external_address:
+        try:
+            ipaddress.ip_address(sip.external_address)
+        except ValueError:
+            raise ConfigError(
+                "sip.external_address: the public IP address phones outside reach Asterisk"
+                f" at; got {sip.external_address!r}",
+                key="sip.external_address",
+            ) from None
+    for net in sip.local_nets:
+        try:
+            ipaddress.ip_network(net, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"sip.local_nets: {net!r} is not a network (e.g. 192.168.0.0/16)",
+                key="sip.local_nets",
+            ) from None
+    if sip.external_address and not sip.local_nets:
+        raise ConfigError(
+            "sip.local_nets: with sip.external_address set, list the networks phones reach"
+            ' Asterisk directly from (e.g. ["10.0.0.0/8"]), or every phone gets the'
+            " public address",
+            key="sip.local_nets",
         )
 
 

@@ -14,13 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ccpbx.asterisk import transports
 from ccpbx.config import Config
 from ccpbx.errors import InvalidInput
 from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord
 from ccpbx.pbx.values import endpoint_values, number_values, phone_values, trunk_values
-
-# Transports ccpbx can render today; TLS and WSS (certificates, WebRTC) come later.
-_RENDERED_TRANSPORTS = ("udp", "tcp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,35 +40,11 @@ def _loopback(host: str) -> bool:
 
 
 def _transports(config: Config) -> list[dict[str, Any]]:
-    sip = config.sip
-    out = [{"name": "transport-udp", "protocol": "udp", "bind": sip.bind, "port": sip.port}]
-    if sip.tcp_port:
-        out.append(
-            {"name": "transport-tcp", "protocol": "tcp", "bind": sip.bind, "port": sip.tcp_port}
-        )
-    return out
+    return transports.transports(config)
 
 
-def _check_transports(records: Records, transports: list[dict[str, Any]]) -> None:
-    available = {t["protocol"] for t in transports}
-    users = [(f"phone {p.name}", p.transport) for p in records.phones]
-    users += [(f"trunk {t.name}", t.transport) for t in records.trunks]
-    for who, protocol in users:
-        if protocol not in _RENDERED_TRANSPORTS:
-            raise InvalidInput(
-                f"{who} uses {protocol}: ccpbx does not render TLS or WSS transports yet"
-                " (certificates and WebRTC come with a later release); use udp or tcp"
-            )
-        if protocol not in available:
-            raise InvalidInput(
-                f"{who} uses {protocol}, but no {protocol} transport is configured:"
-                f" set [sip] {protocol}_port"
-            )
-    webrtc = [p.name for p in records.phones if p.webrtc]
-    if webrtc:
-        raise InvalidInput(
-            f"WebRTC phones ({', '.join(webrtc)}) need the WSS transport, not rendered yet"
-        )
+def _check_transports(records: Records, rendered: list[dict[str, Any]]) -> None:
+    transports.check_transports(records.phones, records.trunks, rendered)
 
 
 def _mailbox_pin(config: Config, box: str) -> str:
@@ -99,11 +73,12 @@ def template_values(config: Config, records: Records) -> dict[str, Any]:
             )
     except ValueError:
         pass
-    transports = _transports(config)
-    _check_transports(records, transports)
+    rendered_transports = _transports(config)
+    _check_transports(records, rendered_transports)
     a = config.asterisk
+    codecs = transports.webrtc_codecs(config)
     endpoints = endpoint_values(
-        (phone_values(p, realm=config.sip.realm) for p in records.phones),
+        (phone_values(p, realm=config.sip.realm, webrtc_codecs=codecs) for p in records.phones),
         (trunk_values(t) for t in records.trunks),
     )
     return {
@@ -129,7 +104,7 @@ def template_values(config: Config, records: Records) -> dict[str, Any]:
             "realm": config.sip.realm,
             "identify_order": config.sip.identify_order,
         },
-        "transports": transports,
+        "transports": rendered_transports,
         "rtp": {"start": a.rtp_start, "end": a.rtp_end},
         "agi": {"host": config.agi.host, "port": config.agi.port},
         **endpoints,

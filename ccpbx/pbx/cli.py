@@ -42,12 +42,25 @@ async def _connect(config: Config) -> asyncpg.Connection:
     return await console.connect(config.database.url, timeout=config.database.connect_timeout)
 
 
+def _account_port(config: Config, transport: str) -> int:
+    """The port of the phone's transport; the UDP port, said so, when that transport is
+    not configured (a fresh secret must still be shown)."""
+    try:
+        return config.sip.port_for(transport)
+    except InvalidInput as exc:
+        console.say(f"ccpbx: {exc.message}; the account below shows the UDP port until then")
+        return config.sip.port
+
+
 def _provision(
     args: argparse.Namespace, config: Config, phone: PhoneRecord, secret: str | None
 ) -> None:
     """Print the account (text and QR code) on stdout; write the desk-phone file if asked."""
     account = provision.account(
-        phone, domain=config.sip.domain, port=config.sip.port, password=secret
+        phone,
+        domain=config.sip.domain,
+        port=_account_port(config, phone.transport),
+        password=secret,
     )
     print(account.text())
     if not getattr(args, "no_qr", False):
@@ -67,6 +80,9 @@ def _provision(
 # -- phones ---------------------------------------------------------------------------
 async def cmd_phone_add(args: argparse.Namespace) -> int:
     config = load(args.config)
+    if args.provision:
+        # Refuse before the phone is stored: its account needs its transport's port.
+        config.sip.port_for("wss" if args.webrtc else args.transport)
     conn = await _connect(config)
     try:
         phone, secret = await phones.add(

@@ -21,8 +21,11 @@ def transport_name(protocol: str) -> str:
     return f"transport-{protocol}"
 
 
-def phone_values(phone: PhoneRecord, *, realm: str, rewrite_contact: bool = True) -> dict[str, Any]:
-    """A phone for pjsip.conf. Its credential must have been made for ``realm``."""
+def phone_values(
+    phone: PhoneRecord, *, realm: str, rewrite_contact: bool = True, webrtc_codecs: str = "ulaw"
+) -> dict[str, Any]:
+    """A phone for pjsip.conf. Its credential must have been made for ``realm``; a WebRTC
+    phone is offered ``webrtc_codecs`` (e.g. ``opus,ulaw``) instead of the desk codecs."""
     if phone.realm != realm:
         raise InvalidInput(
             f"phone {phone.name}: its secret was made for SIP realm {phone.realm!r}, the"
@@ -34,6 +37,7 @@ def phone_values(phone: PhoneRecord, *, realm: str, rewrite_contact: bool = True
         "label": phone.label or phone.name,
         "transport": transport_name(phone.transport),
         "webrtc": phone.webrtc,
+        "webrtc_codecs": webrtc_codecs,
         "realm": phone.realm,
         "md5_cred": phone.md5_cred,
         "max_calls": phone.max_calls,

@@ -109,8 +109,9 @@ async def test_render_writes_every_managed_file_from_toml_and_database(
 async def test_render_refuses_what_it_cannot_render_naming_the_fix(
     database_url: str, tmp_path: Path
 ) -> None:
-    """A TLS phone (no TLS transport yet), an empty AMI secret and a phone whose credential
-    was made for another realm are refused (exit 1) with what to do; nothing is staged."""
+    """A TLS phone with no TLS transport configured, an empty AMI secret and a phone whose
+    credential was made for another realm are refused (exit 1) with what to do; nothing is
+    staged."""
     conn = await asyncpg.connect(database_url)
     try:
         await phones.add(conn, "tls1", realm=REALM, transport="tls")
@@ -119,7 +120,9 @@ async def test_render_refuses_what_it_cannot_render_naming_the_fix(
     cfg = _config(tmp_path)
     tls = ccpbx("conf", "render", database_url=database_url, config=cfg)
     assert tls.returncode == 1
-    assert "TLS" in tls.stderr
+    assert "no TLS transport is configured: set [sip] tls_port, tls_cert and tls_key" in (
+        tls.stderr
+    )
     assert not (tmp_path / "staged").exists()
     conn = await asyncpg.connect(database_url)
     try:
