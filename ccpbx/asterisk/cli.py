@@ -60,7 +60,7 @@ async def cmd_render(args: argparse.Namespace) -> int:
 
 async def cmd_diff(args: argparse.Namespace) -> int:
     config, out, files = await _render(args)
-    target = Path(args.target or config.asterisk.conf_dir)
+    target = Path(args.target) if args.target else apply.Target.from_config(config).conf_dir
     diffs = staging.diff(list(files), out, target)
     for d in diffs:
         if d.diff:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from ccpbx.asterisk import production, versions
 from ccpbx.asterisk.render import default_conf_dir
 from ccpbx.asterisk.sources import load_records
 from ccpbx.config import load
-from ccpbx.pbx import phones
+from ccpbx.pbx import phones, trunks
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, Phone
 from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.root import ensure_runtime
@@ -206,6 +207,41 @@ async def test_apply_deploys_a_phone_and_a_number(live: Production, figures: Fig
     assert code == 0, err
     assert "nothing to apply" in err
     assert len(await _history(live)) == 1
+    code, _, err, _ = await live.ccpbx("conf", "diff")
+    assert code == 0, err
+    assert re.search(r"^0 of \d+ managed files differ", err, re.M), err
+
+
+async def test_registered_trunk_registers_once_applied(live: Production) -> None:
+    """A trunk with registration passes `conf check` and, applied, the live Asterisk
+    sends its REGISTER to the carrier with the trunk's user. (That the throwaway never
+    registers in the live PBX's place is pinned by tests/test_conf_check.py: Asterisk
+    staggers first registrations by 1-10 s, so a check rarely lives long enough to show
+    it here.)"""
+    carrier = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    carrier.bind(("127.0.0.1", 0))
+    carrier.setblocking(False)
+    try:
+        conn = await asyncpg.connect(live.database_url)
+        try:
+            port = carrier.getsockname()[1]
+            trunk = trunks.check(
+                "voip", host="127.0.0.1", port=port, register=True, username="4420", secret="s3"
+            )
+            await trunks.add(conn, trunk)
+        finally:
+            await conn.close()
+        code, _, err, _ = await live.ccpbx("conf", "check")
+        assert code == 0, err
+        code, _, err, _ = await live.ccpbx("conf", "apply")
+        assert code == 0, err
+        assert live.endpoints() == {"voip"}
+        loop = asyncio.get_running_loop()
+        packet = await asyncio.wait_for(loop.sock_recv(carrier, 4096), 15)
+        assert packet.startswith(b"REGISTER sip:127.0.0.1:")
+        assert b"sip:4420@127.0.0.1" in packet
+    finally:
+        carrier.close()
 
 
 def _broken_templates(folder: Path) -> Path:
