@@ -6,9 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from ccpbx.asterisk import deploy, versions
 from ccpbx.asterisk.expect import expectations
+from ccpbx.errors import Conflict
 
 
 def test_write_replaces_only_the_given_files(tmp_path: Path) -> None:
@@ -71,3 +73,18 @@ async def test_versions_record_history_and_last_applied(database_url: str) -> No
         ]
     finally:
         await conn.close()
+
+
+async def test_one_apply_at_a_time(database_url: str) -> None:
+    """While one apply holds the lock, another is refused at once; then it may go."""
+    first, second = await asyncpg.connect(database_url), await asyncpg.connect(database_url)
+    try:
+        async with versions.exclusive(first):
+            with pytest.raises(Conflict, match="another `ccpbx conf apply`"):
+                async with versions.exclusive(second):
+                    pass
+        async with versions.exclusive(second):
+            pass
+    finally:
+        await first.close()
+        await second.close()

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import structlog
 
 from ccpbx.ami import AmiClient, AmiSettings
@@ -25,7 +26,7 @@ from ccpbx.asterisk.throwaway import CheckReport, prove
 from ccpbx.asterisk.verify import Problem, endpoints, verify
 from ccpbx.config import Config
 from ccpbx.rootfs import Runtime
-from ccpbx.store.db import Executor
+from ccpbx.store.db import Executor, connection
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +109,21 @@ async def apply(
     message: str = "",
     rollback_of: int | None = None,
 ) -> Outcome:
-    """Deploy ``files`` (name -> text) onto the live Asterisk; see the module docstring."""
+    """Deploy ``files`` (name -> text) onto the live Asterisk; see the module docstring.
+    One at a time: a second apply meanwhile gets Conflict."""
+    async with connection(db) as conn, versions.exclusive(conn):
+        return await _apply(conn, files, expect, target, by, message, rollback_of)
+
+
+async def _apply(
+    db: asyncpg.Connection,
+    files: Mapping[str, str],
+    expect: Expectations,
+    target: Target,
+    by: str,
+    message: str,
+    rollback_of: int | None,
+) -> Outcome:
     report = await check(files, expect, target)
     if not report.ok:
         version = await versions.record(

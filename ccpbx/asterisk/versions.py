@@ -3,20 +3,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from ccpbx.asterisk.expect import Expectations
-from ccpbx.errors import NotFound
+from ccpbx.errors import Conflict, NotFound
 from ccpbx.store import audit
 from ccpbx.store.db import Executor, connection, translate_errors
 
 RESULTS = ("applied", "check_failed", "rolled_back", "failed")
+_LOCK = "ccpbx_conf_apply"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,21 @@ async def record(db: Executor, attempt: Attempt) -> int:
                 },
             )
     return int(row["version"])
+
+
+@contextlib.asynccontextmanager
+async def exclusive(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """One ``conf apply``/``rollback`` at a time (a session advisory lock held on ``conn``):
+    Conflict at once if another one runs."""
+    with translate_errors("lock configuration versions"):
+        got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", _LOCK)
+    if not got:
+        raise Conflict("another `ccpbx conf apply` or `rollback` is running; try again later")
+    try:
+        yield
+    finally:
+        with translate_errors("unlock configuration versions"):
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", _LOCK)
 
 
 async def history(db: Executor, limit: int = 50) -> list[ConfVersion]:
