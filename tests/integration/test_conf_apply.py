@@ -29,10 +29,12 @@ from ccpbx.pbx import phones, trunks
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, Phone
 from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.root import ensure_runtime
+from ccpbx.sandbox.sipp import caller_scenario, run_sipp
 
 from .figures import Figures
 
 REPO = Path(__file__).resolve().parents[2]
+CARRIER = "127.0.0.2"
 NUMBER = "+12125550100"
 SECOND = "+12125550111"
 
@@ -284,10 +286,32 @@ async def test_broken_template_fails_check_and_changes_nothing(
     assert [r["result"] for r in await _history(live)] == ["check_failed", "applied"]
 
 
+async def _call(live: Production, number: str) -> bool:
+    """A carrier call to ``number``: True when the dialplan routed it by that number."""
+    before = len((live.asterisk.log_dir / "messages.log").read_text(errors="replace"))
+    result = await asyncio.to_thread(
+        run_sipp,
+        live.asterisk,
+        caller_scenario("15550123", wait_bye_ms=15_000),
+        service=number,
+        timeout_s=40,
+        extra=("-i", CARRIER),
+    )
+    assert result.ok, result.errors
+    log = (live.asterisk.log_dir / "messages.log").read_text(errors="replace")[before:]
+    return f"ccpbx number {number} routes to queue:" in log
+
+
 async def test_failed_reload_is_rolled_back_and_rollback_works(live: Production) -> None:
     """A reload that fails after writing puts the previous files back and reloads them
-    (exit 1, version rolled_back); `conf rollback` re-applies an older version."""
-    await _add_phone(live)
+    (exit 1, version rolled_back) and calls still route; `conf rollback` re-applies an
+    older version."""
+    secret = await _add_phone(live)
+    conn = await asyncpg.connect(live.database_url)
+    try:
+        await trunks.add(conn, trunks.check("acme", host=CARRIER, port=5060, identify=[CARRIER]))
+    finally:
+        await conn.close()
     code, _, err, _ = await live.ccpbx("number", "add", NUMBER, "--to", "queue:sales")
     assert code == 0, err
     code, _, err, _ = await live.ccpbx("conf", "apply", "-m", "v1")
@@ -310,7 +334,11 @@ async def test_failed_reload_is_rolled_back_and_rollback_works(live: Production)
     assert live.disk() == first
     assert not live.routes(SECOND)  # extensions.conf was reloaded back
     assert live.routes(NUMBER)
-    assert live.endpoints() == {"1001"}
+    assert live.endpoints() == {"1001", "acme"}
+    assert await _call(live, NUMBER)
+    phone = SippPhone(live.asterisk, Phone("1001", secret, rewrite_contact=False))
+    phone.start()
+    phone.stop()
 
     live.asterisk.cli("module load app_voicemail.so")
     code, _, err, _ = await live.ccpbx("conf", "apply", "-m", "second number again")
