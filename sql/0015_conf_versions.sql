@@ -13,6 +13,9 @@ CREATE TABLE conf_versions (
     -- Modules, contexts and endpoints the files were proved against (ccpbx/asterisk/expect.py).
     expect      jsonb NOT NULL,
     changed     text[] NOT NULL DEFAULT '{}',
+    -- The changed files as they were on disk before (null: there was none), so even the
+    -- first apply over an admin's own files can be undone by hand.
+    previous    jsonb NOT NULL DEFAULT '{}',
     diff        text NOT NULL DEFAULT '',
     -- applied: written, reloaded, verified live. check_failed: refused by `conf check`,
     -- nothing written. rolled_back: written, then a reload or the live verification

@@ -47,7 +47,16 @@ async def test_versions_record_history_and_last_applied(database_url: str) -> No
         files = {"pjsip.conf": "; managed\n[global]\n"}
         expect = expectations(files, ["1001"])
         v1 = await versions.record(
-            conn, versions.Attempt(files, expect, "applied", "anna", "first", ["pjsip.conf"])
+            conn,
+            versions.Attempt(
+                files,
+                expect,
+                "applied",
+                "anna",
+                "first",
+                ["pjsip.conf", "extensions.conf"],
+                previous={"pjsip.conf": "; the admin's own\n", "extensions.conf": None},
+            ),
         )
         broken = {"pjsip.conf": "broken\n"}
         v2 = await versions.record(
@@ -59,6 +68,7 @@ async def test_versions_record_history_and_last_applied(database_url: str) -> No
         full = await versions.get(conn, v1)
         assert full.files == files
         assert full.expect == expect.as_dict()
+        assert full.previous == {"pjsip.conf": "; the admin's own\n", "extensions.conf": None}
         v3 = await versions.record(
             conn, versions.Attempt(files, expect, "applied", "bob", rollback_of=v1)
         )

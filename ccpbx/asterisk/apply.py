@@ -170,6 +170,7 @@ async def _apply(
             by,
             message,
             changed=changed,
+            previous=previous,
             diff=diff,
             detail=detail,
             rollback_of=rollback_of,

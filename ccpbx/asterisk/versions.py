@@ -31,6 +31,7 @@ class Attempt:
     by: str
     message: str = ""
     changed: Sequence[str] = ()
+    previous: Mapping[str, str | None] = field(default_factory=dict)
     diff: str = ""
     detail: str = ""
     rollback_of: int | None = None
@@ -53,6 +54,7 @@ class ConfVersion:
     diff: str = ""
     files: dict[str, str] = field(default_factory=dict)
     expect: dict[str, Any] = field(default_factory=dict)
+    previous: dict[str, str | None] = field(default_factory=dict)
 
 
 def _version(row: asyncpg.Record, full: bool) -> ConfVersion:
@@ -70,6 +72,7 @@ def _version(row: asyncpg.Record, full: bool) -> ConfVersion:
         diff=row["diff"] if full else "",
         files=json.loads(row["files"]) if full else {},
         expect=json.loads(row["expect"]) if full else {},
+        previous=json.loads(row["previous"]) if full else {},
     )
 
 
@@ -81,8 +84,10 @@ async def record(db: Executor, attempt: Attempt) -> int:
         with translate_errors("record configuration version"):
             row = await conn.fetchrow(
                 """INSERT INTO conf_versions (created_by, message, files, expect, changed, diff,
-                                              result, detail, rollback_of, check_s, apply_s)
-                   VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)
+                                              result, detail, rollback_of, check_s, apply_s,
+                                              previous)
+                   VALUES ($1, $2, $3::jsonb, $4::jsonb, $5, $6, $7, $8, $9, $10, $11,
+                           $12::jsonb)
                    RETURNING version, created_at""",
                 attempt.by,
                 attempt.message,
@@ -95,6 +100,7 @@ async def record(db: Executor, attempt: Attempt) -> int:
                 attempt.rollback_of,
                 attempt.check_s,
                 attempt.apply_s,
+                json.dumps(dict(attempt.previous)),
             )
             assert row is not None
             await audit.record(
