@@ -198,11 +198,13 @@ async def prove(
         errors = config_errors(text + "\n" + process.console_tail(400))
         if not keep:
             process.remove()
-    seen = set()
-    for p in errors:  # the same complaint may be in both logs
-        if (p.where, p.text) not in seen:
-            seen.add((p.where, p.text))
-            problems.append(p)
+    # Asterisk's own complaints (file and line) first: they are the causes of what the
+    # verification then misses. The same complaint may stand in both logs.
+    causes: list[Problem] = []
+    for p in errors:
+        if p not in causes:
+            causes.append(p)
+    problems = causes + problems
     seconds = time.monotonic() - started
     log.info("conf_check_done", problems=len(problems), seconds=round(seconds, 2))
     return CheckReport(problems, seconds, host_dir)
