@@ -122,6 +122,10 @@ def test_expectations_come_from_the_files() -> None:
     for m in expect.modules:
         assert lines[m.line - 1].split("=")[1].strip() == m.name
     assert [c.name for c in expect.contexts] == list(CCPBX_CONTEXTS)  # endpoints use these
+    assert [r.name for r in expect.registrations] == ["voip"]
+    [reg] = expect.registrations
+    assert files["pjsip.conf"].splitlines()[reg.line - 1] == "[voip]"
+    assert "type = registration" in files["pjsip.conf"].splitlines()[reg.line]
     assert Expectations.from_dict(expect.as_dict()) == expect
     found = named_modules("; load = x.so\nload => a.so\nnoload = b.so\nrequire = c.so ; why\n")
     assert [(m.name, m.where) for m in found] == [

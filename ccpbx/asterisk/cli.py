@@ -89,8 +89,9 @@ async def cmd_check(args: argparse.Namespace) -> int:
     if report.ok:
         console.say(
             f"check passed in {report.seconds:.2f} s: a throwaway Asterisk loaded the files,"
-            f" {len(expect[0].modules)} modules, {len(expect[0].contexts)} contexts and"
-            f" {len(expect[0].endpoints)} endpoints are there"
+            f" {len(expect[0].modules)} modules, {len(expect[0].contexts)} contexts,"
+            f" {len(expect[0].endpoints)} endpoints and {len(expect[0].registrations)}"
+            " registration(s) are there"
         )
         return console.EXIT_OK
     console.say(f"check failed ({report.seconds:.2f} s), {len(report.problems)} problem(s):")

@@ -1,5 +1,5 @@
 """What a loaded configuration must show: the modules it names, the dialplan contexts
-ccpbx sends calls to, the PJSIP endpoints it defines.
+ccpbx sends calls to, the PJSIP endpoints it defines and the trunk registrations.
 
 Pure code over the files' text (name -> text as written to disk), so the same
 expectations prove the throwaway Asterisk of ``conf check`` and the live one after
@@ -31,6 +31,8 @@ CCPBX_CONTEXTS = (
 
 _MODULE_LINE = re.compile(r"^\s*(load|require|preload|preload-require)\s*=>?\s*([^\s;]+)")
 _CONTEXT_LINE = re.compile(r"^\s*context\s*=>?\s*([^\s;]+)")
+_SECTION_LINE = re.compile(r"^\s*\[([^\]]+)\]")
+_TYPE_LINE = re.compile(r"^\s*type\s*=>?\s*([^\s;]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +53,14 @@ class Expectations:
     modules: tuple[Named, ...]
     contexts: tuple[Named, ...]
     endpoints: frozenset[str]
+    registrations: tuple[Named, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "modules": [[m.name, m.file, m.line] for m in self.modules],
             "contexts": [[c.name, c.file, c.line] for c in self.contexts],
             "endpoints": sorted(self.endpoints),
+            "registrations": [[r.name, r.file, r.line] for r in self.registrations],
         }
 
     @classmethod
@@ -65,6 +69,7 @@ class Expectations:
             tuple(Named(n, f, int(line)) for n, f, line in data["modules"]),
             tuple(Named(n, f, int(line)) for n, f, line in data["contexts"]),
             frozenset(data["endpoints"]),
+            tuple(Named(n, f, int(line)) for n, f, line in data.get("registrations", ())),
         )
 
 
@@ -83,6 +88,21 @@ def named_modules(modules_conf: str) -> list[Named]:
     return found
 
 
+def registrations(pjsip_conf: str) -> list[Named]:
+    """Sections of ``pjsip.conf`` that say ``type = registration``, at their header line."""
+    found = []
+    header: Named | None = None
+    for number, line in enumerate(pjsip_conf.splitlines(), start=1):
+        m = _SECTION_LINE.match(line)
+        if m:
+            header = Named(m.group(1).strip(), "pjsip.conf", number)
+            continue
+        kind = _TYPE_LINE.match(line)
+        if kind and kind.group(1) == "registration" and header is not None:
+            found.append(header)
+    return found
+
+
 def expectations(files: Mapping[str, str], endpoints: Iterable[str]) -> Expectations:
     """What the files must show once loaded: ``endpoints`` are the phone and trunk names
     ccpbx holds (the templates must render every one, and nothing more)."""
@@ -94,5 +114,8 @@ def expectations(files: Mapping[str, str], endpoints: Iterable[str]) -> Expectat
             known.add(m.group(1))
             contexts.append(Named(m.group(1), "pjsip.conf", number))
     return Expectations(
-        tuple(named_modules(files.get("modules.conf", ""))), tuple(contexts), frozenset(endpoints)
+        tuple(named_modules(files.get("modules.conf", ""))),
+        tuple(contexts),
+        frozenset(endpoints),
+        tuple(registrations(files.get("pjsip.conf", ""))),
     )

@@ -1,6 +1,7 @@
 """Does a running Asterisk show what a configuration expects? Asked over AMI with the
 actions ccpbx's own AMI user may send (no ``command`` class): ``CoreStatus``,
-``ModuleCheck`` per module, ``ShowDialPlan`` per context, ``PJSIPShowEndpoints``.
+``ModuleCheck`` per module, ``ShowDialPlan`` per context, ``PJSIPShowEndpoints``,
+``PJSIPShowRegistrationsOutbound``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,20 @@ async def verify(ami: AmiClient, expect: Expectations, timeout: float = 10.0) ->
                     )
                 )
         found = await endpoints(ami, timeout)
+        if expect.registrations:
+            answer = await ami.action(
+                "PJSIPShowRegistrationsOutbound", timeout=timeout, check=False
+            )
+            loaded = {
+                e.get("ObjectName")
+                for e in answer.events
+                if e.name == "OutboundRegistrationDetail"
+            }
+            problems += [
+                Problem(r.where, f"registration {r.name} not loaded")
+                for r in expect.registrations
+                if r.name not in loaded
+            ]
     except AmiError as exc:
         problems.append(Problem("", f"AMI: {exc}"))
         return problems

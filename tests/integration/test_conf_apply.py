@@ -215,8 +215,9 @@ async def test_apply_deploys_a_phone_and_a_number(live: Production, figures: Fig
 
 
 async def test_registered_trunk_registers_once_applied(live: Production) -> None:
-    """A trunk with registration passes `conf check` and, applied, the live Asterisk
-    sends its REGISTER to the carrier with the trunk's user. (That the throwaway never
+    """A trunk with registration passes `conf check` (its registration loads in the
+    throwaway) and, applied, the live Asterisk sends its REGISTER to the carrier with
+    the trunk's user. (That the throwaway never
     registers in the live PBX's place is pinned by tests/test_conf_check.py: Asterisk
     staggers first registrations by 1-10 s, so a check rarely lives long enough to show
     it here.)"""
@@ -235,6 +236,7 @@ async def test_registered_trunk_registers_once_applied(live: Production) -> None
             await conn.close()
         code, _, err, _ = await live.ccpbx("conf", "check")
         assert code == 0, err
+        assert "1 registration(s)" in err
         code, _, err, _ = await live.ccpbx("conf", "apply")
         assert code == 0, err
         assert live.endpoints() == {"voip"}
