@@ -153,8 +153,13 @@ async def _apply(
             if problems or await versions.last_applied(db) == dict(files):
                 return Outcome("unchanged", problems=problems, check_s=report.seconds)
         live_before = await endpoints(ami, target.ami.action_timeout)
-        deploy.write({n: files[n] for n in changed}, target.conf_dir)
-        reloaded = await deploy.reload(ami, changed, files, previous)
+        try:
+            deploy.write({n: files[n] for n in changed}, target.conf_dir)
+        except OSError as exc:  # a file may be written already: put back like a failed reload
+            failed = Problem("", f"writing into {target.conf_dir} failed: {exc}")
+            reloaded = deploy.Reloaded([], [failed], [])
+        else:
+            reloaded = await deploy.reload(ami, changed, files, previous)
         problems = reloaded.problems or await _verify_live(ami, expect)
         result, detail = "applied", ""
         if problems:
@@ -199,14 +204,17 @@ async def _put_back(
     live_before: set[str],
     target: Target,
 ) -> tuple[str, str]:
-    """Write the previous files back, reload them, and check that the live Asterisk shows
-    what it showed before: ("rolled_back" | "failed", what happened)."""
+    """Write back the previous files of those that were replaced, reload them, and check
+    that the live Asterisk shows what it showed before: ("rolled_back" | "failed", what
+    happened)."""
+    written = deploy.changes(dict(files), target.conf_dir).keys()
+    restore = {n: t for n, t in previous.items() if n not in written}
     try:
-        deploy.write(previous, target.conf_dir)
+        deploy.write(restore, target.conf_dir)
     except OSError as exc:
         log.error("conf_put_back_failed", error=str(exc))
         return "failed", f"putting the previous files back failed: {exc}"
-    back = await deploy.reload(ami, list(previous), previous, files)
+    back = await deploy.reload(ami, list(restore), restore, files)
     old = {**files, **{n: t for n, t in previous.items() if t is not None}}
     after = back.problems or await _verify_live(ami, expectations(old, live_before))
     if after:

@@ -359,3 +359,27 @@ async def test_failed_reload_is_rolled_back_and_rollback_works(live: Production)
     assert latest["result"] == "applied"
     assert latest["rollback_of"] == v1
     assert latest["message"] == f"rollback to version {v1}"
+
+
+async def test_failed_write_is_put_back(live: Production) -> None:
+    """A file that cannot be written after another one was (its temporary name is taken
+    by a folder) puts the written one back: the live Asterisk keeps the previous files."""
+    await _add_phone(live)
+    code, _, err, _ = await live.ccpbx("conf", "apply")
+    assert code == 0, err
+    first = live.disk()
+    conn = await asyncpg.connect(live.database_url)
+    try:
+        await conn.execute("INSERT INTO acd_queues (name) VALUES ('support')")
+    finally:
+        await conn.close()
+    code, _, err, _ = await live.ccpbx("number", "add", SECOND, "--to", "queue:support")
+    assert code == 0, err
+    (live.conf_dir / ".voicemail.conf.ccpbx-new").mkdir()  # extensions.conf goes first
+    code, _, err, _ = await live.ccpbx("conf", "apply")
+    assert code == 1
+    assert "rolled_back" in err, err
+    assert "writing into" in err
+    assert live.disk() == first
+    assert not live.routes(SECOND)
+    assert [r["result"] for r in await _history(live)] == ["rolled_back", "applied"]
