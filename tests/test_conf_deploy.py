@@ -8,8 +8,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from ccpbx.asterisk import deploy, versions
+from ccpbx.asterisk import apply, deploy, versions
 from ccpbx.asterisk.expect import expectations
+from ccpbx.config import load
 from ccpbx.errors import Conflict
 
 
@@ -98,3 +99,25 @@ async def test_one_apply_at_a_time(database_url: str) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_applied_config_for_doctor(database_url: str) -> None:
+    """Doctor gets the last applied files and the folder under [asterisk] root."""
+    config = load(
+        None,
+        {
+            "DATABASE_URL": database_url,
+            "CCPBX_ASTERISK_ROOT": "/srv/pbx-root",
+            "CCPBX_ASTERISK_CONF_DIR": "/etc/asterisk",
+        },
+    )
+    assert await apply.applied_config(config) is None
+    files = {"pjsip.conf": "; managed\n"}
+    conn = await asyncpg.connect(database_url)
+    try:
+        await versions.record(
+            conn, versions.Attempt(files, expectations(files, []), "applied", "anna")
+        )
+    finally:
+        await conn.close()
+    assert await apply.applied_config(config) == (files, Path("/srv/pbx-root/etc/asterisk"))

@@ -19,6 +19,7 @@ from pathlib import Path
 import asyncpg
 import structlog
 
+from ccpbx import console
 from ccpbx.ami import AmiClient, AmiSettings
 from ccpbx.asterisk import deploy, versions
 from ccpbx.asterisk.expect import Expectations, expectations
@@ -74,6 +75,18 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.result in ("applied", "unchanged") and not self.problems
+
+
+async def applied_config(config: Config) -> tuple[dict[str, str], Path] | None:
+    """For ``ccpbx doctor``: the files of the last applied version and the folder they
+    were written to (as ccpbx reaches it, under ``[asterisk] root``); None while nothing
+    was applied."""
+    conn = await console.connect(config.database.url, timeout=config.database.connect_timeout)
+    try:
+        files = await versions.last_applied(conn)
+    finally:
+        await conn.close()
+    return None if files is None else (files, Target.from_config(config).conf_dir)
 
 
 async def check(files: Mapping[str, str], expect: Expectations, target: Target) -> CheckReport:
