@@ -57,6 +57,9 @@ def _files() -> dict[str, str]:
     values["ami"]["bind"] = "0.0.0.0"
     values["ami"]["port"] = 5038
     values["transports"][0].update(bind="0.0.0.0", port=5060)
+    values["transports"].append(
+        {"name": "transport-tcp", "protocol": "tcp", "bind": "0.0.0.0", "port": 5060}
+    )
     return {n: managed_text(r) for n, r in render_all(values).items()}
 
 
@@ -89,9 +92,10 @@ def test_rewrite_touches_only_what_would_clash_and_keeps_lines() -> None:
     manager = [b for _, _, b in _changed(files["manager.conf"], out["manager.conf"])]
     assert manager == ["bindaddr = 127.0.0.1", "port = 40001"]
     pjsip = [b for _, _, b in _changed(files["pjsip.conf"], out["pjsip.conf"])]
-    assert len(pjsip) == 3
-    assert pjsip[0].startswith("bind = 127.0.0.1:")
-    assert pjsip[1:] == [
+    assert len(pjsip) == 4
+    assert pjsip[0].startswith("bind = 127.0.0.1:")  # udp and tcp, each a free port
+    assert pjsip[1].startswith("bind = 127.0.0.1:")
+    assert pjsip[2:] == [
         "server_uri = sip:127.0.0.1:40002",
         "client_uri = sip:4420@127.0.0.1:40002",
     ]

@@ -55,36 +55,38 @@ class CheckPorts:
     dead: int = field(default_factory=free_udp_port)
 
 
-Change = Callable[[str, str, str, str], "str | None"]
-"""(section, type, key, value) -> the new value, or None to keep the line."""
+Change = Callable[[str, Mapping[str, str], str, str], "str | None"]
+"""(section, the section's options, key, value) -> the new value, or None to keep it."""
 
 
-def _sections(lines: list[str]) -> list[tuple[str, str]]:
-    """(section name, section type) of each line: ``type`` may come after other options."""
+def _sections(lines: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """(section name, that section's options) of each line: options (``type``,
+    ``protocol``) may come after the line that needs them."""
     owner: list[int] = []
     names: dict[int, str] = {}
-    types: dict[int, str] = {}
+    options: dict[int, dict[str, str]] = {-1: {}}
     current = -1
     for index, line in enumerate(lines):
         header = _SECTION.match(line)
         if header:
             current = index
             names[index] = header.group(1).strip()
+            options[index] = {}
         owner.append(current)
         m = _OPTION.match(line)
-        if m and m.group(2) == "type" and current >= 0:
-            types[current] = m.group(4)
-    return [(names.get(o, ""), types.get(o, "")) for o in owner]
+        if m:
+            options[current].setdefault(m.group(2), m.group(4))
+    return [(names.get(o, ""), options[o]) for o in owner]
 
 
 def _rewrite(text: str, change: Change) -> str:
     lines = text.splitlines(keepends=True)
     out = []
-    for line, (section, kind) in zip(lines, _sections(lines), strict=True):
+    for line, (section, options) in zip(lines, _sections(lines), strict=True):
         body = line.rstrip("\r\n")
         m = _OPTION.match(body)
         if m:
-            new = change(section, kind, m.group(2), m.group(4))
+            new = change(section, options, m.group(2), m.group(4))
             if new is not None:
                 line = f"{m.group(1)}{m.group(2)}{m.group(3)}{new}{line[len(body):]}"
         out.append(line)
@@ -97,22 +99,23 @@ def for_check(
     """The files as the throwaway Asterisk runs them (see the module docstring)."""
     out = dict(files)
 
-    def directories(section: str, kind: str, key: str, value: str) -> str | None:
+    def directories(section: str, opts: Mapping[str, str], key: str, value: str) -> str | None:
         if section == "directories" and key in _DIR_KEYS:
             return run_dirs[_DIR_KEYS[key]]
         return None
 
-    def manager(section: str, kind: str, key: str, value: str) -> str | None:
+    def manager(section: str, opts: Mapping[str, str], key: str, value: str) -> str | None:
         if section == "general" and key == "bindaddr":
             return "127.0.0.1"
         if section == "general" and key == "port":
             return str(ports.ami)
         return None
 
-    def pjsip(section: str, kind: str, key: str, value: str) -> str | None:
+    def pjsip(section: str, opts: Mapping[str, str], key: str, value: str) -> str | None:
+        kind = opts.get("type")
         if kind == "transport" and key == "bind":
-            protocol_port = free_tcp_port() if "tcp" in section else free_udp_port()
-            return f"127.0.0.1:{protocol_port}"
+            tcp = opts.get("protocol", "udp") in ("tcp", "tls", "ws", "wss")
+            return f"127.0.0.1:{free_tcp_port() if tcp else free_udp_port()}"
         if kind == "registration" and key in ("server_uri", "client_uri"):
             user = value.split(":", 1)[-1].split("@")[0] if "@" in value else ""
             return f"sip:{user + '@' if user else ''}127.0.0.1:{ports.dead}"
