@@ -94,6 +94,10 @@ class AsteriskConfig:
     as that Asterisk sees them, and where ccpbx stages what it renders."""
 
     conf_dir: str = "/etc/asterisk"
+    # The root file system Asterisk runs in, as ccpbx sees it (a chroot or a container's
+    # mounted root): its folders (conf_dir, ...) lie under this path, and `conf check`
+    # runs its throwaway Asterisk inside it. Empty: the same file system as ccpbx.
+    root: str = ""
     staging_dir: str = "/var/lib/ccpbx/conf-staging"
     sounds_dir: str = "/usr/share/asterisk/sounds"
     modules_dir: str = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
@@ -319,6 +323,8 @@ def validate(config: Config) -> Config:
 
 
 def _validate_asterisk(asterisk: AsteriskConfig, sip: SipConfig) -> None:
+    if asterisk.root and not asterisk.root.startswith("/"):
+        raise ConfigError("asterisk.root: must be an absolute path or empty", key="asterisk.root")
     for name in (f.name for f in dataclasses.fields(asterisk) if f.name.endswith("_dir")):
         value = getattr(asterisk, name)
         if not value.startswith("/") or any(c in value for c in "\r\n\0[];#"):

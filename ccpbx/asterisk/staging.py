@@ -16,8 +16,8 @@ from pathlib import Path
 from ccpbx.asterisk.render import RenderedFile
 
 HEADER = (
-    "; Managed by ccpbx: rendered from asterisk-conf/{template} by `ccpbx conf render`."
-    " Edit the template, not this file.\n"
+    "; Managed by ccpbx: rendered from asterisk-conf/{template}, deployed by"
+    " `ccpbx conf apply`. Edit the template, not this file.\n"
 )
 
 
