@@ -190,19 +190,29 @@ def test_config_drift_seam() -> None:
     assert "ccpbx conf diff" in drift.fix
 
 
-def test_config_drift_reads_the_applied_files(tmp_path: Path) -> None:
-    """The seam conf apply fills in: the applied files are compared with the folder."""
+async def test_config_drift_reads_the_applied_files(tmp_path: Path) -> None:
+    """The last applied version's files (as conf apply stores them) are compared with the
+    folder; nothing applied yet is not checked; an unreadable store is not checked."""
     from ccpbx.config import Config
-    from ccpbx.doctor.service import config_drift
+    from ccpbx.doctor.service import config_drift, nothing_applied
+    from ccpbx.errors import Unavailable
 
     (tmp_path / "extensions.conf").write_text("[ccpbx-inbound]\n")
     files = {"extensions.conf": "[ccpbx-inbound]\n"}
-    assert config_drift(Config(), lambda _config: (files, tmp_path)).status == "ok"
+
+    async def applied(_config: Config) -> tuple[dict[str, str], Path]:
+        return files, tmp_path
+
+    async def unreadable(_config: Config) -> None:
+        raise Unavailable("the database is not reachable")
+
+    assert (await config_drift(Config(), applied)).status == "ok"
     (tmp_path / "extensions.conf").write_text("[edited-by-hand]\n")
-    result = config_drift(Config(), lambda _config: (files, tmp_path))
+    result = await config_drift(Config(), applied)
     assert result.status == "fail"
     assert "extensions.conf" in result.detail
-    assert config_drift(Config()).status == "skip"
+    assert (await config_drift(Config(), nothing_applied)).status == "skip"
+    assert (await config_drift(Config(), unreadable)).status == "skip"
 
 
 def test_probe_context_missing_or_not_visible() -> None:

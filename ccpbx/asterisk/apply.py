@@ -152,9 +152,7 @@ async def _apply(
                 check_s=report.seconds,
             ),
         )
-        return Outcome(
-            "check_failed", version, problems=report.problems, check_s=report.seconds
-        )
+        return Outcome("check_failed", version, problems=report.problems, check_s=report.seconds)
     started = time.monotonic()
     previous = deploy.changes(files, target.conf_dir)
     changed = sorted(previous)

@@ -27,6 +27,7 @@ CCPBX_CONTEXTS = (
     "ccpbx-queue-wait",
     "ccpbx-outbound",
     "ccpbx-outbound-abandon",
+    "ccpbx-doctor",
 )
 
 _MODULE_LINE = re.compile(r"^\s*(load|require|preload|preload-require)\s*=>?\s*([^\s;]+)")

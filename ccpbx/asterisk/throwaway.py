@@ -88,7 +88,7 @@ def _rewrite(text: str, change: Change) -> str:
         if m:
             new = change(section, options, m.group(2), m.group(4))
             if new is not None:
-                line = f"{m.group(1)}{m.group(2)}{m.group(3)}{new}{line[len(body):]}"
+                line = f"{m.group(1)}{m.group(2)}{m.group(3)}{new}{line[len(body) :]}"
         out.append(line)
     return "".join(out)
 

@@ -66,9 +66,7 @@ async def verify(ami: AmiClient, expect: Expectations, timeout: float = 10.0) ->
                 "PJSIPShowRegistrationsOutbound", timeout=timeout, check=False
             )
             loaded = {
-                e.get("ObjectName")
-                for e in answer.events
-                if e.name == "OutboundRegistrationDetail"
+                e.get("ObjectName") for e in answer.events if e.name == "OutboundRegistrationDetail"
             }
             problems += [
                 Problem(r.where, f"registration {r.name} not loaded")

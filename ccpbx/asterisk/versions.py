@@ -139,9 +139,7 @@ async def exclusive(conn: asyncpg.Connection) -> AsyncIterator[None]:
 async def history(db: Executor, limit: int = 50) -> list[ConfVersion]:
     """The latest versions, newest first (without their files)."""
     async with connection(db) as conn:
-        rows = await conn.fetch(
-            "SELECT * FROM conf_versions ORDER BY version DESC LIMIT $1", limit
-        )
+        rows = await conn.fetch("SELECT * FROM conf_versions ORDER BY version DESC LIMIT $1", limit)
     return [_version(r, full=False) for r in rows]
 
 
@@ -157,7 +155,6 @@ async def last_applied(db: Executor) -> dict[str, str] | None:
     """The files of the last successful version (name -> text as written), or None."""
     async with connection(db) as conn:
         text = await conn.fetchval(
-            "SELECT files FROM conf_versions WHERE result = 'applied'"
-            " ORDER BY version DESC LIMIT 1"
+            "SELECT files FROM conf_versions WHERE result = 'applied' ORDER BY version DESC LIMIT 1"
         )
     return None if text is None else dict(json.loads(text))

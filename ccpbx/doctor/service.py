@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+import asyncpg
+
 from ccpbx import console
+from ccpbx.asterisk.apply import applied_config
 from ccpbx.asterisk.render import default_conf_dir
 from ccpbx.config import Config, load
 from ccpbx.doctor import checks
@@ -20,18 +23,23 @@ from ccpbx.doctor.gather import (
     read_files,
     wanted_from_flows,
 )
+from ccpbx.errors import CcpbxError
 
-# The seam ``ccpbx conf apply`` fills in: the files of the last applied version (name ->
-# text) and the folder they were written to, or None while nothing was applied.
-AppliedConfig = Callable[[Config], "tuple[Mapping[str, str], Path] | None"]
+# The files of the last version ``ccpbx conf apply`` wrote (name -> text) and the folder
+# they were written to, or None while nothing was applied.
+AppliedConfig = Callable[[Config], "Awaitable[tuple[Mapping[str, str], Path] | None]"]
 
 
-def nothing_applied(config: Config) -> tuple[Mapping[str, str], Path] | None:
+async def nothing_applied(config: Config) -> tuple[Mapping[str, str], Path] | None:
     return None
 
 
-def config_drift(config: Config, applied: AppliedConfig = nothing_applied) -> Check:
-    last = applied(config)
+async def config_drift(config: Config, applied: AppliedConfig = applied_config) -> Check:
+    try:
+        last = await applied(config)
+    except (CcpbxError, OSError, asyncpg.PostgresError) as exc:  # the database check says why
+        why = f"not checked: the applied versions could not be read ({exc})"
+        return checks.skip("config", "configuration on disk", why)
     if last is None:
         return checks.decide_config_drift(None, {}, "")
     files, folder = last
@@ -54,7 +62,7 @@ async def run(
     config: Config,
     *,
     conf_dir: Path | None = None,
-    applied: AppliedConfig = nothing_applied,
+    applied: AppliedConfig = applied_config,
     probe_timeout: float = 8.0,
 ) -> list[Check]:
     """Every check, in report order."""
@@ -109,7 +117,7 @@ async def run(
         ):
             out.append(checks.skip(name, title, "not checked: no AMI login"))
     out.append(checks.decide_database(db.url, db.error, db.applied, db.known))
-    out.append(config_drift(config, applied))
+    out.append(await config_drift(config, applied))
     return out
 
 

@@ -1,7 +1,7 @@
 """``ccpbx phone|trunk|number ...``: phones, carrier trunks and inbound numbers as data.
 
 ``register`` adds the commands to the main parser; each is ``async def (args) -> int``.
-A change reaches Asterisk with ``ccpbx conf render`` (and later ``conf apply``).
+A change reaches Asterisk with the next ``ccpbx conf apply``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from ccpbx.pbx import model, numbers, phones, provision, trunks
 from ccpbx.pbx.model import PhoneRecord
 from ccpbx.store.phones import check_e164
 
-_NEXT = "it reaches Asterisk with the next `ccpbx conf render` (and its deployment)"
+_NEXT = "it reaches Asterisk with the next `ccpbx conf apply`"
 
 
 def _port(text: str) -> int:
