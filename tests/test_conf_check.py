@@ -114,8 +114,7 @@ def test_asterisk_complaints_name_file_and_line() -> None:
     )
     found = [str(p) for p in config_errors(log)]
     assert found == [
-        "pjsip.conf:38: Could not find option suitable for category '1001' named"
-        " 'no_such_option'",
+        "pjsip.conf:38: Could not find option suitable for category '1001' named 'no_such_option'",
         "extensions.conf:12: Something odd",
     ]
 
