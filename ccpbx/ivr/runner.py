@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 
 from ccpbx.agi import AgiHandler, AgiHangup, AgiSession
-from ccpbx.ivr import store
+from ccpbx.ivr import contacts, store
 from ccpbx.ivr.engine import (
     Ask,
     Clock,
@@ -165,13 +165,13 @@ class IvrRuntime:
             await session.set_variable("CHANNEL(language)", effect.language)
             return None
         if isinstance(effect, Lookup):
-            found = await store.find_contact(pool, effect.by, effect.value, effect.field)
+            found = await contacts.find_contact(pool, effect.by, effect.value, effect.field)
             if found is not None:
                 await session.set_variable("CCPBX_CONTACT_ID", found["id"])
                 await session.set_variable("CCPBX_CONTACT_NAME", _clean(found.get("name", "")))
             return found
         if isinstance(effect, ScheduleCallback):
-            return await store.record_callback(
+            return await contacts.record_callback(
                 pool,
                 call_id=call_id,
                 number=effect.number,

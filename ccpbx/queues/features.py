@@ -26,7 +26,7 @@ from ccpbx.acd import AgentMode
 from ccpbx.agi import AgiError, AgiSession
 from ccpbx.callcontrol.persistent import ENDPOINT_RE
 from ccpbx.errors import CcpbxError, InvalidInput
-from ccpbx.ivr import store as ivr_store
+from ccpbx.ivr import contacts as ivr_contacts
 from ccpbx.queues.model import QUEUE_RE, WAIT_CONTEXT, CallAttributes, parse_skills
 from ccpbx.store.db import Executor
 
@@ -235,7 +235,7 @@ def callback_handler(
         except ValueError:
             call_id = None
         try:
-            ident = await ivr_store.record_callback(
+            ident = await ivr_contacts.record_callback(
                 pool(),
                 call_id=call_id,
                 number=env.callerid or "",

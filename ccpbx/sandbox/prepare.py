@@ -50,8 +50,7 @@ def main() -> int:
     where = runtime.root or "the PATH"
     extra = f"; installed {', '.join(installed)}" if installed else ""
     print(
-        f"sandbox ready: Asterisk and SIPp from {where}{extra}"
-        f" ({time.monotonic() - started:.1f} s)"
+        f"sandbox ready: Asterisk and SIPp from {where}{extra} ({time.monotonic() - started:.1f} s)"
     )
     return 0
 

@@ -8,7 +8,7 @@ import datetime as dt
 import asyncpg
 from store.factories import T0, campaign_with_contacts
 
-from ccpbx.ivr import store
+from ccpbx.ivr import contacts as ivr_contacts
 from ccpbx.store import contacts, dnc, leasing
 from ccpbx.store.campaigns import Campaign
 from ccpbx.store.phones import CallingWindow, Phone
@@ -25,7 +25,7 @@ async def lease(pool: asyncpg.Pool, camp: Campaign, now: dt.datetime, n: int = 1
 async def request(
     pool: asyncpg.Pool, number: str, due: dt.datetime, campaign: str | None = "c1"
 ) -> asyncpg.Record:
-    ident = await store.record_callback(
+    ident = await ivr_contacts.record_callback(
         pool, call_id=None, number=number, due_at=due, campaign=campaign, note="", now=T0
     )
     row = await pool.fetchrow("SELECT * FROM ivr_callback_requests WHERE id = $1", ident)
@@ -68,7 +68,7 @@ async def test_unknown_caller_gets_a_contact_in_the_callbacks_list(pool: asyncpg
     camp, _ = await campaign_with_contacts(pool, 0)
     req = await request(pool, "13125550123", T0 + HOUR)  # Chicago, written without +
     contact = await contacts.get_contact(pool, req["contact_id"])
-    clist = await contacts.get_list(pool, store.callback_list_name("c1"))
+    clist = await contacts.get_list(pool, ivr_contacts.callback_list_name("c1"))
     assert contact.list_id == clist.id
     assert [(p.e164, p.time_zones) for p in contact.phones] == [
         ("+13125550123", ("America/Chicago",))

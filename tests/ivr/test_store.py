@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from ccpbx.errors import Conflict, InvalidInput, NotFound
+from ccpbx.ivr import contacts as ivr_contacts
 from ccpbx.ivr import store
 from ccpbx.ivr.engine import FlowRun
 from ccpbx.ivr.model import Flow
@@ -141,7 +142,7 @@ async def test_call_path_and_callback_are_recorded(database_url: str) -> None:
             "main",
             active.version_id,
         )
-        ident = await store.record_callback(
+        ident = await ivr_contacts.record_callback(
             pool, call_id=call_id, number="31201234567", due_at=NOW, campaign=None, note="x"
         )
         req = await pool.fetchrow("SELECT * FROM ivr_callback_requests WHERE id = $1", ident)
@@ -150,7 +151,7 @@ async def test_call_path_and_callback_are_recorded(database_url: str) -> None:
             contact.id,
             None,
         )
-        found = await store.find_contact(pool, "caller", "0031201234567")
+        found = await ivr_contacts.find_contact(pool, "caller", "0031201234567")
         assert found is not None
         assert found["name"] == "Ada"
     finally:
