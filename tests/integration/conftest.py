@@ -43,8 +43,8 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
     # Test desk phones (SIPp) answer on the contact they register: keep it as registered.
     phones += [Phone(str(n), f"pw-{n}-secret", rewrite_contact=False) for n in range(1001, 1013)]
     # A number routed to an IVR flow by name (test_ivr_calls' "short" flow), whatever the
-    # flow's own DID list says.
-    numbers = [NumberRecord("+18005550177", "ivr", "short")]
+    # flow's own DID list says; no test's flow lists it.
+    numbers = [NumberRecord("+18005559901", "ivr", "short")]
     settings = AsteriskSettings(phones=phones, numbers=numbers)
     instance = AsteriskInstance(runtime, f"test-{os.getpid()}", settings)
     instance.start()

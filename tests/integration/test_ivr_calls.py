@@ -276,17 +276,17 @@ async def test_daemon_default_handlers_run_the_active_flow(
 async def test_number_routed_to_a_flow_runs_it(
     asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
 ) -> None:
-    """A number routed with `ccpbx number add +18005550177 --to ivr:short` (the sandbox
+    """A number routed with `ccpbx number add +18005559901 --to ivr:short` (the sandbox
     renders it) runs flow "short" although the flow's own DID list does not name it."""
     version = await activate(database_url, SHORT_FLOW)
     await start_daemon()
-    result = await call(asterisk, "18005550177", [])
+    result = await call(asterisk, "18005559901", [])
     assert result.ok, result.errors
     [record] = await finished_calls(database_url)
     assert (record["flow"], record["version_id"], record["did"]) == (
         "short",
         version.id,
-        "18005550177",
+        "18005559901",
     )
     assert (record["outcome"], record["end_node"]) == ("completed", "bye")
 
