@@ -15,9 +15,9 @@ configuration those test phones are gone (the first apply says so).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 
@@ -65,26 +65,47 @@ rtp_end = {s.rtp_start + s.rtp_ports - 2}
 """
 
 
-def admin(toml: Path, *args: str) -> str:
+COMMAND_TIMEOUT_S = 120.0
+
+
+async def admin(toml: Path, *args: str) -> str:
     """Run ``ccpbx --config TOML ARGS`` as the admin types it; echo it and what it
     printed, without the commands' JSON log lines (they go to stderr; the
-    summaries are what an admin reads). Returns stdout; raises when it fails."""
+    summaries are what an admin reads). Returns stdout; raises when it fails.
+
+    The command runs in a session of its own, so a Ctrl-C meant for the demo does not
+    cut an apply in half: a stopped demo lets the command finish (seconds), then
+    cleans up."""
     argv = ["--config", str(toml), *args]
     print(f"$ ccpbx {shlex.join(argv)}", flush=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "ccpbx", *argv],
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ccpbx",
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "CCPBX_CONFIG": ""},
+        start_new_session=True,
     )
-    lines = (result.stdout + result.stderr).strip().splitlines()
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT_S)
+    except BaseException:
+        # Stopped (or timed out): let the command end its own way, then go on stopping.
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(asyncio.wait_for(proc.communicate(), COMMAND_TIMEOUT_S))
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        raise
+    lines = (out.decode() + err.decode()).strip().splitlines()
     shown = [line for line in lines if not line.startswith('{"')]
     if shown:
         print("  " + "\n  ".join(shown), flush=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"ccpbx {shlex.join(args)} failed ({result.returncode})")
-    return result.stdout
+    if proc.returncode != 0:
+        raise RuntimeError(f"ccpbx {shlex.join(args)} failed ({proc.returncode})")
+    return out.decode()
 
 
 def contacts(asterisk: AsteriskInstance, name: str) -> list[str]:
@@ -111,7 +132,7 @@ async def run_conf_demo(asterisk: AsteriskInstance, database_url: str, workdir: 
 
     print("\n-- take over: the carrier becomes data, a first apply (the test agent phones go)")
     s = asterisk.settings
-    admin(
+    await admin(
         toml,
         "trunk",
         "add",
@@ -123,15 +144,15 @@ async def run_conf_demo(asterisk: AsteriskInstance, database_url: str, workdir: 
         "--identify",
         "127.0.0.1/32",
     )
-    admin(toml, "conf", "apply", "-m", "ccpbx takes over the sandbox Asterisk")
+    await admin(toml, "conf", "apply", "-m", "ccpbx takes over the sandbox Asterisk")
 
     print("\n-- a desk phone and a number routed to the demo menu, then check, diff, apply")
-    secret = admin(toml, "phone", "add", NEW_PHONE, "--label", "Front desk").strip()
-    admin(toml, "number", "add", NEW_NUMBER, "--to", "ivr:demo")
-    admin(toml, "conf", "check")
-    admin(toml, "conf", "diff")
-    admin(toml, "conf", "apply", "-m", f"desk phone {NEW_PHONE}, number {NEW_NUMBER}")
-    admin(toml, "conf", "history")
+    secret = (await admin(toml, "phone", "add", NEW_PHONE, "--label", "Front desk")).strip()
+    await admin(toml, "number", "add", NEW_NUMBER, "--to", "ivr:demo")
+    await admin(toml, "conf", "check")
+    await admin(toml, "conf", "diff")
+    await admin(toml, "conf", "apply", "-m", f"desk phone {NEW_PHONE}, number {NEW_NUMBER}")
+    await admin(toml, "conf", "history")
 
     print(f"\n-- phone {NEW_PHONE} registers (SIPp, digest auth) with the secret shown once")
     phone = SippPhone(asterisk, Phone(NEW_PHONE, secret, "Front desk"))
@@ -155,5 +176,5 @@ async def run_conf_demo(asterisk: AsteriskInstance, database_url: str, workdir: 
         timeout_s=40,
     )
     print(f"  call {'completed' if result.ok else 'FAILED'}")
-    admin(toml, "ivr", "calls", "--limit", "1")
+    await admin(toml, "ivr", "calls", "--limit", "1")
     return bool(registered) and result.ok
