@@ -2,7 +2,9 @@
 
 Starts a sandbox Asterisk (loopback ports of its own), a PostgreSQL database of
 its own, the ccpbx daemon, then places a SIPp call that ccpbx answers over
-FastAGI, and prints ``/status``. Everything it started is stopped at the end, also
+FastAGI, and prints ``/status``; then the IVR, queue and dialer walk-throughs, and
+last the configuration cycle (``ccpbx conf check``, ``diff``, ``apply``, a new phone
+registers). Everything it started is stopped at the end, also
 when it is interrupted: SIGINT (Ctrl-C, even where a background job inherited it
 ignored) and SIGTERM stop the walk-through and run the same clean-up (Asterisk, the
 daemon, the database and the run folder; ``CCPBX_KEEP_SANDBOX=1`` keeps the folder).
@@ -29,6 +31,7 @@ from ccpbx.daemon import Daemon
 from ccpbx.sandbox import postgres
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, free_tcp_port
 from ccpbx.sandbox.demo_acd import AGENT_PHONES, run_acd_demo
+from ccpbx.sandbox.demo_conf import NEW_PHONE, run_conf_demo
 from ccpbx.sandbox.demo_dialer import run_dialer_demo
 from ccpbx.sandbox.demo_ivr import DEMO_DID, run_ivr_demo
 from ccpbx.sandbox.root import ensure_runtime
@@ -106,11 +109,17 @@ async def run(hold: float) -> int:
                         await run_dialer_demo(asterisk, daemon, database_url, Path(workdir))
                         and green
                     )
+                    say("configuration: ccpbx conf check, diff, apply; a new phone registers")
+                    green = await run_conf_demo(asterisk, database_url, Path(workdir)) and green
                 if hold > 0:
                     sip = f"sip:{DEMO_DID}@127.0.0.1:{asterisk.settings.sip_port}"
                     say(
                         f"holding for {hold:.0f} s: call {sip} from a softphone on this machine"
                         f" (the demo menu), or curl http://127.0.0.1:{http_port}/metrics"
+                    )
+                    print(
+                        f"   or register a softphone as {NEW_PHONE} at 127.0.0.1:"
+                        f"{asterisk.settings.sip_port} (UDP) with the secret printed above"
                     )
                     await asyncio.sleep(hold)
             except asyncio.CancelledError:
@@ -129,7 +138,7 @@ async def run(hold: float) -> int:
         "demo "
         + (
             "passed: calls answered by ccpbx, IVR walked, queues served, campaign dialed,"
-            " /status green"
+            " configuration applied and a new phone registered, /status green"
             if green
             else "FAILED"
         )
