@@ -92,3 +92,14 @@ def option(parse: Callable[[str], T]) -> Callable[[str], T]:
 
     convert.__name__ = getattr(parse, "__name__", "value").strip("_")
     return convert
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1, as typed on the command line (for ``option``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise InvalidInput("must be at least 1")
+    return value

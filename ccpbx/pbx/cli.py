@@ -7,7 +7,9 @@ A change reaches Asterisk with the next ``ccpbx conf apply``.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 
@@ -17,6 +19,8 @@ from ccpbx.errors import InvalidInput
 from ccpbx.pbx import model, numbers, phones, provision, trunks
 from ccpbx.pbx.model import PhoneRecord
 from ccpbx.store.phones import check_e164
+
+T = TypeVar("T")
 
 _NEXT = "it reaches Asterisk with the next `ccpbx conf apply`"
 
@@ -28,18 +32,19 @@ def _port(text: str) -> int:
         raise InvalidInput(f"{text!r} is not a port number") from None
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise InvalidInput("must be at least 1")
-    return value
-
-
 async def _connect(config: Config) -> asyncpg.Connection:
     return await console.connect(config.database.url, timeout=config.database.connect_timeout)
+
+
+async def _in_store(
+    args: argparse.Namespace, call: Callable[[asyncpg.Connection], Awaitable[T]]
+) -> T:
+    """``call`` on a connection to the configured database, closed afterwards."""
+    conn = await _connect(load(args.config))
+    try:
+        return await call(conn)
+    finally:
+        await conn.close()
 
 
 def _account_port(config: Config, transport: str) -> int:
@@ -143,11 +148,7 @@ async def cmd_phone_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_phone_remove(args: argparse.Namespace) -> int:
-    conn = await _connect(load(args.config))
-    try:
-        phone = await phones.remove(conn, args.name)
-    finally:
-        await conn.close()
+    phone = await _in_store(args, lambda conn: phones.remove(conn, args.name))
     print(f"phone {phone.name} removed; {_NEXT}")
     return console.EXIT_OK
 
@@ -178,11 +179,7 @@ async def cmd_trunk_add(args: argparse.Namespace) -> int:
         max_channels=args.max_channels,
         dial_template=args.dial_template,
     )
-    conn = await _connect(load(args.config))
-    try:
-        stored = await trunks.add(conn, trunk)
-    finally:
-        await conn.close()
+    stored = await _in_store(args, lambda conn: trunks.add(conn, trunk))
     how = (
         f"identified by address {', '.join(stored.identify)}"
         if stored.identify
@@ -193,11 +190,7 @@ async def cmd_trunk_add(args: argparse.Namespace) -> int:
 
 
 async def cmd_trunk_list(args: argparse.Namespace) -> int:
-    conn = await _connect(load(args.config))
-    try:
-        rows = await trunks.list_all(conn)
-    finally:
-        await conn.close()
+    rows = await _in_store(args, lambda conn: trunks.list_all(conn))
     if args.json:
         console.print_json([trunks.public(t) for t in rows])
         return console.EXIT_OK
@@ -215,32 +208,20 @@ async def cmd_trunk_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_trunk_remove(args: argparse.Namespace) -> int:
-    conn = await _connect(load(args.config))
-    try:
-        trunk = await trunks.remove(conn, args.name)
-    finally:
-        await conn.close()
+    trunk = await _in_store(args, lambda conn: trunks.remove(conn, args.name))
     print(f"trunk {trunk.name} removed; {_NEXT}")
     return console.EXIT_OK
 
 
 # -- numbers --------------------------------------------------------------------------
 async def cmd_number_add(args: argparse.Namespace) -> int:
-    conn = await _connect(load(args.config))
-    try:
-        number = await numbers.add(conn, args.number, args.to)
-    finally:
-        await conn.close()
+    number = await _in_store(args, lambda conn: numbers.add(conn, args.number, args.to))
     print(f"number {number.number} routes to {number.route}; {_NEXT}")
     return console.EXIT_OK
 
 
 async def cmd_number_list(args: argparse.Namespace) -> int:
-    conn = await _connect(load(args.config))
-    try:
-        rows = await numbers.list_all(conn)
-    finally:
-        await conn.close()
+    rows = await _in_store(args, lambda conn: numbers.list_all(conn))
     if args.json:
         console.print_json([{"number": n.number, "route": n.route} for n in rows])
         return console.EXIT_OK
@@ -254,11 +235,7 @@ async def cmd_number_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_number_remove(args: argparse.Namespace) -> int:
-    conn = await _connect(load(args.config))
-    try:
-        number = await numbers.remove(conn, args.number)
-    finally:
-        await conn.close()
+    number = await _in_store(args, lambda conn: numbers.remove(conn, args.number))
     print(f"number {number.number} removed; {_NEXT}")
     return console.EXIT_OK
 
@@ -321,7 +298,10 @@ def _phone(sub: argparse._SubParsersAction) -> None:
         help="what it may dial out to (default national)",
     )
     add.add_argument(
-        "--max-calls", type=console.option(_positive), default=2, help="calls at once (default 2)"
+        "--max-calls",
+        type=console.option(console.positive_int),
+        default=2,
+        help="calls at once (default 2)",
     )
     _provision_options(add, fresh=True)
     add.set_defaults(func=cmd_phone_add)
@@ -416,7 +396,7 @@ def _trunk(sub: argparse._SubParsersAction) -> None:
     )
     add.add_argument(
         "--max-channels",
-        type=console.option(_positive),
+        type=console.option(console.positive_int),
         default=None,
         help="calls at once the carrier allows (default: no limit)",
     )

@@ -45,16 +45,6 @@ def _encoding(text: str) -> str:
     return text  # the name as typed, for the messages
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise InvalidInput("must be at least 1")
-    return value
-
-
 def _future_expiry(text: str) -> dt.datetime:
     when = parse_expiry(text)
     if when <= dt.datetime.now(dt.UTC):
@@ -87,7 +77,7 @@ def _file_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-field",
-        type=console.option(_positive),
+        type=console.option(console.positive_int),
         default=DEFAULT_MAX_FIELD,
         metavar="N",
         help=f"longest field accepted, in characters (default: {DEFAULT_MAX_FIELD});"
