@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from ccpbx.ami.settings import AmiSettings
 from ccpbx.asterisk.names import check_sound_name
 from ccpbx.errors import ConfigError, InvalidInput
 
@@ -36,6 +37,24 @@ class AmiConfig:
     reconnect_min: float = 0.5
     reconnect_max: float = 30.0
     event_queue_size: int = 10_000
+
+    def session(self, **overrides: Any) -> AmiSettings:
+        """The AMI session settings of this section; ``overrides`` change fields (a
+        short-lived client's shorter waits, its name in the logs)."""
+        settings = AmiSettings(
+            host=self.host,
+            port=self.port,
+            username=self.username,
+            secret=self.secret,
+            connect_timeout=self.connect_timeout,
+            action_timeout=self.action_timeout,
+            ping_interval=self.ping_interval,
+            ping_timeout=self.ping_timeout,
+            backoff_initial=self.reconnect_min,
+            backoff_max=self.reconnect_max,
+            event_queue_size=self.event_queue_size,
+        )
+        return dataclasses.replace(settings, **overrides) if overrides else settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from ccpbx.acd import AcdEvent, EventKind
 from ccpbx.agi import AgiHandler, FastAgiServer
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.client import AmiClient
-from ccpbx.ami.settings import AmiSettings
 from ccpbx.cdr import CallRecorder
 from ccpbx.config import Config, load
 from ccpbx.database import Database
@@ -41,23 +40,6 @@ from ccpbx.store.tokens import ApiToken, TokenRepository
 from ccpbx.welcome import welcome
 
 log = structlog.get_logger(__name__)
-
-
-def ami_settings(config: Config) -> AmiSettings:
-    ami = config.ami
-    return AmiSettings(
-        host=ami.host,
-        port=ami.port,
-        username=ami.username,
-        secret=ami.secret,
-        connect_timeout=ami.connect_timeout,
-        action_timeout=ami.action_timeout,
-        ping_interval=ami.ping_interval,
-        ping_timeout=ami.ping_timeout,
-        backoff_initial=ami.reconnect_min,
-        backoff_max=ami.reconnect_max,
-        event_queue_size=ami.event_queue_size,
-    )
 
 
 def default_handlers(database: Database | None = None) -> dict[str, AgiHandler]:
@@ -102,7 +84,7 @@ class Daemon:
             labels=("campaign",),
         )
         self.channels = ChannelView()
-        self.ami = AmiClient(ami_settings(config))
+        self.ami = AmiClient(config.ami.session())
         self.acd = QueueService(
             self.ami,
             self.channels,

@@ -48,15 +48,7 @@ class Target:
     def from_config(cls, config: Config) -> Target:
         a = config.asterisk
         runtime = Runtime(Path(a.root) if a.root else None)
-        ami = AmiSettings(
-            host=config.ami.host,
-            port=config.ami.port,
-            username=config.ami.username,
-            secret=config.ami.secret,
-            connect_timeout=config.ami.connect_timeout,
-            action_timeout=config.ami.action_timeout,
-            boot_timeout=5.0,
-        )
+        ami = config.ami.session(boot_timeout=5.0, name="conf-apply")
         return cls(runtime.host_path(a.conf_dir), runtime, ami)
 
 

@@ -75,16 +75,8 @@ class DatabaseFacts:
 
 
 def _settings(config: Config) -> AmiSettings:
-    ami = config.ami
-    return AmiSettings(
-        host=ami.host,
-        port=ami.port,
-        username=ami.username,
-        secret=ami.secret,
-        connect_timeout=ami.connect_timeout,
-        action_timeout=ami.action_timeout,
-        backoff_initial=ami.reconnect_min,
-        backoff_max=max(ami.reconnect_min, 2.0),
+    return config.ami.session(
+        backoff_max=max(config.ami.reconnect_min, 2.0),
         # A user without the system read class never gets FullyBooted: do not wait long.
         boot_timeout=2.0,
         name="doctor",
