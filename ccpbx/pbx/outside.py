@@ -2,14 +2,17 @@
 
 ``[ccpbx-phones]`` sends here every number a phone dials that is not a phone's
 extension or a feature code, with the phone's class of service (its endpoint's
-``CCPBX_CLASS_OF_SERVICE``) and the number dialed as the script's arguments. The
-rules are :mod:`ccpbx.pbx.dialing`'s; this module only carries them out:
+``CCPBX_CLASS_OF_SERVICE``), the number dialed, the phone's ``max_calls`` and how many
+outside calls it has up (this one included) as the script's arguments: no round trip
+to read them. The class rules are :mod:`ccpbx.pbx.dialing`'s; this module carries
+them out:
 
 - allowed: the script sets ``CCPBX_DIAL`` (the trunk's dial template filled with the
   E.164 number, or an emergency number's digits) and ``CCPBX_DIAL_TIMEOUT``; the
-  dialplan then dials it, with the phone's caller ID. A trunk with ``max_channels``
-  takes that many phones' outside calls at once (group ``ccpbx-trunk``; campaign
-  calls are not counted), then callers hear that all circuits are busy.
+  dialplan then dials it, with the phone's caller ID.
+- a phone with more than ``max_calls`` outside calls up, or a trunk with
+  ``max_channels`` that many phones' outside calls up (group ``ccpbx-trunk``; campaign
+  calls are not counted): denied as below, with ``all-circuits-busy-now``.
 - denied: the caller hears the denied prompt (``[dialing] denied_prompt``), the call
   is hung up, ccpbx logs ``phone_call_denied`` (phone, number, class, reason) and
   Asterisk's own log gets a line with the phone's address that fail2ban can read::
@@ -55,6 +58,14 @@ def phone_of(channel: str) -> str:
     )
 
 
+def over_limit(up: str, limit: str) -> bool:
+    """More calls ``up`` (this one included) than ``limit`` allows; a count or limit
+    that is not a whole number (a dialplan without them) counts as over."""
+    if not (up.isdigit() and limit.isdigit()):
+        return True
+    return int(up) > int(limit)
+
+
 def fail2ban_line(phone: str, number: str, klass: str, reason: str, remote: str) -> str:
     """The line Asterisk logs for a denied call: no commas (Log() would split them),
     the phone's address as ``from HOST port PORT`` for a fail2ban ``<HOST>``."""
@@ -73,9 +84,11 @@ def outside_call_handler(
     denied_prompt: str = "cannot-complete-as-dialed",
     dial_timeout_s: int = 60,
 ) -> Callable[[AgiSession], Awaitable[None]]:
-    """``AGI(.../phone-outside,CLASS,NUMBER)``: decide, then hand the dialplan what to
-    dial or play the denied prompt (see the module docstring). ``trunk_of`` reads the
-    trunk named ``trunk`` (its dial template and channel limit) for each allowed call."""
+    """``AGI(.../phone-outside,CLASS,NUMBER,MAX_CALLS,UP)``: decide (the class, then the
+    phone's calls UP against MAX_CALLS, then the trunk's channels), then hand the
+    dialplan what to dial or play the denied prompt (see the module docstring).
+    ``trunk_of`` reads the trunk named ``trunk`` (dial template, channel limit) for
+    each allowed call."""
 
     async def deny(session: AgiSession, phone: str, number: str, klass: str, reason: str) -> None:
         log.warning(
@@ -87,7 +100,8 @@ def outside_call_handler(
                 "Log", "WARNING", fail2ban_line(phone, number, klass, reason, remote)
             )
         await session.answer()
-        await session.stream_file(BUSY_PROMPT if reason == "trunk_busy" else denied_prompt)
+        busy = reason in ("trunk_busy", "max_calls")
+        await session.stream_file(BUSY_PROMPT if busy else denied_prompt)
         with contextlib.suppress(AgiError):
             await session.hangup()
 
@@ -101,6 +115,9 @@ def outside_call_handler(
         if not decision.allowed:
             await deny(session, phone, dialed, klass, decision.reason)
             return
+        if over_limit(args[3] if len(args) > 3 else "", args[2] if len(args) > 2 else ""):
+            await deny(session, phone, dialed, klass, "max_calls")
+            return
         try:
             record = await trunk_of(trunk)
         except CcpbxError as exc:
@@ -109,8 +126,8 @@ def outside_call_handler(
             return
         if record.max_channels:
             await session.exec("Set", f"GROUP({TRUNK_GROUP})={record.name}")
-            up = await session.get_variable(f"GROUP_COUNT({record.name}@{TRUNK_GROUP})") or "0"
-            if int(up) > record.max_channels if up.isdigit() else True:
+            up = await session.get_variable(f"GROUP_COUNT({record.name}@{TRUNK_GROUP})") or ""
+            if over_limit(up, str(record.max_channels)):
                 await deny(session, phone, dialed, klass, "trunk_busy")
                 return
         await session.set_variable("CCPBX_DIAL", dial_string(record, decision.number))

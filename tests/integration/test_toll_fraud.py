@@ -220,3 +220,69 @@ async def test_an_unauthenticated_invite_from_an_unknown_address_never_reaches_t
         assert "No matching endpoint found" in log
     else:  # a phone's name: challenged for the phone's password, which it does not have
         assert "WWW-Authenticate: Digest" in sent, sent
+
+
+async def _busy_after(
+    asterisk: AsteriskInstance, carrier: Carrier, phone: str, numbers: list[str], reason: str
+) -> None:
+    """``numbers`` dialed at once from ``phone`` and kept up by the carrier; one more
+    outside call is then denied with ``reason`` and hears that all circuits are busy."""
+    calls = [asyncio.create_task(_dial(asterisk, phone, n)) for n in numbers]
+    try:
+        await eventually(lambda: len(carrier.active()) == len(numbers), 15)
+        before = len(_messages(asterisk))
+        with capture_logs() as logs:
+            result = await _dial(asterisk, phone, "+442071234599")
+        assert result.ok, result.errors
+        assert [(e["event"], e["reason"]) for e in logs if e["event"] == "phone_call_denied"] == [
+            ("phone_call_denied", reason)
+        ]
+        log = _messages(asterisk)[before:]
+        assert "Playing 'all-circuits-busy-now" in log, log
+        assert re.search(
+            rf"phone_call_denied phone={phone} .* reason={reason} from 127\.0\.0\.1", log
+        )
+        assert sorted(carrier.numbers()) == sorted(numbers)
+    finally:
+        asterisk.cli("channel request hangup all")
+        for call in calls:
+            await call
+
+
+@pytest.fixture
+def long_carrier(asterisk: AsteriskInstance) -> Iterator[Carrier]:
+    """The SIPp carrier, answering every call and keeping it up for 20 s."""
+    with Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=20.0) as running:
+        yield running
+
+
+async def test_a_phone_has_at_most_max_calls_outside_calls_up(
+    asterisk: AsteriskInstance, daemon: Daemon, long_carrier: Carrier
+) -> None:
+    """Phone 1011 (max_calls 2) with two outside calls up: a third is denied (max_calls)
+    and never reaches the carrier."""
+    await _busy_after(
+        asterisk, long_carrier, "1011", ["+442071234501", "+442071234502"], "max_calls"
+    )
+
+
+async def test_a_trunk_takes_at_most_max_channels_phone_calls(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, long_carrier: Carrier
+) -> None:
+    """The carrier stored with max_channels 1: with phone 1011's call up, phone 1003's
+    outside call is denied (trunk_busy) and never reaches the carrier."""
+    daemon = await start_daemon(config=_dialing)
+    trunk = dataclasses.replace(asterisk.settings.carrier(), max_channels=1)
+    await trunks.add(daemon.database.pool, trunk)
+    call = asyncio.create_task(_dial(asterisk, "1011", "+442071234501"))
+    try:
+        await eventually(lambda: len(long_carrier.active()) == 1, 15)
+        with capture_logs() as logs:
+            result = await _dial(asterisk, "1003", "+442071234599")
+        assert result.ok, result.errors
+        reasons = [e["reason"] for e in logs if e["event"] == "phone_call_denied"]
+        assert reasons == ["trunk_busy"]
+        assert long_carrier.numbers() == {"+442071234501": 1}
+    finally:
+        asterisk.cli("channel request hangup all")
+        await call
