@@ -12,7 +12,8 @@ them out:
   dialplan then dials it, with the phone's caller ID.
 - a phone with more than ``max_calls`` outside calls up, or a trunk with
   ``max_channels`` that many phones' outside calls up (group ``ccpbx-trunk``; campaign
-  calls are not counted): denied as below, with ``all-circuits-busy-now``.
+  calls are not counted): denied as below, with ``all-circuits-busy-now``. Emergency
+  calls are never held back by a limit.
 - denied: the caller hears the denied prompt (``[dialing] denied_prompt``), the call
   is hung up, ccpbx logs ``phone_call_denied`` (phone, number, class, reason) and
   Asterisk's own log gets a line with the phone's address that fail2ban can read::
@@ -37,7 +38,7 @@ from ccpbx.agi import AgiError, AgiSession
 from ccpbx.config import DialingConfig
 from ccpbx.errors import CcpbxError
 from ccpbx.pbx import trunks
-from ccpbx.pbx.dialing import DialingPolicy
+from ccpbx.pbx.dialing import EMERGENCY, DialingPolicy
 from ccpbx.pbx.model import TrunkRecord, dial_string
 from ccpbx.store.db import Executor
 
@@ -115,7 +116,9 @@ def outside_call_handler(
         if not decision.allowed:
             await deny(session, phone, dialed, klass, decision.reason)
             return
-        if over_limit(args[3] if len(args) > 3 else "", args[2] if len(args) > 2 else ""):
+        emergency = decision.category == EMERGENCY  # never held back by a limit either
+        up, limit = (args[3] if len(args) > 3 else ""), (args[2] if len(args) > 2 else "")
+        if not emergency and over_limit(up, limit):
             await deny(session, phone, dialed, klass, "max_calls")
             return
         try:
@@ -124,7 +127,7 @@ def outside_call_handler(
             log.error("phone_call_no_trunk", phone=phone, trunk=trunk, error=exc.message)
             await deny(session, phone, dialed, klass, "no_trunk")
             return
-        if record.max_channels:
+        if record.max_channels and not emergency:
             await session.exec("Set", f"GROUP({TRUNK_GROUP})={record.name}")
             up = await session.get_variable(f"GROUP_COUNT({record.name}@{TRUNK_GROUP})") or ""
             if over_limit(up, str(record.max_channels)):

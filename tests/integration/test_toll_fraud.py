@@ -266,6 +266,21 @@ async def test_a_phone_has_at_most_max_calls_outside_calls_up(
     )
 
 
+async def test_an_emergency_call_goes_out_past_the_phones_call_limit(
+    asterisk: AsteriskInstance, daemon: Daemon, long_carrier: Carrier
+) -> None:
+    """Phone 1011 with its two outside calls up still reaches the carrier with 911."""
+    calls = [asyncio.create_task(_dial(asterisk, "1011", f"+4420712345{n}")) for n in ("01", "02")]
+    try:
+        await eventually(lambda: len(long_carrier.active()) == 2, 15)
+        calls.append(asyncio.create_task(_dial(asterisk, "1011", "911")))
+        await eventually(lambda: long_carrier.numbers()["911"] == 1, 10)
+    finally:
+        asterisk.cli("channel request hangup all")
+        for call in calls:
+            await call
+
+
 async def test_a_trunk_takes_at_most_max_channels_phone_calls(
     asterisk: AsteriskInstance, start_daemon: StartDaemon, long_carrier: Carrier
 ) -> None:
