@@ -13,7 +13,8 @@ them out:
 - a phone with more than ``max_calls`` outside calls up, or a trunk with
   ``max_channels`` that many phones' outside calls up (group ``ccpbx-trunk``; campaign
   calls are not counted): denied as below, with ``all-circuits-busy-now``. Emergency
-  calls are never held back by a limit.
+  calls are never held back by a limit, nor by a trunk record ccpbx cannot read (they
+  then go out as ``PJSIP/<digits>@<trunk>``).
 - denied: the caller hears the denied prompt (``[dialing] denied_prompt``), the call
   is hung up, ccpbx logs ``phone_call_denied`` (phone, number, class, reason) and
   Asterisk's own log gets a line with the phone's address that fail2ban can read::
@@ -57,6 +58,11 @@ def phone_of(channel: str) -> str:
         if channel.startswith("PJSIP/")
         else channel
     )
+
+
+def emergency_dial(trunk: str, number: str) -> str:
+    """How an emergency number is dialed when the trunk's record cannot be read."""
+    return f"PJSIP/{number}@{trunk}"
 
 
 def over_limit(up: str, limit: str) -> bool:
@@ -121,19 +127,24 @@ def outside_call_handler(
         if not emergency and over_limit(up, limit):
             await deny(session, phone, dialed, klass, "max_calls")
             return
+        record: TrunkRecord | None = None
         try:
             record = await trunk_of(trunk)
         except CcpbxError as exc:
             log.error("phone_call_no_trunk", phone=phone, trunk=trunk, error=exc.message)
-            await deny(session, phone, dialed, klass, "no_trunk")
-            return
-        if record.max_channels and not emergency:
+            if not emergency:
+                await deny(session, phone, dialed, klass, "no_trunk")
+                return
+        # An emergency call goes out even when the trunk cannot be read (the database
+        # is down): through the trunk's endpoint by the standard template.
+        dial = dial_string(record, decision.number) if record else emergency_dial(trunk, dialed)
+        if record is not None and record.max_channels and not emergency:
             await session.exec("Set", f"GROUP({TRUNK_GROUP})={record.name}")
             up = await session.get_variable(f"GROUP_COUNT({record.name}@{TRUNK_GROUP})") or ""
             if over_limit(up, str(record.max_channels)):
                 await deny(session, phone, dialed, klass, "trunk_busy")
                 return
-        await session.set_variable("CCPBX_DIAL", dial_string(record, decision.number))
+        await session.set_variable("CCPBX_DIAL", dial)
         await session.set_variable("CCPBX_DIAL_TIMEOUT", str(dial_timeout_s))
         log.info(
             "phone_call_out",
@@ -141,7 +152,7 @@ def outside_call_handler(
             number=decision.number,
             category=decision.category,
             class_of_service=klass,
-            trunk=record.name,
+            trunk=trunk,
         )
 
     return handle

@@ -301,3 +301,15 @@ async def test_a_trunk_takes_at_most_max_channels_phone_calls(
     finally:
         asterisk.cli("channel request hangup all")
         await call
+
+
+async def test_without_the_trunk_record_only_emergency_calls_go_out(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, carrier: Carrier
+) -> None:
+    """No trunk stored under [dialing] trunk: phone 1011's +44 call is denied (no_trunk),
+    phone 1012's 911 still reaches the carrier (the trunk's endpoint, standard template)."""
+    await start_daemon(config=_dialing)
+    await _denied(asterisk, carrier, "1011", LONDON, "international", "no_trunk")
+    result = await _dial(asterisk, "1012", "911")
+    assert result.ok, result.errors
+    await eventually(lambda: carrier.numbers() == {"911": 1}, 10)
