@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+import phonenumbers
+
 from ccpbx.ami.settings import AmiSettings
 from ccpbx.asterisk.names import check_sound_name
 from ccpbx.errors import ConfigError, InvalidInput
+from ccpbx.pbx.model import CLASSES_OF_SERVICE, check_trunk_name
 
 DEFAULT_PATH = Path("/etc/ccpbx/ccpbx.toml")
 
@@ -175,6 +178,23 @@ class SipConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DialingConfig:
+    """Phones' outside calls (class of service, :mod:`ccpbx.pbx.dialing`): the PBX's
+    home region (ISO 3166 code, as phonenumbers reads national digits), the national
+    number prefixes that are a local call (area codes, e.g. ["212", "646"]), the classes
+    that may call premium-rate, shared-cost and satellite numbers (none by default),
+    the trunk outside calls go out on (its stored dial template), and the prompt a
+    denied call hears before it is hung up."""
+
+    home_region: str = "US"
+    local_prefixes: tuple[str, ...] = ()
+    premium_classes: tuple[str, ...] = ()
+    trunk: str = "carrier"
+    denied_prompt: str = "cannot-complete-as-dialed"
+    dial_timeout_s: int = 60
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     ami: AmiConfig = field(default_factory=AmiConfig)
     agi: AgiConfig = field(default_factory=AgiConfig)
@@ -185,6 +205,7 @@ class Config:
     dialer: DialerConfig = field(default_factory=DialerConfig)
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
     sip: SipConfig = field(default_factory=SipConfig)
+    dialing: DialingConfig = field(default_factory=DialingConfig)
     source: str = "defaults"
 
 
@@ -198,6 +219,7 @@ _SECTIONS: dict[str, type] = {
     "dialer": DialerConfig,
     "asterisk": AsteriskConfig,
     "sip": SipConfig,
+    "dialing": DialingConfig,
 }
 
 
@@ -334,6 +356,7 @@ def validate(config: Config) -> Config:
         except InvalidInput as exc:
             raise ConfigError(f"dialer.{key}: {exc.message}", key=f"dialer.{key}") from None
     _validate_asterisk(config.asterisk, config.sip)
+    _validate_dialing(config.dialing)
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(
             f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"
@@ -382,6 +405,42 @@ def _validate_asterisk(asterisk: AsteriskConfig, sip: SipConfig) -> None:
             "sip.identify_order: comma-separated PJSIP identifiers including ip"
             f" (e.g. ip,username); got {sip.identify_order!r}",
             key="sip.identify_order",
+        )
+
+
+def _validate_dialing(dialing: DialingConfig) -> None:
+    if dialing.home_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ConfigError(
+            f"dialing.home_region: an ISO 3166 region phonenumbers knows (e.g. US, GB, DE);"
+            f" got {dialing.home_region!r}",
+            key="dialing.home_region",
+        )
+    for prefix in dialing.local_prefixes:
+        if not prefix.isdigit():
+            raise ConfigError(
+                "dialing.local_prefixes: national number prefixes in digits, as phonenumbers"
+                " writes the national significant number (e.g. 212, or 20 for London);"
+                f" got {prefix!r}",
+                key="dialing.local_prefixes",
+            )
+    for klass in dialing.premium_classes:
+        if klass not in CLASSES_OF_SERVICE:
+            raise ConfigError(
+                f"dialing.premium_classes: classes of service ({', '.join(CLASSES_OF_SERVICE)});"
+                f" got {klass!r}",
+                key="dialing.premium_classes",
+            )
+    for key, check in (
+        ("trunk", check_trunk_name),
+        ("denied_prompt", lambda name: check_sound_name(name, field="a sound name")),
+    ):
+        try:
+            check(getattr(dialing, key))
+        except InvalidInput as exc:
+            raise ConfigError(f"dialing.{key}: {exc.message}", key=f"dialing.{key}") from None
+    if not 5 <= dialing.dial_timeout_s <= 300:
+        raise ConfigError(
+            "dialing.dial_timeout_s: seconds between 5 and 300", key="dialing.dial_timeout_s"
         )
 
 

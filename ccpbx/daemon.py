@@ -34,6 +34,7 @@ from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
 from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
+from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
@@ -111,6 +112,9 @@ class Daemon:
             )
         for script, handler in acd_handlers(self.acd).items():
             self.handlers.setdefault(script, handler)
+        self.handlers.setdefault(
+            "phone-outside", outside_call_handler(config.dialing, lambda: self.database.pool)
+        )
         self.agi = FastAgiServer(
             config.agi.host,
             config.agi.port,

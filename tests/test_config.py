@@ -51,6 +51,11 @@ def test_config_is_frozen() -> None:
         ("[database]\npool_min = 5\npool_max = 2\n", {}, "pool_min <= pool_max"),
         ("[dialer]\ngrace_s = 2.5\n", {}, "dialer.grace_s: the abandon message must start"),
         ("[dialer]\nabandon_prompt = 'x;y'\n", {}, "dialer.abandon_prompt: a sound name"),
+        ("[dialing]\nhome_region = 'XX'\n", {}, "dialing.home_region: an ISO 3166 region"),
+        ("[dialing]\nlocal_prefixes = ['21-2']\n", {}, "dialing.local_prefixes: national"),
+        ("[dialing]\npremium_classes = ['gold']\n", {}, "dialing.premium_classes: classes"),
+        ("[dialing]\ntrunk = 'Acme SIP'\n", {}, "dialing.trunk: trunk name"),
+        ("[dialing]\ndenied_prompt = 'x;y'\n", {}, "dialing.denied_prompt: a sound name"),
     ],
 )
 def test_bad_values_name_their_key(
@@ -61,6 +66,17 @@ def test_bad_values_name_their_key(
     path.write_text(toml)
     with pytest.raises(ConfigError, match=message):
         load(path, environ=env)
+
+
+def test_dialing_keys_from_file_and_environment(tmp_path: Path) -> None:
+    """[dialing] takes lists from TOML and comma-separated text from the environment."""
+    path = tmp_path / "ccpbx.toml"
+    path.write_text('[dialing]\nhome_region = "GB"\nlocal_prefixes = ["20"]\ntrunk = "acme"\n')
+    config = load(path, environ={"CCPBX_DIALING_PREMIUM_CLASSES": "national,international"})
+    assert config.dialing.home_region == "GB"
+    assert config.dialing.local_prefixes == ("20",)
+    assert config.dialing.premium_classes == ("national", "international")
+    assert config.dialing.trunk == "acme"
 
 
 def test_missing_file_is_an_error(tmp_path: Path) -> None:

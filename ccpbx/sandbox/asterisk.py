@@ -43,6 +43,8 @@ class Phone:
     label: str = ""
     # Keep the contact the phone registers (a test phone answers on another port).
     rewrite_contact: bool = True
+    class_of_service: str = "international"
+    max_calls: int = 2
 
     def record(self) -> PhoneRecord:
         """The phone as ``ccpbx phone add`` would have stored it (its MD5 credential)."""
@@ -51,8 +53,8 @@ class Phone:
             label=self.label,
             transport="udp",
             webrtc=False,
-            class_of_service="international",
-            max_calls=2,
+            class_of_service=self.class_of_service,
+            max_calls=self.max_calls,
             realm=SIP_REALM,
             md5_cred=md5_cred(self.name, SIP_REALM, self.password),
         )

@@ -41,7 +41,18 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
     runtime = ensure_runtime()
     phones = [Phone(f"agent{n}", f"pw-{n}-secret") for n in (1001, 1002)]
     # Test desk phones (SIPp) answer on the contact they register: keep it as registered.
-    phones += [Phone(str(n), f"pw-{n}-secret", rewrite_contact=False) for n in range(1001, 1013)]
+    # Classes of service (test_toll_fraud): 1010 local calls only, 1012 no outside calls;
+    # the others international.
+    classes = {1010: "local", 1012: "none"}
+    phones += [
+        Phone(
+            str(n),
+            f"pw-{n}-secret",
+            rewrite_contact=False,
+            class_of_service=classes.get(n, "international"),
+        )
+        for n in range(1001, 1013)
+    ]
     # A number routed to an IVR flow by name (test_ivr_calls' "short" flow), whatever the
     # flow's own DID list says; no test's flow lists it.
     numbers = [NumberRecord("+18005559901", "ivr", "short")]
