@@ -18,7 +18,13 @@ from ccpbx.asterisk import transports
 from ccpbx.config import Config
 from ccpbx.errors import InvalidInput
 from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord
-from ccpbx.pbx.values import endpoint_values, number_values, phone_values, trunk_values
+from ccpbx.pbx.values import (
+    emergency_values,
+    endpoint_values,
+    number_values,
+    phone_values,
+    trunk_values,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +115,10 @@ def template_values(config: Config, records: Records) -> dict[str, Any]:
         "agi": {"host": config.agi.host, "port": config.agi.port},
         **endpoints,
         "numbers": [number_values(n) for n in records.numbers],
+        "emergency": emergency_values(
+            config.dialing.home_region,
+            next((t for t in records.trunks if t.name == config.dialing.trunk), None),
+        ),
         "ivr": {"dids": list(records.ivr_dids)},
         "fallback": {
             "prompt": a.fallback_prompt,

@@ -128,3 +128,15 @@ class DialingPolicy:
         if rank < RANK[found.needs]:
             return Decision(False, found.category, found.number, "class_too_low")
         return Decision(True, found.category, found.number, "allowed")
+
+
+def emergency_numbers(home_region: str) -> tuple[str, ...]:
+    """Every emergency number of ``home_region`` as dialed (2 to 4 digits), from
+    phonenumbers' short-number data: 911 and 112 for the US, 999 and 112 for the UK."""
+    found = []
+    for length in (2, 3, 4):
+        for n in range(10**length):
+            digits = f"{n:0{length}d}"
+            if shortnumberinfo.is_emergency_number(digits, home_region):
+                found.append(digits)
+    return tuple(found)

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ccpbx.errors import InvalidInput
-from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord
+from ccpbx.pbx.dialing import emergency_numbers
+from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord, dial_string
 
 
 def transport_name(protocol: str) -> str:
@@ -92,3 +93,19 @@ def endpoint_values(
             raise InvalidInput(f"two endpoints are named {endpoint['name']!r}")
         seen.add(endpoint["name"])
     return {"phones": phone_list, "trunks": trunk_list}
+
+
+def emergency_values(home_region: str, trunk: TrunkRecord | None) -> dict[str, Any]:
+    """The emergency numbers the dialplan sends out on its own when ccpbx cannot be
+    reached, each with the dial string of ``trunk`` (none when there is no trunk)."""
+    if trunk is None:
+        return {"numbers": []}
+    return {
+        "numbers": [
+            {
+                "number": number,
+                "dial": dial_string(trunk, number),
+            }
+            for number in emergency_numbers(home_region)
+        ]
+    }

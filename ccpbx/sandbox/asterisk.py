@@ -19,7 +19,13 @@ import structlog
 from ccpbx.asterisk.process import AsteriskProcess, free_tcp_port, free_udp_port
 from ccpbx.asterisk.render import render_all, write_all
 from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord, md5_cred
-from ccpbx.pbx.values import endpoint_values, number_values, phone_values, trunk_values
+from ccpbx.pbx.values import (
+    emergency_values,
+    endpoint_values,
+    number_values,
+    phone_values,
+    trunk_values,
+)
 from ccpbx.sandbox.root import Runtime, SandboxError
 
 log = structlog.get_logger(__name__)
@@ -130,6 +136,7 @@ class AsteriskSettings:
             "agi": {"host": self.agi_host, "port": self.agi_port},
             **endpoints,
             "numbers": [number_values(n) for n in self.numbers],
+            "emergency": emergency_values("US", self.carrier()),
             "fallback": {
                 "prompt": self.fallback_prompt,
                 "context": "ccpbx-fallback-hangup",

@@ -313,3 +313,18 @@ async def test_without_the_trunk_record_only_emergency_calls_go_out(
     result = await _dial(asterisk, "1012", "911")
     assert result.ok, result.errors
     await eventually(lambda: carrier.numbers() == {"911": 1}, 10)
+
+
+async def test_without_ccpbx_only_emergency_calls_go_out(
+    asterisk: AsteriskInstance, carrier: Carrier
+) -> None:
+    """No ccpbx answers the phone script (nothing listens on the FastAGI port): a call to
+    911 still goes out on the carrier, from the dialplan alone; +44 does not."""
+    refused = await _dial(asterisk, "1012", LONDON)
+    assert not refused.ok  # never answered
+    assert "603 Decline" in refused.errors
+    result = await _dial(asterisk, "1012", "911")
+    assert result.ok, result.errors
+    await eventually(lambda: carrier.numbers() == {"911": 1}, 10)
+    await asyncio.sleep(1.0)
+    assert carrier.numbers() == {"911": 1}

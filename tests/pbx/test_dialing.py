@@ -128,3 +128,12 @@ def test_invalid_numbers_and_unknown_classes_are_denied() -> None:
     assert US.decide("17005551234", "international").reason == "invalid_number"
     assert US.decide("2125550123", "premium").reason == "unknown_class"
     assert US.decide("911", "premium").allowed
+
+
+def test_emergency_numbers_of_a_region_as_dialed() -> None:
+    """The numbers the dialplan sends out on its own when ccpbx is down."""
+    from ccpbx.pbx.dialing import emergency_numbers
+
+    assert emergency_numbers("US") == ("112", "911")
+    assert emergency_numbers("GB") == ("112", "999")
+    assert "110" in emergency_numbers("DE")
