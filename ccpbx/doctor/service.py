@@ -24,6 +24,7 @@ from ccpbx.doctor.gather import (
     wanted_from_flows,
 )
 from ccpbx.errors import CcpbxError
+from ccpbx.pbx.outside import BUSY_PROMPT
 
 # The files of the last version ``ccpbx conf apply`` wrote (name -> text) and the folder
 # they were written to, or None while nothing was applied.
@@ -50,6 +51,10 @@ def _prompts(config: Config) -> list[tuple[str, str, str]]:
     """Sounds ccpbx itself plays, in every language used: the queue's and the phones'
     recordings (``CORE_SOUNDS``) and the dialer's messages."""
     out = [("*", sound, why) for sound, why in checks.CORE_SOUNDS.items()]
+    out += [
+        ("*", config.dialing.denied_prompt, "dialing.denied_prompt"),
+        ("*", BUSY_PROMPT, "phones' outside calls over a call limit"),
+    ]
     if config.dialer.enabled:
         out += [
             ("*", config.dialer.abandon_prompt, "dialer.abandon_prompt"),
