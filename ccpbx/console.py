@@ -94,12 +94,14 @@ def option(parse: Callable[[str], T]) -> Callable[[str], T]:
     return convert
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1, as typed on the command line (for ``option``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise InvalidInput("must be at least 1")
-    return value
+def at_least(minimum: int) -> Callable[[str], int]:
+    """A checker of a whole number of at least ``minimum``, as typed on the command line
+    (for ``option``)."""
+
+    def whole(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < minimum:
+            raise InvalidInput(f"expected a whole number >= {minimum}, got {text!r}")
+        return int(text)
+
+    whole.__name__ = f"number >= {minimum}"
+    return whole

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
 import asyncpg
@@ -40,16 +40,6 @@ def _ratio(text: str) -> Decimal:
             f"--abandon-target takes a ratio between 0 and 1 (e.g. 0.03), got {text!r}"
         )
     return value
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def whole(text: str) -> int:
-        if not text.strip().isdigit() or int(text) < minimum:
-            raise InvalidInput(f"expected a whole number >= {minimum}, got {text!r}")
-        return int(text)
-
-    whole.__name__ = f"number >= {minimum}"
-    return whole
 
 
 def _caller_id(text: str) -> str:
@@ -244,14 +234,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     create.add_argument(
         "--max-per-day",
-        type=console.option(_at_least(1)),
+        type=console.option(console.at_least(1)),
         default=3,
         metavar="N",
         help="most attempts per contact per day (default 3)",
     )
     create.add_argument(
         "--max-total",
-        type=console.option(_at_least(1)),
+        type=console.option(console.at_least(1)),
         default=10,
         metavar="N",
         help="most attempts per contact over the campaign (default 10)",
@@ -265,7 +255,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     create.add_argument(
         "--default-retry",
-        type=console.option(_at_least(0)),
+        type=console.option(console.at_least(0)),
         default=3600,
         metavar="SECONDS",
         help="wait after an outcome with no --retry of its own (default 3600)",
@@ -280,7 +270,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     create.add_argument(
         "--ring-timeout",
-        type=console.option(_at_least(15)),
+        type=console.option(console.at_least(15)),
         default=25,
         metavar="SECONDS",
         help="how long a call rings before it is no answer, at least 15 (default 25)",

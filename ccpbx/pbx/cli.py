@@ -299,7 +299,7 @@ def _phone(sub: argparse._SubParsersAction) -> None:
     )
     add.add_argument(
         "--max-calls",
-        type=console.option(console.positive_int),
+        type=console.option(console.at_least(1)),
         default=2,
         help="calls at once (default 2)",
     )
@@ -396,7 +396,7 @@ def _trunk(sub: argparse._SubParsersAction) -> None:
     )
     add.add_argument(
         "--max-channels",
-        type=console.option(console.positive_int),
+        type=console.option(console.at_least(1)),
         default=None,
         help="calls at once the carrier allows (default: no limit)",
     )

@@ -77,7 +77,7 @@ def _file_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-field",
-        type=console.option(console.positive_int),
+        type=console.option(console.at_least(1)),
         default=DEFAULT_MAX_FIELD,
         metavar="N",
         help=f"longest field accepted, in characters (default: {DEFAULT_MAX_FIELD});"
