@@ -403,7 +403,7 @@ def _trunk(sub: argparse._SubParsersAction) -> None:
     add.add_argument(
         "--dial-template",
         type=console.option(model.check_dial_template),
-        default="PJSIP/{number}@{trunk}",
+        default=model.DEFAULT_DIAL_TEMPLATE,
         help="how a number is dialed through it (default PJSIP/{number}@{trunk})",
     )
     add.set_defaults(func=cmd_trunk_add)

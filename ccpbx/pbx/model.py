@@ -233,5 +233,13 @@ def md5_cred(username: str, realm: str, password: str) -> str:
     return hashlib.md5(f"{username}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
 
 
+# How a trunk dials a number unless ``ccpbx trunk add --dial-template`` says otherwise.
+DEFAULT_DIAL_TEMPLATE = "PJSIP/{number}@{trunk}"
+
+
+def fill_dial_template(template: str, trunk: str, number: str) -> str:
+    return template.replace("{number}", number).replace("{trunk}", trunk)
+
+
 def dial_string(trunk: TrunkRecord, number: str) -> str:
-    return trunk.dial_template.replace("{number}", number).replace("{trunk}", trunk.name)
+    return fill_dial_template(trunk.dial_template, trunk.name, number)

@@ -40,7 +40,12 @@ from ccpbx.config import DialingConfig
 from ccpbx.errors import CcpbxError
 from ccpbx.pbx import trunks
 from ccpbx.pbx.dialing import EMERGENCY, DialingPolicy
-from ccpbx.pbx.model import TrunkRecord, dial_string
+from ccpbx.pbx.model import (
+    DEFAULT_DIAL_TEMPLATE,
+    TrunkRecord,
+    dial_string,
+    fill_dial_template,
+)
 from ccpbx.store.db import Executor
 
 log = structlog.get_logger(__name__)
@@ -62,7 +67,7 @@ def phone_of(channel: str) -> str:
 
 def emergency_dial(trunk: str, number: str) -> str:
     """How an emergency number is dialed when the trunk's record cannot be read."""
-    return f"PJSIP/{number}@{trunk}"
+    return fill_dial_template(DEFAULT_DIAL_TEMPLATE, trunk, number)
 
 
 def over_limit(up: str, limit: str) -> bool:

@@ -69,7 +69,7 @@ def check(
     secret: str | None = None,
     codecs: Sequence[str] = ("ulaw", "alaw"),
     max_channels: int | None = None,
-    dial_template: str = "PJSIP/{number}@{trunk}",
+    dial_template: str = model.DEFAULT_DIAL_TEMPLATE,
 ) -> TrunkRecord:
     """The trunk these values describe, or InvalidInput naming what is wrong."""
     networks = tuple(dict.fromkeys(model.check_cidr(c) for c in identify))

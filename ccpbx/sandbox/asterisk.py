@@ -18,7 +18,13 @@ import structlog
 
 from ccpbx.asterisk.process import AsteriskProcess, free_tcp_port, free_udp_port
 from ccpbx.asterisk.render import render_all, write_all
-from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord, md5_cred
+from ccpbx.pbx.model import (
+    DEFAULT_DIAL_TEMPLATE,
+    NumberRecord,
+    PhoneRecord,
+    TrunkRecord,
+    md5_cred,
+)
 from ccpbx.pbx.values import (
     emergency_values,
     endpoint_values,
@@ -99,7 +105,7 @@ class AsteriskSettings:
             secret=None,
             codecs=("ulaw", "alaw"),
             max_channels=None,
-            dial_template="PJSIP/{number}@{trunk}",
+            dial_template=DEFAULT_DIAL_TEMPLATE,
         )
 
     def template_values(self, dirs: dict[str, str]) -> dict[str, Any]:
