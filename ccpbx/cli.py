@@ -264,10 +264,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def configure_command_logging(args: argparse.Namespace) -> None:
+    """Every command but the daemon keeps stdout for its results: its log lines go to
+    stderr, at the configured [log] level and format. A config that does not load is
+    reported by the command itself, which reads it again."""
+    try:
+        config = _config(args)
+    except CcpbxError:
+        logs.configure(stream=sys.stderr)
+    else:
+        logs.configure(config.log.level, config.log.format, stream=sys.stderr)
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command != "serve":
-        # Every command but the daemon keeps stdout for its results.
-        logs.configure(stream=sys.stderr)
+        configure_command_logging(args)
     if args.command in _STORE_COMMANDS:
         # The contact-store commands take the database URL from the resolved config.
         return int(asyncio.run(args.func(args, _config(args).database.url)) or 0)

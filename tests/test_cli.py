@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import structlog
 
-from ccpbx.cli import build_parser, main
+from ccpbx.cli import build_parser, configure_command_logging, main
 
 
 def ccpbx(*args: str, database_url: str = "", **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -122,6 +124,23 @@ def test_logs_go_to_stderr_results_to_stdout(database_url: str) -> None:
     )
     assert bad_expiry.returncode == 2
     assert "not an ISO date" in bad_expiry.stderr
+
+
+def test_commands_log_at_the_configured_level(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A command's log lines go to stderr at the config's [log] level: an info line is
+    printed at "info" and dropped at "warning"; stdout stays empty."""
+    config = tmp_path / "ccpbx.toml"
+    printed = {}
+    for level in ("warning", "info"):
+        config.write_text(f'[log]\nlevel = "{level}"\nformat = "json"\n', encoding="utf-8")
+        configure_command_logging(argparse.Namespace(config=config, command="token"))
+        structlog.get_logger("probe").info("probe_event")
+        out, err = capsys.readouterr()
+        assert out == ""
+        printed[level] = err.count('"event": "probe_event"')
+    assert printed == {"warning": 0, "info": 1}
 
 
 def test_a_closed_pipe_ends_the_command_quietly() -> None:
