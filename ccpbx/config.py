@@ -22,7 +22,8 @@ import phonenumbers
 from ccpbx.ami.settings import AmiSettings
 from ccpbx.asterisk.names import check_sound_name
 from ccpbx.errors import ConfigError, InvalidInput
-from ccpbx.pbx.model import CLASSES_OF_SERVICE, check_trunk_name
+from ccpbx.pbx.model import CLASSES_OF_SERVICE, check_label, check_trunk_name
+from ccpbx.store.phones import check_e164
 
 DEFAULT_PATH = Path("/etc/ccpbx/ccpbx.toml")
 
@@ -183,8 +184,10 @@ class DialingConfig:
     home region (ISO 3166 code, as phonenumbers reads national digits), the national
     number prefixes that are a local call (area codes, e.g. ["212", "646"]), the classes
     that may call premium-rate, shared-cost and satellite numbers (none by default),
-    the trunk outside calls go out on (its stored dial template), and the prompt a
-    denied call hears before it is hung up."""
+    the trunk outside calls go out on (its stored dial template), the prompt a denied
+    call hears before it is hung up, and the company's caller ID an outside call shows
+    (E.164 ``caller_id`` and ``caller_name``; empty: the phone's own, which a carrier
+    usually refuses or replaces)."""
 
     home_region: str = "US"
     local_prefixes: tuple[str, ...] = ()
@@ -192,6 +195,8 @@ class DialingConfig:
     trunk: str = "carrier"
     denied_prompt: str = "cannot-complete-as-dialed"
     dial_timeout_s: int = 60
+    caller_id: str = ""
+    caller_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -442,6 +447,21 @@ def _validate_dialing(dialing: DialingConfig) -> None:
         raise ConfigError(
             "dialing.dial_timeout_s: seconds between 5 and 300", key="dialing.dial_timeout_s"
         )
+    if dialing.caller_id:
+        try:
+            e164 = check_e164(dialing.caller_id, "caller ID")
+        except InvalidInput as exc:
+            raise ConfigError(
+                f"dialing.caller_id: {exc.message}", key="dialing.caller_id"
+            ) from None
+        if e164 != dialing.caller_id:
+            raise ConfigError(f"dialing.caller_id: write it as {e164}", key="dialing.caller_id")
+    try:
+        check_label(dialing.caller_name)
+    except InvalidInput as exc:
+        raise ConfigError(
+            f"dialing.caller_name: {exc.message}", key="dialing.caller_name"
+        ) from None
 
 
 def _validate_sip_transports(sip: SipConfig) -> None:

@@ -56,6 +56,9 @@ def test_config_is_frozen() -> None:
         ("[dialing]\npremium_classes = ['gold']\n", {}, "dialing.premium_classes: classes"),
         ("[dialing]\ntrunk = 'Acme SIP'\n", {}, "dialing.trunk: trunk name"),
         ("[dialing]\ndenied_prompt = 'x;y'\n", {}, "dialing.denied_prompt: a sound name"),
+        ("[dialing]\ncaller_id = '2125550100'\n", {}, "dialing.caller_id: caller ID '212"),
+        ("[dialing]\ncaller_id = '+1 212 555 0100'\n", {}, "dialing.caller_id: write it as"),
+        ("[dialing]\ncaller_name = 'A<B'\n", {}, "dialing.caller_name: label: at most 80"),
     ],
 )
 def test_bad_values_name_their_key(

@@ -118,6 +118,7 @@ def template_values(config: Config, records: Records) -> dict[str, Any]:
         "emergency": emergency_values(
             config.dialing.home_region,
             next((t for t in records.trunks if t.name == config.dialing.trunk), None),
+            config.dialing.caller_id,
         ),
         "ivr": {"dids": list(records.ivr_dids)},
         "fallback": {

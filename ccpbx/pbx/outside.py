@@ -9,7 +9,8 @@ them out:
 
 - allowed: the script sets ``CCPBX_DIAL`` (the trunk's dial template filled with the
   E.164 number, or an emergency number's digits) and ``CCPBX_DIAL_TIMEOUT``; the
-  dialplan then dials it, with the phone's caller ID.
+  dialplan then dials it, with the company's caller ID (``[dialing] caller_id`` and
+  ``caller_name``) when one is configured, else the phone's own.
 - a phone with more than ``max_calls`` outside calls up, or a trunk with
   ``max_channels`` that many phones' outside calls up (group ``ccpbx-trunk``; campaign
   calls are not counted): denied as below, with ``all-circuits-busy-now``. Emergency
@@ -95,6 +96,8 @@ def outside_call_handler(
     trunk: str,
     denied_prompt: str = "cannot-complete-as-dialed",
     dial_timeout_s: int = 60,
+    caller_id: str = "",
+    caller_name: str = "",
 ) -> Callable[[AgiSession], Awaitable[None]]:
     """``AGI(.../phone-outside,CLASS,NUMBER,MAX_CALLS,UP)``: decide (the class, then the
     phone's calls UP against MAX_CALLS, then the trunk's channels), then hand the
@@ -149,6 +152,10 @@ def outside_call_handler(
             if over_limit(up, str(record.max_channels)):
                 await deny(session, phone, dialed, klass, "trunk_busy")
                 return
+        if caller_id:
+            await session.set_variable("CALLERID(num)", caller_id)
+        if caller_name:
+            await session.set_variable("CALLERID(name)", caller_name)
         await session.set_variable("CCPBX_DIAL", dial)
         await session.set_variable("CCPBX_DIAL_TIMEOUT", str(dial_timeout_s))
         log.info(
@@ -179,4 +186,6 @@ def handler_for(
         trunk=dialing.trunk,
         denied_prompt=dialing.denied_prompt,
         dial_timeout_s=dialing.dial_timeout_s,
+        caller_id=dialing.caller_id,
+        caller_name=dialing.caller_name,
     )

@@ -95,17 +95,21 @@ def endpoint_values(
     return {"phones": phone_list, "trunks": trunk_list}
 
 
-def emergency_values(home_region: str, trunk: TrunkRecord | None) -> dict[str, Any]:
+def emergency_values(
+    home_region: str, trunk: TrunkRecord | None, caller_id: str = ""
+) -> dict[str, Any]:
     """The emergency numbers the dialplan sends out on its own when ccpbx cannot be
-    reached, each with the dial string of ``trunk`` (none when there is no trunk)."""
+    reached, each with the dial string of ``trunk`` (none when there is no trunk), and
+    the company caller ID they show (empty: the phone's own)."""
     if trunk is None:
-        return {"numbers": []}
+        return {"numbers": [], "caller_id": caller_id}
     return {
+        "caller_id": caller_id,
         "numbers": [
             {
                 "number": number,
                 "dial": dial_string(trunk, number),
             }
             for number in emergency_numbers(home_region)
-        ]
+        ],
     }

@@ -26,11 +26,12 @@ call; the talk time then starts again) and answers INFO, NOTIFY, OPTIONS and UPD
 Answered calls send PCMU RTP: a person says hello for 0.6 s, a machine speaks for
 3.5 s, then both stay silent (so AMD tells them apart).
 
-SIPp logs lines ``ccpbx-carrier <kind> <ms on SIPp's clock> ...``: ``invite <number>
-<behaviour> <Call-ID>``, ``answered <Call-ID>``, ``reinvite <Call-ID>`` and ``end
-<Call-ID> <how>``; :meth:`Carrier.log` parses them into :class:`CarrierCall` records
-(numbers seen and how often: :meth:`Carrier.numbers`; a number in two calls at once:
-:meth:`Carrier.overlaps`; calls still up: :meth:`Carrier.active`).
+SIPp logs lines ``ccpbx-carrier <kind> <ms on SIPp's clock> ...``: ``from <Call-ID>
+<From URI> <its user>``, ``invite <number> <behaviour> <Call-ID>``, ``answered
+<Call-ID>``, ``reinvite <Call-ID>`` and ``end <Call-ID> <how>``; :meth:`Carrier.log`
+parses them into :class:`CarrierCall` records (numbers seen and how often:
+:meth:`Carrier.numbers`; a number in two calls at once: :meth:`Carrier.overlaps`; calls
+still up: :meth:`Carrier.active`).
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ class CarrierCall:
     """How it ended: "bye_received" (Asterisk hung up), "bye_sent" (the customer did),
     "cancelled" (Asterisk gave up ringing), "rejected" (busy/congestion, ACK received),
     "ring_limit" (nobody cancelled: 480 after the carrier's own ring limit)."""
+    caller: str = ""
+    """The user of the INVITE's From (the caller ID Asterisk sent)."""
     reinvites: int = 0
     """re-INVITEs accepted while talking (Asterisk sends them when it bridges the call)."""
 
@@ -298,14 +301,19 @@ def udp_port_bound(port: int, pid: int, proc: Path = Path("/proc")) -> bool:
 def parse_log(text: str) -> list[CarrierCall]:
     """Parse the carrier's log lines into calls (other lines are ignored)."""
     calls: dict[str, CarrierCall] = {}
+    callers: dict[str, str] = {}
     for line in text.splitlines():
         parts = line.split()
         if len(parts) < 4 or parts[0] != LOG_TAG:
             continue
         kind, at = parts[1], int(parts[2]) / 1000
-        if kind == "invite" and len(parts) == 6:
+        if kind == "from":
+            callers[parts[3]] = parts[5] if len(parts) > 5 else ""
+        elif kind == "invite" and len(parts) == 6:
             number, behaviour, call_id = parts[3], parts[4], parts[5]
-            calls[call_id] = CarrierCall(call_id, number, behaviour, at)
+            calls[call_id] = CarrierCall(
+                call_id, number, behaviour, at, caller=callers.get(call_id, "")
+            )
         elif kind == "answered" and parts[3] in calls:
             calls[parts[3]].answered_at = at
         elif kind == "reinvite" and parts[3] in calls:
@@ -404,12 +412,14 @@ def carrier_scenario(
       <todouble assign_to="nn" variable="nn_text"/>
 {tests}
       <ereg regexp=".*" search_in="hdr" header="From:" check_it="true" assign_to="remote_from"/>
+      <ereg regexp="sip:([^@;>]*)@" search_in="hdr" header="From:" assign_to="from_uri,caller"/>
       <ereg regexp=".*" search_in="hdr" header="To:" check_it="true" assign_to="local_to"/>
       <ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" check_it="true"
             assign_to="invite_cseq"/>
     </action>
   </recv>
 {_log("request", "[call_id]", "[$request_line]")}
+{_log("from", "[call_id]", "[$from_uri]", "[$caller]")}
 {branches}
 
   <!-- no_answer: ring until Asterisk gives up -->

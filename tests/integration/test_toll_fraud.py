@@ -105,6 +105,29 @@ async def test_an_international_phone_dialing_london_reaches_the_carrier_once(
     assert [c.answered_at is not None for c in carrier.log()] == [True]
     out = [e for e in logs if e["event"] == "phone_call_out"]
     assert [(e["phone"], e["number"], e["trunk"]) for e in out] == [("1011", LONDON, "carrier")]
+    assert [c.caller for c in carrier.log()] == ["1011"]
+
+
+async def test_outside_calls_show_the_company_caller_id(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, carrier: Carrier
+) -> None:
+    """With [dialing] caller_id set, phone 1011's call to London and phone 1012's 911
+    reach the carrier From the company number, not the phone's extension."""
+
+    def company(config: Config) -> Config:
+        dialing = DialingConfig(local_prefixes=("212",), caller_id="+12125550100")
+        return dataclasses.replace(config, dialing=dialing)
+
+    daemon = await start_daemon(config=company)
+    await trunks.add(daemon.database.pool, asterisk.settings.carrier())
+    for phone, number in (("1011", LONDON), ("1012", "911")):
+        result = await _dial(asterisk, phone, number)
+        assert result.ok, result.errors
+    await eventually(lambda: carrier.numbers() == {LONDON: 1, "911": 1}, 10)
+    assert {c.number: c.caller for c in carrier.log()} == {
+        LONDON: "+12125550100",
+        "911": "+12125550100",
+    }
 
 
 async def test_a_local_phone_reaches_a_local_number(
