@@ -36,6 +36,9 @@ from ccpbx.sandbox.root import Runtime, SandboxError
 
 log = structlog.get_logger(__name__)
 
+# The company number the sandbox dialplan shows on emergency calls made without ccpbx.
+EMERGENCY_CALLER_ID = "+12125550100"
+
 
 SIP_REALM = "ccpbx"
 """The digest realm of sandbox phones (their credentials are made for it)."""
@@ -142,7 +145,8 @@ class AsteriskSettings:
             "agi": {"host": self.agi_host, "port": self.agi_port},
             **endpoints,
             "numbers": [number_values(n) for n in self.numbers],
-            "emergency": emergency_values("US", self.carrier()),
+            # The dialplan's own emergency calls show the sandbox company's number.
+            "emergency": emergency_values("US", self.carrier(), EMERGENCY_CALLER_ID),
             "fallback": {
                 "prompt": self.fallback_prompt,
                 "context": "ccpbx-fallback-hangup",

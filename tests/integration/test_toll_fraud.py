@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from ccpbx.config import Config, DialingConfig
 from ccpbx.daemon import Daemon
 from ccpbx.pbx import trunks
-from ccpbx.sandbox.asterisk import AsteriskInstance
+from ccpbx.sandbox.asterisk import EMERGENCY_CALLER_ID, AsteriskInstance
 from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.sipp import SippResult, run_sipp, scenario_path
 
@@ -342,7 +342,8 @@ async def test_without_ccpbx_only_emergency_calls_go_out(
     asterisk: AsteriskInstance, carrier: Carrier
 ) -> None:
     """No ccpbx answers the phone script (nothing listens on the FastAGI port): a call to
-    911 still goes out on the carrier, from the dialplan alone; +44 does not."""
+    911 still goes out on the carrier, from the dialplan alone, showing the company
+    number it rendered; +44 does not."""
     refused = await _dial(asterisk, "1012", LONDON)
     assert not refused.ok  # never answered
     assert "603 Decline" in refused.errors
@@ -351,3 +352,4 @@ async def test_without_ccpbx_only_emergency_calls_go_out(
     await eventually(lambda: carrier.numbers() == {"911": 1}, 10)
     await asyncio.sleep(1.0)
     assert carrier.numbers() == {"911": 1}
+    assert [c.caller for c in carrier.log()] == [EMERGENCY_CALLER_ID]
