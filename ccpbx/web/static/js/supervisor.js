@@ -183,10 +183,15 @@ async function reload() {
     return loading;
   }
   loading = (async () => {
+    let stale = 0;
     do {
       again = false;
       try {
         const [q, a] = await Promise.all([api.get("/api/queues"), api.get("/api/agents")]);
+        // An event came in meanwhile: these figures may predate it (and would undo
+        // what the event just showed), so fetch again; under a steady stream, show
+        // every third answer all the same.
+        if (again && ++stale % 3 !== 0) continue;
         applyQueues(q.queues);
         applyAgents(a.agents);
       } catch (err) {
@@ -209,8 +214,16 @@ function applyQueues(list) {
 }
 
 function applyAgents(list) {
+  const before = new Map(agents);
   agents.clear();
-  for (const a of list) agents.set(a.agent, a);
+  for (const a of list) {
+    const shown = before.get(a.agent);
+    if (shown && shown.since > a.since) {
+      // An event newer than these figures already moved this agent on: keep its state.
+      Object.assign(a, { state: shown.state, since: shown.since, pause_reason: shown.pause_reason });
+    }
+    agents.set(a.agent, a);
+  }
   renderAgents();
 }
 
