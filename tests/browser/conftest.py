@@ -44,11 +44,11 @@ def artifacts_dir() -> Path:
 
 def chromium_path() -> str:
     """Debian's chromium ($CCPBX_CHROMIUM overrides); a clear failure when it is absent."""
-    path = os.environ.get("CCPBX_CHROMIUM") or shutil.which("chromium")
-    if not path:
+    path = os.environ.get("CCPBX_CHROMIUM") or shutil.which("chromium") or ""
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(
-            "no chromium for the browser tests: `make sandbox` installs it as root"
-            " (apt-get install chromium chromium-driver)"
+            f"no chromium for the browser tests ({path or 'not on the PATH'}): `make sandbox`"
+            " installs it as root (apt-get install chromium chromium-driver)"
         )
     return path
 

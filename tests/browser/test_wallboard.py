@@ -71,6 +71,7 @@ async def test_waiting_caller_counts_up_then_down(
     )
     try:
         await board.expect_waiting("care", 1)
+        await page.screenshot(path=artifacts_dir() / "wallboard-waiting.png", full_page=True)
         await expect(board.queue_figure("care", "longest-wait")).not_to_have_text(
             "0:00", timeout=SHOWS_WITHIN_MS
         )
