@@ -15,7 +15,7 @@ import asyncio
 import os
 import re
 import shutil
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from ccpbx.agi import AgiHandler
+from ccpbx.ami.protocol import AmiMessage
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, Phone
 from ccpbx.sandbox.root import ensure_runtime
@@ -93,8 +94,13 @@ async def daemon_factory(asterisk: AsteriskInstance, database_url: str) -> Async
     """Start a ccpbx daemon wired to the sandbox (HTTP on a free port); stopped after."""
     started: list[Daemon] = []
 
-    async def start(handlers: Mapping[str, AgiHandler] | None = None) -> Daemon:
+    async def start(
+        handlers: Mapping[str, AgiHandler] | None = None,
+        events: Mapping[str, Callable[[AmiMessage], None]] | None = None,
+    ) -> Daemon:
         daemon = Daemon(daemon_config(asterisk, database_url), handlers=handlers)
+        for name, handler in (events or {}).items():
+            daemon.ami.on_event(name, handler)
         await daemon.start()
         started.append(daemon)
         await daemon.ami.wait_ready(15)
