@@ -54,6 +54,10 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
             "Dialer: live answer -> agent connected (real Asterisk)",
             ["dialer_connect_bench.py"] + (["--contacts", "40"] if quick else []),
         ),
+        (
+            "Web console: event -> screen latency and page weight (real Asterisk, Chromium)",
+            ["console_latency.py"] + (["--events", "20"] if quick else []),
+        ),
         ("Dialer pacing simulation", ["dialer_table.py"] + (["--days", "1"] if quick else [])),
     ]
 

@@ -38,6 +38,7 @@ from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
+from ccpbx.web import setup_web_routes
 from ccpbx.welcome import welcome
 
 log = structlog.get_logger(__name__)
@@ -227,6 +228,7 @@ class Daemon:
             self._spawn(self._start_dialer(self.dialer), "dialer-start")
         await self.agi.start()
         app = make_app(self.health, self.metrics, self._verify_token, self.acd)
+        setup_web_routes(app)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)

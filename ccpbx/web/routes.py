@@ -1,0 +1,83 @@
+"""Console pages: server-rendered Jinja2 shells whose JavaScript then talks only to the
+public API (``/api/...``) and the event websocket, with the same auth as any client.
+
+A page is an ordinary route marked with the role it needs; ``/static/`` is public
+(nothing secret is in it) so that a sign-in page can load its stylesheet too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from ccpbx.http.keys import REQUEST_TOKEN
+from ccpbx.http.middleware import requires
+from ccpbx.web.assets import STATIC_PREFIX, StaticFiles, vendored_packages
+
+TEMPLATES_DIR = StaticFiles().root.parent / "templates"
+STATIC = web.AppKey("web_static", StaticFiles)
+TEMPLATES = web.AppKey("web_templates", jinja2.Environment)
+
+routes = web.RouteTableDef()
+
+
+def templates(static: StaticFiles) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=jinja2.select_autoescape(("html",)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    versions = {p.name: p.version for p in vendored_packages()}
+
+    def vendor(name: str, file: str) -> str:
+        """A vendored package's file, at the version the manifest pins."""
+        return static.url(f"vendor/{name}-{versions[name]}/{file}")
+
+    env.globals["static"] = static.url
+    env.globals["vendor"] = vendor
+    return env
+
+
+def render(request: web.Request, name: str, **context: Any) -> web.Response:
+    html = request.app[TEMPLATES].get_template(name).render(**context)
+    return web.Response(
+        text=html,
+        content_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            # Same-origin scripts, styles, fetches and websocket only: no CDN, no inline code.
+            "Content-Security-Policy": (
+                "default-src 'self'; script-src 'self'; style-src 'self';"
+                " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
+    )
+
+
+@routes.get("/supervisor")
+@requires("supervisor")
+async def supervisor_page(request: web.Request) -> web.Response:
+    """The supervisor wallboard: queues, agents, campaigns, live."""
+    token = request.get(REQUEST_TOKEN)
+    return render(
+        request,
+        "supervisor.html",
+        title="Wallboard",
+        who=token.name if token is not None else "",
+        role=token.role if token is not None else "",
+    )
+
+
+def setup_web_routes(app: web.Application, static: StaticFiles | None = None) -> None:
+    """Add the console's pages and ``/static/`` to ``app``."""
+    files = static or StaticFiles()
+    app[STATIC] = files
+    app[TEMPLATES] = templates(files)
+    app.router.add_get(STATIC_PREFIX + "{path:.+}", files.handle)
+    app.add_routes(routes)

@@ -1,0 +1,45 @@
+"""Page objects: what a supervisor sees and does on the wallboard, so that a test reads
+like what a person does (as in wazo-ui's integration tests)."""
+
+from __future__ import annotations
+
+from playwright.async_api import Locator, Page, expect
+
+# Generous: the CI machine is shared; no test waits a fixed time.
+SHOWS_WITHIN_MS = 20_000
+
+
+class Wallboard:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    @property
+    def connection(self) -> Locator:
+        return self.page.locator("#connection")
+
+    async def wait_live(self) -> None:
+        await expect(self.connection).to_have_attribute(
+            "data-state", "live", timeout=SHOWS_WITHIN_MS
+        )
+
+    def queue_row(self, queue: str) -> Locator:
+        return self.page.locator(f'#queues tr[data-queue="{queue}"]')
+
+    def queue_figure(self, queue: str, field: str) -> Locator:
+        return self.queue_row(queue).locator(f'[data-field="{field}"]')
+
+    async def expect_waiting(self, queue: str, count: int) -> None:
+        await expect(self.queue_figure(queue, "waiting")).to_have_text(
+            str(count), timeout=SHOWS_WITHIN_MS
+        )
+
+    def agent_row(self, agent: str) -> Locator:
+        return self.page.locator(f'#agents tr[data-agent="{agent}"]')
+
+    async def expect_agent_state(self, agent: str, state: str) -> None:
+        await expect(self.agent_row(agent)).to_have_attribute(
+            "data-state", state, timeout=SHOWS_WITHIN_MS
+        )
+
+    async def act_on_agent(self, agent: str, button: str) -> None:
+        await self.agent_row(agent).get_by_role("button", name=button).click()
