@@ -4,7 +4,9 @@ tests/integration/test_conf_api.py for apply against one)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -407,6 +409,23 @@ async def test_conf_render_diff_and_history(client: TestClient, pool: asyncpg.Po
 
     resp = await client.get("/api/conf/history", headers=auth)
     assert await resp.json() == {"current": None, "versions": []}
+
+
+async def test_renders_at_once_do_not_trip_over_each_other(
+    client: TestClient, pool: asyncpg.Pool
+) -> None:
+    """Several renders at once (each writes the staging folder from its own thread) all
+    succeed, and no temporary file is left behind."""
+    auth = await _auth(pool)
+    await client.post("/api/phones", json={"name": "1001"}, headers=auth)
+    for _ in range(3):
+        answers = await asyncio.gather(
+            *(client.post("/api/conf/render", headers=auth) for _ in range(6))
+        )
+        assert [a.status for a in answers] == [200] * 6
+    rendered = await answers[0].json()
+    staged = await asyncio.to_thread(os.listdir, rendered["staging"])
+    assert sorted(staged) == sorted(rendered["files"])
 
 
 async def test_apply_and_rollback_are_refused_while_another_runs(

@@ -50,7 +50,7 @@ async def cmd_render(args: argparse.Namespace) -> int:
 async def cmd_diff(args: argparse.Namespace) -> int:
     config, rendered = await _render(args)
     target = Path(args.target) if args.target else service.target(config).conf_dir
-    diffs = service.diff(rendered, target)
+    diffs = await service.diff(rendered, target)
     for d in diffs:
         if d.diff:
             print(d.diff, end="" if d.diff.endswith("\n") else "\n")

@@ -11,9 +11,11 @@ lock): a second one meanwhile, from either door, is refused with
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ccpbx.asterisk import apply, production, staging, versions
 from ccpbx.asterisk.expect import Expectations, expectations
@@ -72,21 +74,30 @@ async def render(
     (default: ``[asterisk] staging_dir``)."""
     records = await load_records(db)
     values = production.template_values(config, records)
-    files = render_all(values, templates)
     folder = out or Path(config.asterisk.staging_dir)
-    staging.write_staging(files, folder)
+    # Rendering takes tens of milliseconds and the staging files are fsynced: in a
+    # thread, so the daemon's loop keeps serving calls meanwhile.
+    files = await asyncio.to_thread(_render_into, values, templates, folder)
     names = [p.name for p in records.phones] + [t.name for t in records.trunks]
     texts = {name: staging.managed_text(r) for name, r in files.items()}
     return Rendered(files, folder, records, expectations(texts, names))
+
+
+def _render_into(
+    values: dict[str, Any], templates: Path | None, folder: Path
+) -> dict[str, RenderedFile]:
+    files = render_all(values, templates)
+    staging.write_staging(files, folder)
+    return files
 
 
 def target(config: Config) -> apply.Target:
     return apply.Target.from_config(config)
 
 
-def diff(rendered: Rendered, folder: Path) -> list[staging.FileDiff]:
+async def diff(rendered: Rendered, folder: Path) -> list[staging.FileDiff]:
     """How each staged file differs from the same file in ``folder``."""
-    return staging.diff(list(rendered.files), rendered.staging, folder)
+    return await asyncio.to_thread(staging.diff, list(rendered.files), rendered.staging, folder)
 
 
 def redact(text: str) -> str:

@@ -150,7 +150,7 @@ async def diff(request: web.Request) -> web.Response:
     config = admin.config(request)
     rendered = await service.render(admin.db(request), config)
     folder = service.target(config).conf_dir
-    diffs = service.diff(rendered, folder)
+    diffs = await service.diff(rendered, folder)
     return web.json_response(
         {
             "target": str(folder),

@@ -6,6 +6,7 @@ returned, rollback takes them away again, and applies never interleave."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,7 +23,8 @@ from ccpbx.store.tokens import TokenRepository
 
 from . import test_conf_apply as conf_apply
 from .conftest import eventually
-from .test_conf_apply import NUMBER, Production
+from .figures import Figures
+from .test_conf_apply import NUMBER, SECOND, Production
 
 # The production Asterisk of test_conf_apply, one of this test's own.
 instance = conf_apply.instance
@@ -79,12 +81,12 @@ async def _live_endpoints(daemon: Daemon) -> set[str]:
 
 
 async def test_api_deploys_a_phone_and_rolls_it_back(
-    live: Production, daemon: Daemon, api: Api
+    live: Production, daemon: Daemon, api: Api, figures: Figures
 ) -> None:
     """Over HTTP: a baseline apply, then a phone and a number are added, the diff shows
-    them, apply puts the endpoint live (AMI lists it) and the phone registers with the
-    API's secret; history records both versions by the token's name; rollback to the
-    baseline takes the endpoint and the route away again."""
+    them, check proves them, apply puts the endpoint live (AMI lists it) and the phone
+    registers with the API's secret; history records both versions by the token's name;
+    rollback to the baseline takes the endpoint and the route away again."""
     status, base = await api.call("POST", "/api/conf/apply", {"message": "baseline"})
     assert status == 200, base
     assert base["result"] == "applied"
@@ -106,8 +108,20 @@ async def test_api_deploys_a_phone_and_rolls_it_back(
     assert "+[1001]" in pjsip
     assert secret not in pjsip
 
+    status, report = await api.call("POST", "/api/conf/check")
+    assert status == 200
+    assert (report["ok"], report["problems"]) == (True, [])
+    assert report["expected"]["endpoints"] == ["1001"]
+    assert await _live_endpoints(daemon) == set()  # a check touches nothing live
+
+    started = time.monotonic()
     status, outcome = await api.call("POST", "/api/conf/apply", {"message": "first phone"})
+    wall = time.monotonic() - started
     assert status == 200, outcome
+    figures.checks("POST /api/conf/apply of a phone and a number (daemon, real Asterisk)")
+    figures["apply wall s"] = wall
+    figures["check s"] = outcome["check_s"]
+    figures["write+reload+verify s"] = outcome["apply_s"]
     assert outcome["result"] == "applied"
     assert sorted(outcome["changed"]) == ["extensions.conf", "pjsip.conf"]
     assert "res_pjsip.so (reload)" in outcome["reloaded"]
@@ -203,3 +217,42 @@ async def test_applies_never_interleave(live: Production, daemon: Daemon, api: A
     assert await _live_endpoints(daemon) == {"1001", "1002"}
     status, history = await api.call("GET", "/api/conf/history")
     assert [v["message"] for v in history["versions"]] == ["from the shell", won]
+
+
+async def test_failed_reload_answers_409_rolled_back(
+    live: Production, daemon: Daemon, api: Api
+) -> None:
+    """An apply whose reload fails (voicemail unloaded by hand) answers 409
+    conf_rolled_back with the outcome and the file named; the previous files are back,
+    the new number does not route, and history says rolled_back by the token's name."""
+    status, body = await api.call("POST", "/api/numbers", {"number": NUMBER, "to": "queue:sales"})
+    assert status == 201, body
+    status, first = await api.call("POST", "/api/conf/apply", {"message": "v1"})
+    assert status == 200, first
+    before = live.disk()
+    await daemon.database.pool.execute("INSERT INTO acd_queues (name) VALUES ('support')")
+    status, body = await api.call("POST", "/api/numbers", {"number": SECOND, "to": "queue:support"})
+    assert status == 201, body
+    live.asterisk.cli("module unload app_voicemail.so")
+    try:
+        status, body = await api.call("POST", "/api/conf/apply", {"message": "second number"})
+    finally:
+        live.asterisk.cli("module load app_voicemail.so")
+    assert status == 409, body
+    assert body["error_id"] == "conf_rolled_back"
+    outcome = body["details"]
+    assert (outcome["result"], outcome["ok"]) == ("rolled_back", False)
+    assert outcome["version"] == first["version"] + 1
+    [problem] = outcome["problems"]
+    assert problem["file"] == "voicemail.conf"
+    assert "reload of app_voicemail.so failed" in problem["text"]
+    assert "previous files put back" in outcome["detail"]
+    assert live.disk() == before
+    assert not live.routes(SECOND)
+    assert live.routes(NUMBER)
+    status, history = await api.call("GET", "/api/conf/history")
+    assert [(v["result"], v["by"]) for v in history["versions"]] == [
+        ("rolled_back", ADMIN),
+        ("applied", ADMIN),
+    ]
+    assert history["current"] == first["version"]
