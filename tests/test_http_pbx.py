@@ -26,7 +26,7 @@ from ccpbx.http.app import make_app
 from ccpbx.http.routes_conf import answer, setup_conf_routes
 from ccpbx.http.routes_pbx import setup_pbx_routes
 from ccpbx.metrics import MetricsRegistry
-from ccpbx.pbx import model
+from ccpbx.pbx import model, provision
 from ccpbx.store.tokens import TokenRepository
 
 REALM = "pbx.example"
@@ -128,7 +128,10 @@ async def test_phone_secret_is_returned_once_and_never_again(
     resp = await client.get("/api/phones/1001/provision?format=png", headers=auth)
     assert resp.status == 200
     assert resp.content_type == "image/png"
-    assert (await resp.read()).startswith(b"\x89PNG\r\n\x1a\n")
+    png = await resp.read()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    # The QR code holds the account URI without a password (segno's output is stable).
+    assert png == provision.qr_png("sip:1001@pbx.example.com:5060;transport=udp")
 
     resp = await client.post("/api/phones/1001/reset-secret", headers=auth)
     assert resp.status == 200
