@@ -15,6 +15,9 @@ Apply and rollback answer with the outcome (``result``, ``version``, ``changed``
 * 409 ``conf_apply_running``: another apply or rollback (API or command line) runs.
 
 A failure has the error shape (``error_id``, ``message``) with the outcome in ``details``.
+``POST /api/conf/check`` answers 200 with ``ok`` true or false (the check did its job);
+render, diff, check and apply each render into the staging folder first, as the
+command line does.
 ``by`` is the token's name. Problems carry ``file`` and ``line`` where Asterisk or the
 check named them. Diffs show secret values (AMI secret, phone digests, trunk
 passwords) as ``<redacted>``.
