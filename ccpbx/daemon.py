@@ -32,7 +32,9 @@ from ccpbx.dialer.runtime.service import DialerService
 from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
+from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
+from ccpbx.http.routes_pbx import setup_pbx_routes
 from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
 from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
@@ -229,6 +231,10 @@ class Daemon:
         await self.agi.start()
         app = make_app(self.health, self.metrics, self._verify_token, self.acd)
         setup_web_routes(app)
+        # Admin API: phones, trunks, numbers and the Asterisk configuration, against the
+        # configuration as last (re)loaded.
+        setup_pbx_routes(app, lambda: self.database.pool, lambda: self.config)
+        setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)

@@ -157,7 +157,8 @@ async def _apply(
                 return Outcome("unchanged", problems=problems, check_s=report.seconds)
         live_before = await endpoints(ami, target.ami.action_timeout)
         try:
-            deploy.write({n: files[n] for n in changed}, target.conf_dir)
+            # In a thread: each file is fsynced, and the daemon's loop serves calls meanwhile.
+            await asyncio.to_thread(deploy.write, {n: files[n] for n in changed}, target.conf_dir)
         except OSError as exc:  # a file may be written already: put back like a failed reload
             failed = Problem("", f"writing into {target.conf_dir} failed: {exc}")
             reloaded = deploy.Reloaded([], [failed], [])
@@ -213,7 +214,7 @@ async def _put_back(
     written = deploy.changes(dict(files), target.conf_dir).keys()
     restore = {n: t for n, t in previous.items() if n not in written}
     try:
-        deploy.write(restore, target.conf_dir)
+        await asyncio.to_thread(deploy.write, restore, target.conf_dir)
     except OSError as exc:
         log.error("conf_put_back_failed", error=str(exc))
         return "failed", f"putting the previous files back failed: {exc}"

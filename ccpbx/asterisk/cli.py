@@ -6,7 +6,8 @@ configuration from ccpbx's data, deployed as versions.
 ``asterisk-conf/*.j2`` and writes the result into a staging folder; ``diff`` does the
 same, then shows how the staged files differ from the target's config folder;
 ``check`` proves them in a throwaway Asterisk; ``apply`` and ``rollback`` deploy them
-(:mod:`ccpbx.asterisk.apply`); ``history`` lists the versions.
+(:mod:`ccpbx.asterisk.apply`); ``history`` lists the versions. The work is done by
+:mod:`ccpbx.asterisk.service`, which the admin HTTP API calls too.
 """
 
 from __future__ import annotations
@@ -18,50 +19,38 @@ import sys
 from pathlib import Path
 
 from ccpbx import console
-from ccpbx.asterisk import apply, production, staging, versions
-from ccpbx.asterisk.expect import Expectations, expectations
-from ccpbx.asterisk.render import RenderedFile, render_all
-from ccpbx.asterisk.sources import load_records
+from ccpbx.asterisk import apply, service, versions
 from ccpbx.asterisk.verify import Problem
 from ccpbx.config import Config, load
-from ccpbx.errors import InvalidInput
 
 
-async def _render(
-    args: argparse.Namespace, expect: list[Expectations] | None = None
-) -> tuple[Config, Path, dict[str, RenderedFile]]:
+async def _render(args: argparse.Namespace) -> tuple[Config, service.Rendered]:
     config = load(args.config)
     conn = await console.connect(config.database.url, timeout=config.database.connect_timeout)
     try:
-        records = await load_records(conn)
+        rendered = await service.render(
+            conn,
+            config,
+            templates=Path(args.templates) if args.templates else None,
+            out=Path(args.out) if args.out else None,
+        )
     finally:
         await conn.close()
-    values = production.template_values(config, records)
-    files = render_all(values, Path(args.templates) if args.templates else None)
-    out = Path(args.out or config.asterisk.staging_dir)
-    staging.write_staging(files, out)
-    if expect is not None:
-        names = [p.name for p in records.phones] + [t.name for t in records.trunks]
-        expect.append(expectations(_texts(files), names))
-    console.say(
-        f"rendered {len(files)} files into {out}: {len(records.phones)} phone(s),"
-        f" {len(records.trunks)} trunk(s), {len(records.numbers)} number(s),"
-        f" {len(records.queues)} queue(s)"
-    )
-    return config, out, files
+    console.say(rendered.summary())
+    return config, rendered
 
 
 async def cmd_render(args: argparse.Namespace) -> int:
-    _, out, files = await _render(args)
-    for name in sorted(files):
-        print(out / name)
+    _, rendered = await _render(args)
+    for name in sorted(rendered.files):
+        print(rendered.staging / name)
     return console.EXIT_OK
 
 
 async def cmd_diff(args: argparse.Namespace) -> int:
-    config, out, files = await _render(args)
-    target = Path(args.target) if args.target else apply.Target.from_config(config).conf_dir
-    diffs = staging.diff(list(files), out, target)
+    config, rendered = await _render(args)
+    target = Path(args.target) if args.target else service.target(config).conf_dir
+    diffs = await service.diff(rendered, target)
     for d in diffs:
         if d.diff:
             print(d.diff, end="" if d.diff.endswith("\n") else "\n")
@@ -73,24 +62,20 @@ async def cmd_diff(args: argparse.Namespace) -> int:
     return console.EXIT_OK
 
 
-def _texts(files: dict[str, RenderedFile]) -> dict[str, str]:
-    return {name: staging.managed_text(r) for name, r in files.items()}
-
-
 def _problems(problems: list[Problem]) -> None:
     for problem in problems:
         print(f"  {problem}", file=sys.stderr)
 
 
 async def cmd_check(args: argparse.Namespace) -> int:
-    expect: list[Expectations] = []
-    config, _, files = await _render(args, expect)
-    report = await apply.check(_texts(files), expect[0], apply.Target.from_config(config))
+    config, rendered = await _render(args)
+    report = await service.check(rendered, config)
+    expect = rendered.expect
     if report.ok:
         console.say(
             f"check passed in {report.seconds:.2f} s: a throwaway Asterisk loaded the files,"
-            f" {len(expect[0].modules)} modules, {len(expect[0].contexts)} contexts,"
-            f" {len(expect[0].endpoints)} endpoints and {len(expect[0].registrations)}"
+            f" {len(expect.modules)} modules, {len(expect.contexts)} contexts,"
+            f" {len(expect.endpoints)} endpoints and {len(expect.registrations)}"
             " registration(s) are there"
         )
         return console.EXIT_OK
@@ -131,18 +116,10 @@ def _report(outcome: apply.Outcome, what: str) -> int:
 
 
 async def cmd_apply(args: argparse.Namespace) -> int:
-    expect: list[Expectations] = []
-    config, _, files = await _render(args, expect)
+    config, rendered = await _render(args)
     conn = await console.connect(config.database.url, timeout=config.database.connect_timeout)
     try:
-        outcome = await apply.apply(
-            conn,
-            _texts(files),
-            expect[0],
-            apply.Target.from_config(config),
-            by=args.by,
-            message=args.message,
-        )
+        outcome = await service.deploy(conn, rendered, config, by=args.by, message=args.message)
     finally:
         await conn.close()
     return _report(outcome, "apply")
@@ -152,21 +129,8 @@ async def cmd_rollback(args: argparse.Namespace) -> int:
     config = load(args.config)
     conn = await console.connect(config.database.url, timeout=config.database.connect_timeout)
     try:
-        old = await versions.get(conn, args.version)
-        if old.result != "applied":
-            raise InvalidInput(
-                f"version {old.version} ended {old.result}: only an applied version can be"
-                " rolled back to",
-                version=old.version,
-            )
-        outcome = await apply.apply(
-            conn,
-            old.files,
-            Expectations.from_dict(old.expect),
-            apply.Target.from_config(config),
-            by=args.by,
-            message=args.message or f"rollback to version {old.version}",
-            rollback_of=old.version,
+        outcome = await service.rollback(
+            conn, config, args.version, by=args.by, message=args.message
         )
     finally:
         await conn.close()

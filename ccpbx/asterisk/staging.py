@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,29 +33,46 @@ def is_managed(text: str) -> bool:
 def write_staging(files: Mapping[str, RenderedFile], staging: Path) -> list[Path]:
     """Write every rendered file (with the header) into ``staging``, each replaced
     atomically, readable by owner and group only (they hold the AMI and trunk secrets).
-    Files of earlier renders that are no longer rendered are removed."""
+    Files of earlier renders that are no longer rendered are removed.
+
+    Two renders at once (the API and the command line) do not trip over each other:
+    each writes its own temporary files (dot-named, never removed by another), and
+    each staged file is one render's whole."""
     staging.mkdir(parents=True, exist_ok=True)
     staging.chmod(0o750)
     written = []
     for rendered in files.values():
         target = staging / rendered.name
-        tmp = staging / f".{rendered.name}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(managed_text(rendered))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
+        fd, name = tempfile.mkstemp(prefix=f".{rendered.name}.", suffix=".tmp", dir=staging)
+        tmp = Path(name)
+        try:
+            os.fchmod(fd, 0o640)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(managed_text(rendered))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         written.append(target)
     for old in staging.iterdir():
-        if old.is_file() and old.name not in files and is_managed(_head(old)):
-            old.unlink()
+        if (
+            old.is_file()
+            and not old.name.startswith(".")
+            and old.name not in files
+            and is_managed(_head(old))
+        ):
+            old.unlink(missing_ok=True)
     return written
 
 
 def _head(path: Path) -> str:
-    with path.open(encoding="utf-8", errors="replace") as f:
-        return f.read(64)
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            return f.read(64)
+    except FileNotFoundError:  # removed meanwhile by another render's clean-up
+        return ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,12 @@ RESULTS = ("applied", "check_failed", "rolled_back", "failed")
 _LOCK = "ccpbx_conf_apply"
 
 
+class ApplyRunning(Conflict):
+    """Another ``conf apply`` or ``rollback`` (CLI or API) holds the lock."""
+
+    error_id = "conf_apply_running"
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One attempt as it ended, to be stored."""
@@ -128,7 +134,10 @@ async def exclusive(conn: asyncpg.Connection) -> AsyncIterator[None]:
     with translate_errors("lock configuration versions"):
         got = await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", _LOCK)
     if not got:
-        raise Conflict("another `ccpbx conf apply` or `rollback` is running; try again later")
+        raise ApplyRunning(
+            "another `ccpbx conf apply` or `rollback` (command line or API) is running;"
+            " try again later"
+        )
     try:
         yield
     finally:

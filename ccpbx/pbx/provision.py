@@ -58,6 +58,20 @@ class Account:
             lines.append(f"password:  {self.password}   (shown once)")
         return "\n".join(lines)
 
+    def as_dict(self) -> dict[str, object]:
+        """The account for an API client (``password`` None unless it was just made)."""
+        return {
+            "user": self.user,
+            "auth_user": self.user,
+            "label": self.label,
+            "domain": self.domain,
+            "port": self.port,
+            "transport": self.transport,
+            "realm": self.realm,
+            "password": self.password,
+            "uri": self.uri(),
+        }
+
     def uri(self) -> str:
         """``sip:user[:password]@domain:port;transport=t``, what the QR code holds."""
         userinfo = quote(self.user, safe="")
@@ -88,6 +102,13 @@ def qr_terminal(data: str) -> str:
     """``data`` as a QR code drawn with block characters, for a terminal."""
     out = io.StringIO()
     segno.make(data, error="m").terminal(out=out, compact=True)
+    return out.getvalue()
+
+
+def qr_png(data: str, scale: int = 6) -> bytes:
+    """``data`` as a QR code in a PNG image (``scale`` pixels a module)."""
+    out = io.BytesIO()
+    segno.make(data, error="m").save(out, kind="png", scale=scale, border=4)
     return out.getvalue()
 
 
