@@ -25,6 +25,7 @@ from ccpbx.asterisk.sources import load_records
 from ccpbx.asterisk.verify import Problem
 from ccpbx.config import Config, load
 from ccpbx.errors import InvalidInput
+from ccpbx.pbx import numbers
 
 
 async def _render(
@@ -34,6 +35,8 @@ async def _render(
     conn = await console.connect(config.database.url, timeout=config.database.connect_timeout)
     try:
         records = await load_records(conn)
+        for problem in await numbers.hours_problems(conn, list(records.numbers)):
+            console.say(f"ccpbx: warning: {problem}")
     finally:
         await conn.close()
     values = production.template_values(config, records)

@@ -60,22 +60,54 @@ async def _check_flow_activated(conn: asyncpg.Connection, flow: str) -> None:
         raise NotFound(f"no IVR flow {flow!r}: activate it first (ccpbx ivr activate FILE)")
 
 
+async def _active_calendars(db: Executor, flow: str) -> tuple[int, list[str]] | None:
+    """The active version of ``flow`` and the names of its calendars (None: not active)."""
+    active = await ivr_store.active_flow(db, flow)
+    if active is None:
+        return None
+    checked = check_text(active.source)
+    return active.version, sorted(checked.flow.calendars) if checked.flow is not None else []
+
+
+def _not_active(hours: NumberHours) -> str:
+    return f"IVR flow {hours.flow!r} is not active"
+
+
 async def _check_calendar(conn: asyncpg.Connection, hours: NumberHours) -> None:
     """The flow is active and its active version has the calendar."""
-    active = await ivr_store.active_flow(conn, hours.flow)
+    active = await _active_calendars(conn, hours.flow)
     if active is None:
         raise NotFound(
-            f"hours {hours.name}: IVR flow {hours.flow!r} is not active; activate it first"
+            f"hours {hours.name}: {_not_active(hours)}; activate it first"
             " (ccpbx ivr activate FILE)",
             field="hours",
         )
-    checked = check_text(active.source)
-    calendars = checked.flow.calendars if checked.flow is not None else {}
-    problem = business_hours.calendar_problem(hours, active.version, calendars)
+    version, calendars = active
+    problem = business_hours.calendar_problem(hours, version, calendars)
     if problem is not None:
-        raise InvalidInput(
-            f"hours {hours.name}: {problem}", field="hours", calendars=sorted(calendars)
-        )
+        raise InvalidInput(f"hours {hours.name}: {problem}", field="hours", calendars=calendars)
+
+
+async def hours_problems(db: Executor, records: list[NumberRecord]) -> list[str]:
+    """Numbers whose hours name a flow no longer active or a calendar its active version
+    lacks (their calls then take the number's own route, see :mod:`ccpbx.pbx.hours`)."""
+    problems = []
+    async with connection(db) as conn:
+        for record in records:
+            if record.hours is None:
+                continue
+            active = await _active_calendars(conn, record.hours.flow)
+            problem = (
+                _not_active(record.hours)
+                if active is None
+                else business_hours.calendar_problem(record.hours, *active)
+            )
+            if problem is not None:
+                problems.append(
+                    f"number {record.number}: hours {record.hours.name}: {problem}; its calls"
+                    " take its own route at every hour until the flow or the number is fixed"
+                )
+    return problems
 
 
 async def add(

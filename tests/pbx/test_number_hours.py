@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -20,6 +18,9 @@ from ccpbx.pbx.hours import decide
 from ccpbx.pbx.hours_script import ActiveCalendars
 from ccpbx.pbx.model import NumberHours
 from ccpbx.store import audit
+
+from .test_cli import ccpbx
+from .test_conf import _config
 
 SUPPORT = """
 flow: support
@@ -152,18 +153,6 @@ async def test_the_script_reads_the_calendar_of_the_active_version(pool: asyncpg
     assert await calendars("support", "office") == type(third)(None, None)
 
 
-def cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "CCPBX_CONFIG": ""}
-    return subprocess.run(
-        [sys.executable, "-m", "ccpbx", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
-
-
 async def test_number_commands_take_and_show_hours(pool: asyncpg.Pool, database_url: str) -> None:
     """number add --hours/--closed (exit 2 on a bad value, 1 on a missing calendar);
     number list shows hours and closed route, as text and --json (null without hours)."""
@@ -171,25 +160,25 @@ async def test_number_commands_take_and_show_hours(pool: asyncpg.Pool, database_
     await activate(pool, SUPPORT)
     await activate(pool, AFTERHOURS)
     add = ["number", "add", "+12125550100", "--to", "queue:sales"]
-    bad = cli(*add, "--hours", "support", "--closed", "ivr:afterhours", database_url=database_url)
+    bad = ccpbx(*add, "--hours", "support", "--closed", "ivr:afterhours", database_url=database_url)
     assert bad.returncode == 2
     assert "FLOW/CALENDAR" in bad.stderr
-    missing = cli(
+    missing = ccpbx(
         *add, "--hours", "support/night", "--closed", "ivr:afterhours", database_url=database_url
     )
     assert missing.returncode == 1
     assert "it has: office, weekend" in missing.stderr
-    alone = cli(*add, "--hours", "support/office", database_url=database_url)
+    alone = ccpbx(*add, "--hours", "support/office", database_url=database_url)
     assert alone.returncode == 1
     assert "--hours needs --closed" in alone.stderr
-    ok = cli(
+    ok = ccpbx(
         *add, "--hours", "support/office", "--closed", "ivr:afterhours", database_url=database_url
     )
     assert ok.returncode == 0, ok.stderr
     assert "inside the hours of support/office, to ivr:afterhours outside them" in ok.stdout
-    plain = cli("number", "add", "+12125550101", "--to", "queue:sales", database_url=database_url)
+    plain = ccpbx("number", "add", "+12125550101", "--to", "queue:sales", database_url=database_url)
     assert plain.returncode == 0, plain.stderr
-    listed = json.loads(cli("number", "list", "--json", database_url=database_url).stdout)
+    listed = json.loads(ccpbx("number", "list", "--json", database_url=database_url).stdout)
     assert listed == [
         {
             "number": "+12125550100",
@@ -199,9 +188,34 @@ async def test_number_commands_take_and_show_hours(pool: asyncpg.Pool, database_
         },
         {"number": "+12125550101", "route": "queue:sales", "hours": None, "closed": None},
     ]
-    text = cli("number", "list", database_url=database_url).stdout.splitlines()
+    text = ccpbx("number", "list", database_url=database_url).stdout.splitlines()
     assert text == [
         "number\troute\thours\tclosed",
         "+12125550100\tqueue:sales\tsupport/office\tivr:afterhours",
         "+12125550101\tqueue:sales\t-\t-",
     ]
+
+
+async def test_conf_render_warns_of_hours_whose_calendar_vanished(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    """conf render renders the hours step and names a number whose calendar the flow's
+    newer active version dropped; with the calendar back, no warning."""
+    await pool.execute("INSERT INTO acd_queues (name) VALUES ('sales')")
+    await activate(pool, SUPPORT)
+    await numbers.add(
+        pool, "+12125550100", "queue:sales", hours="support/office", closed="queue:sales"
+    )
+    cfg = _config(tmp_path)
+    quiet = ccpbx("conf", "render", database_url=database_url, config=cfg)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "warning" not in quiet.stderr
+    staged = (tmp_path / "staged" / "extensions.conf").read_text()
+    assert "AGI(${CCPBX_AGI}/hours,support,office)" in staged
+    await activate(pool, SUPPORT.replace("  office:\n", "  office_old:\n"))
+    warned = ccpbx("conf", "render", database_url=database_url, config=cfg)
+    assert warned.returncode == 0, warned.stderr
+    assert (
+        "ccpbx: warning: number +12125550100: hours support/office: IVR flow 'support'"
+        " (active version 2) has no calendar 'office'; it has: office_old, weekend"
+    ) in warned.stderr
