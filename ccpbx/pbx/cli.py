@@ -482,7 +482,8 @@ def _number(sub: argparse._SubParsersAction) -> None:
         "--closed",
         type=console.option(_closed),
         metavar="ROUTE",
-        help="where calls go outside those hours (ivr:FLOW or queue:NAME); needs --hours",
+        help="where calls go outside those hours (ivr:FLOW, queue:NAME or voicemail:MAILBOX,"
+        " a queue's mailbox); needs --hours",
     )
     add.set_defaults(func=cmd_number_add)
     lst = nsub.add_parser("list", help="list numbers and their routes")

@@ -2,7 +2,8 @@
 route a call takes (pure code, no I/O; ``now`` is passed in).
 
 A number with hours names a calendar of an IVR flow (``--hours FLOW/CALENDAR``) and
-where calls go outside it (``--closed ROUTE``, any route ``number add`` takes). The
+where calls go outside it (``--closed ROUTE``: any route ``number add`` takes, or a
+voicemail box, ``voicemail:MAILBOX``, named after an ACD queue as all mailboxes are). The
 calendar is read at call time from the flow's ACTIVE version, so editing the flow and
 activating it again changes the hours without ``ccpbx conf apply``.
 
@@ -27,11 +28,13 @@ from ccpbx.pbx.model import NumberHours
 
 OPEN = "open"
 CLOSED = "closed"
+VOICEMAIL = "voicemail"
 
 _FLOW = re.compile(r"[a-z][a-z0-9_]{0,62}")
 # A calendar name travels as a FastAGI argument and a dialplan word: no commas,
 # spaces or dialplan syntax.
 _CALENDAR = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MAILBOX = re.compile(r"[a-z0-9][a-z0-9_-]{1,63}")  # an ACD queue's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +63,21 @@ def check_hours_name(text: str) -> tuple[str, str]:
 
 
 def check_closed_route(text: str) -> tuple[str, str]:
-    """Where calls go outside the hours: any route a number may have."""
+    """Where calls go outside the hours: any route a number may have, or
+    ``voicemail:MAILBOX``."""
+    kind, _, target = text.partition(":")
+    if kind == VOICEMAIL:
+        if not _MAILBOX.fullmatch(target):
+            raise InvalidInput(
+                f"closed route {text!r}: {target!r} is not a mailbox (mailboxes are named"
+                " after ACD queues, e.g. voicemail:sales)",
+                field="closed",
+            )
+        return kind, target
     try:
         return model.check_target(text)
     except InvalidInput as exc:
-        raise InvalidInput(f"closed {exc.message}", field="closed") from None
+        raise InvalidInput(f"closed {exc.message} (or voicemail:MAILBOX)", field="closed") from None
 
 
 def check_hours(hours: str | None, closed: str | None) -> NumberHours | None:

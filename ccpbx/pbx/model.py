@@ -74,7 +74,7 @@ class NumberHours:
 
     flow: str
     calendar: str
-    closed_kind: str  # "ivr" | "queue" | "agent", like a number's own route
+    closed_kind: str  # "ivr" | "queue" | "agent" like a number's own route, or "voicemail"
     closed_target: str
 
     @property

@@ -27,13 +27,16 @@ from ccpbx.store.phones import check_e164
 
 _COLUMNS = (
     "number, flow, queue, agent,"
-    " hours_flow, hours_calendar, closed_flow, closed_queue, closed_agent"
+    " hours_flow, hours_calendar, closed_flow, closed_queue, closed_agent, closed_voicemail"
 )
 _TARGETS = (("ivr", "flow"), ("queue", "queue"), ("agent", "agent"))
+_CLOSED_TARGETS = (*_TARGETS, ("voicemail", "voicemail"))
 
 
-def _target(row: asyncpg.Record, prefix: str = "") -> tuple[str, str] | None:
-    for kind, column in _TARGETS:
+def _target(
+    row: asyncpg.Record, prefix: str = "", targets: tuple[tuple[str, str], ...] = _TARGETS
+) -> tuple[str, str] | None:
+    for kind, column in targets:
         if row[prefix + column] is not None:
             return kind, row[prefix + column]
     return None
@@ -44,15 +47,17 @@ def _record(row: asyncpg.Record) -> NumberRecord:
     if target is None:
         raise AssertionError("pbx_numbers holds exactly one target (CHECK)")
     hours = None
-    closed = _target(row, "closed_")
+    closed = _target(row, "closed_", _CLOSED_TARGETS)
     if row["hours_flow"] is not None and closed is not None:
         hours = NumberHours(row["hours_flow"], row["hours_calendar"], *closed)
     return NumberRecord(row["number"], *target, hours=hours)
 
 
-def _columns(kind: str, target: str) -> list[str | None]:
-    """The flow, queue and agent columns of one route (one of them set)."""
-    return [target if kind == k else None for k, _ in _TARGETS]
+def _columns(
+    kind: str, target: str, targets: tuple[tuple[str, str], ...] = _TARGETS
+) -> list[str | None]:
+    """The flow, queue and agent (and voicemail) columns of one route (one of them set)."""
+    return [target if kind == k else None for k, _ in targets]
 
 
 async def _check_flow_activated(conn: asyncpg.Connection, flow: str) -> None:
@@ -67,6 +72,15 @@ async def _active_calendars(db: Executor, flow: str) -> tuple[int, list[str]] | 
         return None
     checked = check_text(active.source)
     return active.version, sorted(checked.flow.calendars) if checked.flow is not None else []
+
+
+async def _check_mailbox(conn: asyncpg.Connection, box: str) -> None:
+    if not await conn.fetchval("SELECT 1 FROM acd_queues WHERE name = $1", box):
+        raise NotFound(
+            f"no voicemail box {box!r}: mailboxes are named after ACD queues; add queue"
+            f" {box!r} first",
+            field="closed",
+        )
 
 
 def _not_active(hours: NumberHours) -> str:
@@ -125,9 +139,11 @@ async def add(
     e164 = check_e164(number, "number")
     kind, target = model.check_target(route)
     number_hours = business_hours.check_hours(hours, closed)
-    closed_columns: list[str | None] = [None, None, None]
+    closed_columns: list[str | None] = [None] * len(_CLOSED_TARGETS)
     if number_hours is not None:
-        closed_columns = _columns(number_hours.closed_kind, number_hours.closed_target)
+        closed_columns = _columns(
+            number_hours.closed_kind, number_hours.closed_target, _CLOSED_TARGETS
+        )
     with translate_errors(f"number {e164}", number=e164):
         async with transaction(db) as conn:
             if kind == "ivr":
@@ -136,9 +152,11 @@ async def add(
                 await _check_calendar(conn, number_hours)
                 if number_hours.closed_kind == "ivr":
                     await _check_flow_activated(conn, number_hours.closed_target)
+                if number_hours.closed_kind == "voicemail":
+                    await _check_mailbox(conn, number_hours.closed_target)
             row = await conn.fetchrow(
                 f"""INSERT INTO pbx_numbers ({_COLUMNS})
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
                     RETURNING {_COLUMNS}""",
                 e164,
                 *_columns(kind, target),

@@ -57,8 +57,8 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
     # flow's own DID list says; no test's flow lists it.
     numbers = [NumberRecord("+18005559901", "ivr", "short")]
     # Numbers with business hours (test_number_hours): calendar "office" of flow
-    # "hours_cal" decides; open -> flow hours_open, closed -> flow hours_closed or the
-    # ACD queue hours_night.
+    # "hours_cal" decides; open -> flow hours_open, closed -> flow hours_closed, the
+    # ACD queue hours_night or the mailbox support.
     numbers += [
         NumberRecord(
             "+18005559902",
@@ -71,6 +71,12 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
             "ivr",
             "hours_open",
             NumberHours("hours_cal", "office", "queue", "hours_night"),
+        ),
+        NumberRecord(
+            "+18005559904",
+            "ivr",
+            "hours_open",
+            NumberHours("hours_cal", "office", "voicemail", "support"),
         ),
     ]
     settings = AsteriskSettings(phones=phones, numbers=numbers)

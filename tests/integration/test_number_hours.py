@@ -2,10 +2,10 @@
 of the flow's active version at call time; the dialplan takes the open route or the
 closed route (an IVR flow or an ACD queue), or the fallback without ccpbx.
 
-The sandbox renders +18005559902 (open: ivr:hours_open, closed: ivr:hours_closed) and
-+18005559903 (open: ivr:hours_open, closed: queue:hours_night), both with hours
-hours_cal/office (tests/integration/conftest.py). The calendar is open 00:00-24:00 every
-day or has no hours at all, so no test depends on the wall clock.
+The sandbox renders +18005559902 (open: ivr:hours_open, closed: ivr:hours_closed),
++18005559903 (closed: queue:hours_night) and +18005559904 (closed: voicemail:support),
+all with hours hours_cal/office (tests/integration/conftest.py). The calendar is open
+00:00-24:00 every day or has no hours at all, so no test depends on the wall clock.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import asyncpg
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.ivr.model import WEEKDAYS
 from ccpbx.sandbox.asterisk import AsteriskInstance
+from ccpbx.sandbox.sipp import Step
 
 from .conftest import StartDaemon, eventually
 from .test_ivr_calls import activate, call, finished_calls
@@ -148,6 +149,31 @@ async def test_closed_number_waits_in_the_closed_route_queue(
         assert await conn.fetchval("SELECT count(*) FROM ivr_calls") == 0  # no flow ran
     finally:
         await conn.close()
+
+
+async def test_closed_number_takes_a_message_in_the_closed_route_mailbox(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, database_url: str
+) -> None:
+    """Closed to voicemail:support: Asterisk records the caller's message into mailbox
+    support (a new message file in its INBOX), after running the closed branch."""
+    await activate(database_url, OPEN_FLOW)
+    await activate(database_url, hours_flow("{}"))
+    events: list[AmiMessage] = []
+    await start_daemon(events={"Newexten": events.append})
+    inbox = asterisk.run_dir / "spool" / "voicemail" / "default" / "support" / "INBOX"
+    before = len(list(inbox.glob("*.txt"))) if inbox.exists() else 0
+    # Through the unavailable greeting, 4 s of talk after the beep, then hang up.
+    steps = [Step.pause(9500), Step.talk(4000)]
+    result = await call(asterisk, "18005559904", steps, caller="15550144", wait_bye_ms=1)
+    assert result.ok, result.errors
+    await eventually(lambda: inbox.exists() and len(list(inbox.glob("*.txt"))) == before + 1)
+    message = sorted(inbox.glob("*.txt"))[-1].read_text()
+    assert "15550144" in message
+    recorded = next(e for e in events if e.get("Application") == "VoiceMail")
+    assert (recorded.get("Context"), recorded.get("AppData")) == (
+        "ccpbx-inbound-closed",
+        "support@default,u",
+    )
 
 
 async def test_without_ccpbx_a_number_with_hours_goes_to_the_fallback(

@@ -124,10 +124,19 @@ def test_hours_name_splits_flow_and_calendar() -> None:
 
 def test_a_bad_closed_route_is_named_as_the_closed_route() -> None:
     """The closed route passes the same check as --to; its error says it is the closed one."""
-    with pytest.raises(InvalidInput, match=r"^closed route 'voicemail:x'") as caught:
-        check_closed_route("voicemail:x")
+    with pytest.raises(InvalidInput, match=r"^closed route 'fax:x': write ivr:FLOW") as caught:
+        check_closed_route("fax:x")
     assert caught.value.details["field"] == "closed"
+    assert "(or voicemail:MAILBOX)" in caught.value.message
     assert check_closed_route("ivr:afterhours") == ("ivr", "afterhours")
+
+
+def test_a_closed_route_may_be_a_queue_mailbox() -> None:
+    """voicemail:MAILBOX is a closed route (not a number's own); the box has a queue's name."""
+    assert check_closed_route("voicemail:sales") == ("voicemail", "sales")
+    for bad in ("voicemail:", "voicemail:Sales", "voicemail:a,b", "voicemail:s@default"):
+        with pytest.raises(InvalidInput, match="is not a mailbox"):
+            check_closed_route(bad)
 
 
 def test_calendar_problem_names_the_calendars_the_flow_has() -> None:
@@ -187,6 +196,17 @@ def test_a_number_with_hours_asks_the_hours_script_then_takes_a_branch() -> None
             " same => n,Goto(ccpbx-fallback,s,1)",
             " same => n(done),Hangup()",
         ]
+
+
+def test_a_closed_voicemail_route_records_into_the_queue_mailbox() -> None:
+    """Closed to voicemail:sales: VoiceMail(sales@default,u), then hang up."""
+    hours = NumberHours("support", "office", "voicemail", "sales")
+    text = _extensions([NumberRecord("+12125550100", "ivr", "support", hours)])
+    assert _extension(text, "ccpbx-inbound-closed", "+12125550100")[1:] == [
+        " same => n,Set(CCPBX_ROUTE=voicemail:sales)",
+        " same => n,VoiceMail(sales@default,u)",
+        " same => n,Hangup()",
+    ]
 
 
 def test_a_number_without_hours_renders_as_before() -> None:

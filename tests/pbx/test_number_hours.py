@@ -70,10 +70,14 @@ async def test_a_number_with_hours_is_stored_listed_and_audited(pool: asyncpg.Po
     await numbers.add(
         pool, "+12125550102", "ivr:support", hours="support/weekend", closed="queue:sales"
     )
+    await numbers.add(
+        pool, "+12125550103", "queue:sales", hours="support/office", closed="voicemail:sales"
+    )
     listed = {n.number: n for n in await numbers.list_all(pool)}
     assert listed["+12125550100"] == added
     assert listed["+12125550101"].hours is None
     assert listed["+12125550102"].hours == NumberHours("support", "weekend", "queue", "sales")
+    assert listed["+12125550103"].hours == NumberHours("support", "office", "voicemail", "sales")
     (entry,) = await audit.entries(pool, "number", "+12125550100")
     assert entry.details == {
         "route": "queue:sales",
@@ -105,6 +109,10 @@ async def test_hours_must_name_a_calendar_of_the_active_version(pool: asyncpg.Po
         await numbers.add(
             pool, "+12125550100", "queue:sales", hours="support/office", closed="queue:nosuch"
         )
+    with pytest.raises(NotFound, match="no voicemail box 'nosuch'"):
+        await numbers.add(
+            pool, "+12125550100", "queue:sales", hours="support/office", closed="voicemail:nosuch"
+        )
     with pytest.raises(InvalidInput, match="--hours needs --closed"):
         await numbers.add(pool, "+12125550100", "queue:sales", hours="support/office")
     with pytest.raises(InvalidInput, match="--closed needs --hours"):
@@ -120,12 +128,20 @@ async def test_the_table_refuses_half_an_hours_setting(pool: asyncpg.Pool) -> No
         ("hours_flow, closed_queue", "'support', 'sales'"),
         ("closed_queue", "'sales'"),
         ("hours_flow, hours_calendar, closed_flow, closed_queue", "'s', 'o', 'a', 'sales'"),
+        (
+            "hours_flow, hours_calendar, closed_queue, closed_voicemail",
+            "'s', 'o', 'sales', 'sales'",
+        ),
     ):
         with pytest.raises(asyncpg.CheckViolationError):
             await pool.execute(
                 f"INSERT INTO pbx_numbers (number, queue, {columns})"
                 f" VALUES ('+12125550100', 'sales', {values})"
             )
+    await pool.execute(
+        "INSERT INTO pbx_numbers (number, queue, hours_flow, hours_calendar, closed_voicemail)"
+        " VALUES ('+12125550100', 'sales', 'support', 'office', 'sales')"
+    )  # whole: stored
 
 
 async def test_the_script_reads_the_calendar_of_the_active_version(pool: asyncpg.Pool) -> None:
