@@ -15,11 +15,19 @@ import asyncio
 import asyncpg
 
 from ccpbx.ami.protocol import AmiMessage
+from ccpbx.asterisk import production
+from ccpbx.asterisk.sources import load_records
+from ccpbx.config import load
+from ccpbx.ivr import store as ivr_store
 from ccpbx.ivr.model import WEEKDAYS
+from ccpbx.ivr.validate import check_text
+from ccpbx.pbx import numbers
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.sipp import Step
 
 from .conftest import StartDaemon, eventually
+from .test_conf_render_asterisk import RenderedSettings, _environ
+from .test_conf_render_asterisk import instance as instance  # the rendered-config Asterisk
 from .test_ivr_calls import activate, call, finished_calls
 from .test_ivr_routing import played
 
@@ -190,3 +198,39 @@ async def test_without_ccpbx_a_number_with_hours_goes_to_the_fallback(
     assert "@ccpbx-fallback:1] NoOp" in log
     assert "@ccpbx-inbound-open:" not in log  # neither branch ran
     assert "@ccpbx-inbound-closed:" not in log
+
+
+async def test_conf_render_of_a_number_with_hours_loads_into_asterisk(
+    instance: AsteriskInstance, database_url: str
+) -> None:
+    """A number added with --hours and --closed voicemail:sales, rendered the way `conf
+    render` does from the database, loads: Asterisk shows the hours step and both branches."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("INSERT INTO acd_queues (name) VALUES ('sales')")
+        checked = check_text(hours_flow(ALL_WEEK))
+        assert checked.flow is not None
+        await ivr_store.activate(conn, checked.flow, hours_flow(ALL_WEEK), "test", "pytest")
+        await numbers.add(
+            conn,
+            "+12125550100",
+            "queue:sales",
+            hours="hours_cal/office",
+            closed="voicemail:sales",
+        )
+        records = await load_records(conn)
+    finally:
+        await conn.close()
+    settings = instance.settings
+    assert isinstance(settings, RenderedSettings)
+    settings.rendered = production.template_values(
+        load(None, _environ(instance, database_url)), records
+    )
+    instance.start()
+    entry = instance.cli("dialplan show +12125550100@ccpbx-inbound")
+    assert "AGI(${CCPBX_AGI}/hours,hours_cal,office)" in entry, entry
+    opened = instance.cli("dialplan show +12125550100@ccpbx-inbound-open")
+    assert "Goto(ccpbx-queue-enter,sales,1)" in opened, opened
+    closed = instance.cli("dialplan show +12125550100@ccpbx-inbound-closed")
+    assert "VoiceMail(sales@default,u)" in closed, closed
+    assert "sales" in instance.cli("voicemail show users")
