@@ -36,6 +36,7 @@ from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.http.routes_pbx import setup_pbx_routes
 from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
+from ccpbx.pbx.hours_script import handler_for as hours_handler
 from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.service import QueueService
@@ -118,6 +119,7 @@ class Daemon:
         self.handlers.setdefault(
             "phone-outside", outside_call_handler(config.dialing, lambda: self.database.pool)
         )
+        self.handlers.setdefault("hours", hours_handler(lambda: self.database.pool))
         self.agi = FastAgiServer(
             config.agi.host,
             config.agi.port,

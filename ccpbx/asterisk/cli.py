@@ -36,6 +36,8 @@ async def _render(args: argparse.Namespace) -> tuple[Config, service.Rendered]:
         )
     finally:
         await conn.close()
+    for warning in rendered.warnings:
+        console.say(f"ccpbx: warning: {warning}")
     console.say(rendered.summary())
     return config, rendered
 

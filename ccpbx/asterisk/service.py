@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from ccpbx.asterisk.sources import load_records
 from ccpbx.asterisk.throwaway import CheckReport
 from ccpbx.config import Config
 from ccpbx.errors import InvalidInput
+from ccpbx.pbx import numbers
 from ccpbx.store.db import Executor
 
 # Options whose value is a secret in the rendered files (manager.conf's AMI secret,
@@ -43,6 +44,9 @@ class Rendered:
     staging: Path
     records: production.Records
     expect: Expectations
+    warnings: list[str] = field(default_factory=list)
+    """What renders but will not work as meant (e.g. a number's hours naming a
+    calendar its flow no longer has)."""
 
     @property
     def texts(self) -> dict[str, str]:
@@ -80,7 +84,8 @@ async def render(
     files = await asyncio.to_thread(_render_into, values, templates, folder)
     names = [p.name for p in records.phones] + [t.name for t in records.trunks]
     texts = {name: staging.managed_text(r) for name, r in files.items()}
-    return Rendered(files, folder, records, expectations(texts, names))
+    warnings = await numbers.hours_problems(db, list(records.numbers))
+    return Rendered(files, folder, records, expectations(texts, names), warnings)
 
 
 def _render_into(

@@ -142,6 +142,7 @@ async def render(request: web.Request) -> web.Response:
             "staging": str(rendered.staging),
             "files": sorted(rendered.files),
             "counts": rendered.counts(),
+            "warnings": rendered.warnings,
         }
     )
 

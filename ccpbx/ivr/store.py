@@ -207,6 +207,18 @@ async def active_for_did(db: Executor, did: str) -> ActiveFlow | None:
     return ActiveFlow(row["id"], row["flow"], row["version"], row["source"])
 
 
+async def active_flow(db: Executor, flow: str) -> ActiveFlow | None:
+    """The active version of ``flow`` (its source text), None if it is not active."""
+    row = await db.fetchrow(
+        """SELECT v.id, v.flow, v.version, v.source FROM ivr_active_flows f
+           JOIN ivr_flow_versions v ON v.id = f.version_id WHERE f.flow = $1""",
+        flow,
+    )
+    if row is None:
+        return None
+    return ActiveFlow(row["id"], row["flow"], row["version"], row["source"])
+
+
 async def versions(db: Executor, flow: str) -> list[FlowVersion]:
     rows = await db.fetch("SELECT * FROM ivr_flow_versions WHERE flow = $1 ORDER BY version", flow)
     return [_version(r) for r in rows]

@@ -16,7 +16,7 @@ import asyncpg
 from ccpbx import console
 from ccpbx.config import Config, load
 from ccpbx.errors import InvalidInput
-from ccpbx.pbx import model, numbers, phones, provision, trunks
+from ccpbx.pbx import hours, model, numbers, phones, provision, trunks
 from ccpbx.pbx.model import PhoneRecord
 from ccpbx.store.phones import check_e164
 
@@ -215,22 +215,42 @@ async def cmd_trunk_remove(args: argparse.Namespace) -> int:
 
 # -- numbers --------------------------------------------------------------------------
 async def cmd_number_add(args: argparse.Namespace) -> int:
-    number = await _in_store(args, lambda conn: numbers.add(conn, args.number, args.to))
-    print(f"number {number.number} routes to {number.route}; {_NEXT}")
+    number = await _in_store(
+        args,
+        lambda conn: numbers.add(conn, args.number, args.to, hours=args.hours, closed=args.closed),
+    )
+    if number.hours is None:
+        print(f"number {number.number} routes to {number.route}; {_NEXT}")
+    else:
+        print(
+            f"number {number.number} routes to {number.route} inside the hours of"
+            f" {number.hours.name}, to {number.hours.closed_route} outside them; {_NEXT}"
+        )
     return console.EXIT_OK
 
 
 async def cmd_number_list(args: argparse.Namespace) -> int:
     rows = await _in_store(args, lambda conn: numbers.list_all(conn))
     if args.json:
-        console.print_json([{"number": n.number, "route": n.route} for n in rows])
+        console.print_json(
+            [
+                {
+                    "number": n.number,
+                    "route": n.route,
+                    "hours": n.hours.name if n.hours else None,
+                    "closed": n.hours.closed_route if n.hours else None,
+                }
+                for n in rows
+            ]
+        )
         return console.EXIT_OK
     if not rows:
         console.say("no numbers; add one with: ccpbx number add +12125550100 --to queue:sales")
         return console.EXIT_OK
-    print("number\troute")
+    print("number\troute\thours\tclosed")
     for n in rows:
-        print(f"{n.number}\t{n.route}")
+        within, closed = (n.hours.name, n.hours.closed_route) if n.hours else ("-", "-")
+        print(f"{n.number}\t{n.route}\t{within}\t{closed}")
     return console.EXIT_OK
 
 
@@ -424,6 +444,16 @@ def _route(text: str) -> str:
     return text
 
 
+def _hours(text: str) -> str:
+    hours.check_hours_name(text)
+    return text
+
+
+def _closed(text: str) -> str:
+    hours.check_closed_route(text)
+    return text
+
+
 def _number(sub: argparse._SubParsersAction) -> None:
     number = sub.add_parser(
         "number",
@@ -434,11 +464,26 @@ def _number(sub: argparse._SubParsersAction) -> None:
     add = nsub.add_parser(
         "add",
         help="route an inbound number",
-        description="Example: ccpbx number add +12125550100 --to queue:sales",
+        description="Example: ccpbx number add +12125550100 --to queue:sales"
+        " [--hours support/office --closed ivr:afterhours]",
     )
     add.add_argument("number", type=console.option(_e164), help="E.164 (+ and country code)")
     add.add_argument(
         "--to", required=True, type=console.option(_route), help="ivr:FLOW or queue:NAME"
+    )
+    add.add_argument(
+        "--hours",
+        type=console.option(_hours),
+        metavar="FLOW/CALENDAR",
+        help="route there only inside the hours of this calendar of an active IVR flow"
+        " (read at call time from the flow's active version); needs --closed",
+    )
+    add.add_argument(
+        "--closed",
+        type=console.option(_closed),
+        metavar="ROUTE",
+        help="where calls go outside those hours (ivr:FLOW, queue:NAME or voicemail:MAILBOX,"
+        " a queue's mailbox); needs --hours",
     )
     add.set_defaults(func=cmd_number_add)
     lst = nsub.add_parser("list", help="list numbers and their routes")

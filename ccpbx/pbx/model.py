@@ -68,10 +68,30 @@ class TrunkRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NumberHours:
+    """A number's business hours: a calendar of an IVR flow (its active version, read
+    at call time) and the route its calls take outside those hours."""
+
+    flow: str
+    calendar: str
+    closed_kind: str  # "ivr" | "queue" | "agent" like a number's own route, or "voicemail"
+    closed_target: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.flow}/{self.calendar}"
+
+    @property
+    def closed_route(self) -> str:
+        return f"{self.closed_kind}:{self.closed_target}"
+
+
+@dataclass(frozen=True, slots=True)
 class NumberRecord:
     number: str
     kind: str  # "ivr" | "queue" | "agent"
     target: str
+    hours: NumberHours | None = None  # None: the route at every hour
 
     @property
     def route(self) -> str:

@@ -72,13 +72,25 @@ def trunk_values(trunk: TrunkRecord) -> dict[str, Any]:
 
 def number_values(number: NumberRecord) -> dict[str, Any]:
     """An inbound number for extensions.conf: the E.164 form and the digits a carrier may
-    send instead (without the ``+``), both routed the same way."""
+    send instead (without the ``+``), both routed the same way; with business hours,
+    the calendar the ``hours`` script reads and the closed route (else ``hours`` None)."""
+    hours = number.hours
     return {
         "number": number.number,
         "digits": number.number.removeprefix("+"),
         "kind": number.kind,
         "target": number.target,
         "route": number.route,
+        "hours": None
+        if hours is None
+        else {
+            "flow": hours.flow,
+            "calendar": hours.calendar,
+            "name": hours.name,
+            "closed_kind": hours.closed_kind,
+            "closed_target": hours.closed_target,
+            "closed_route": hours.closed_route,
+        },
     }
 
 

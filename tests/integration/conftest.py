@@ -18,7 +18,7 @@ import pytest
 
 from ccpbx.agi import AgiHandler
 from ccpbx.daemon import Daemon
-from ccpbx.pbx.model import NumberRecord
+from ccpbx.pbx.model import NumberHours, NumberRecord
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, Phone
 from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.root import ensure_runtime
@@ -56,6 +56,29 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
     # A number routed to an IVR flow by name (test_ivr_calls' "short" flow), whatever the
     # flow's own DID list says; no test's flow lists it.
     numbers = [NumberRecord("+18005559901", "ivr", "short")]
+    # Numbers with business hours (test_number_hours): calendar "office" of flow
+    # "hours_cal" decides; open -> flow hours_open, closed -> flow hours_closed, the
+    # ACD queue hours_night or the mailbox support.
+    numbers += [
+        NumberRecord(
+            "+18005559902",
+            "ivr",
+            "hours_open",
+            NumberHours("hours_cal", "office", "ivr", "hours_closed"),
+        ),
+        NumberRecord(
+            "+18005559903",
+            "ivr",
+            "hours_open",
+            NumberHours("hours_cal", "office", "queue", "hours_night"),
+        ),
+        NumberRecord(
+            "+18005559904",
+            "ivr",
+            "hours_open",
+            NumberHours("hours_cal", "office", "voicemail", "support"),
+        ),
+    ]
     settings = AsteriskSettings(phones=phones, numbers=numbers)
     instance = AsteriskInstance(runtime, f"test-{os.getpid()}", settings)
     instance.start()
