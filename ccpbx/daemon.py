@@ -38,6 +38,7 @@ from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
+from ccpbx.users.service import SessionSettings, SignIn
 from ccpbx.welcome import welcome
 
 log = structlog.get_logger(__name__)
@@ -127,6 +128,7 @@ class Daemon:
             max_pending_per_source=config.agi.max_pending_per_source,
             on_reply=self._agi_replied,
         )
+        self.sign_in = SignIn(lambda: self.database.pool, SessionSettings.from_config(config.http))
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._stop = asyncio.Event()
@@ -226,7 +228,7 @@ class Daemon:
         if self.dialer is not None:
             self._spawn(self._start_dialer(self.dialer), "dialer-start")
         await self.agi.start()
-        app = make_app(self.health, self.metrics, self._verify_token, self.acd)
+        app = make_app(self.health, self.metrics, self._verify_token, self.acd, self.sign_in)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)
