@@ -88,6 +88,9 @@ class HttpConfig:
     # Failed sign-ins from one source address within the lockout time before that
     # address is refused for every name (guessing across many names).
     login_max_failures_per_source: int = 50
+    # Addresses of TLS/HTTP proxies in front of ccpbx: a request from one of them is
+    # counted against the client address its X-Forwarded-For names.
+    trusted_proxies: tuple[str, ...] = ()
     password_min_length: int = 12
 
 
@@ -387,6 +390,13 @@ def _validate_sessions(http: HttpConfig) -> None:
             "http.session_idle_minutes: must not exceed http.session_lifetime_hours",
             key="http.session_idle_minutes",
         )
+    for proxy in http.trusted_proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            raise ConfigError(
+                f"http.trusted_proxies: not an IP address: {proxy!r}", key="http.trusted_proxies"
+            ) from None
     if not 8 <= http.password_min_length <= 128:
         raise ConfigError(
             f"http.password_min_length: need 8 to 128, got {http.password_min_length}",

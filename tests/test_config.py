@@ -65,6 +65,7 @@ def test_config_is_frozen() -> None:
             "http.session_idle_minutes: must not exceed",
         ),
         ("[http]\npassword_min_length = 4\n", {}, "http.password_min_length: need 8 to 128"),
+        ("[http]\ntrusted_proxies = ['proxy']\n", {}, "http.trusted_proxies: not an IP"),
     ],
 )
 def test_bad_values_name_their_key(

@@ -58,6 +58,20 @@ def _form_page(
     )
 
 
+def client_address(request: web.Request) -> str | None:
+    """The address sign-in limits count: the peer, or behind a trusted proxy the last
+    address its X-Forwarded-For names that is not itself a trusted proxy."""
+    trusted = _sign_in(request).settings.trusted_proxies
+    address = request.remote
+    if address not in trusted:
+        return address
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = hop.strip()
+        if hop and hop not in trusted:
+            return hop[:64]
+    return address
+
+
 @routes.get("/login")
 async def login_form(request: web.Request) -> web.Response:
     """The sign-in form."""
@@ -94,7 +108,9 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _form_page(None, error="Enter your user name and password.", status=400)
     next_path = safe_next(next_raw if isinstance(next_raw, str) else None)
     try:
-        session_id, session = await _sign_in(request).sign_in(name, password, request.remote)
+        session_id, session = await _sign_in(request).sign_in(
+            name, password, client_address(request)
+        )
     except CcpbxError as exc:
         if _is_json(request):
             raise
@@ -119,7 +135,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
         raise InvalidInput("signing out ends a browser session; this request has a bearer token")
     session_id = read_session_id(request)
     assert session_id is not None
-    await _sign_in(request).sign_out(session_id, session, request.remote)
+    await _sign_in(request).sign_out(session_id, session, client_address(request))
     response: web.StreamResponse = (
         web.json_response({"signed_out": True}) if _is_json(request) else _see_other("/login")
     )

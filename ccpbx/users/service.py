@@ -54,6 +54,7 @@ class SessionSettings:
     lockout: Lockout = field(default_factory=lambda: Lockout(5, dt.timedelta(minutes=15)))
     max_failures_per_source: int = 50
     secure_cookies: bool = False
+    trusted_proxies: frozenset[str] = frozenset()
 
     @classmethod
     def from_config(cls, http: HttpConfig) -> SessionSettings:
@@ -65,6 +66,7 @@ class SessionSettings:
             ),
             max_failures_per_source=http.login_max_failures_per_source,
             secure_cookies=http.secure_cookies,
+            trusted_proxies=frozenset(http.trusted_proxies),
         )
 
 

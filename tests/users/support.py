@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http.cookies import Morsel, SimpleCookie
+from ssl import SSLContext
 from typing import Any
 
 import aiohttp
@@ -66,7 +67,10 @@ async def add_user(
 
 @asynccontextmanager
 async def serve(
-    pool: asyncpg.Pool, clock: Clock, settings: SessionSettings | None = None
+    pool: asyncpg.Pool,
+    clock: Clock,
+    settings: SessionSettings | None = None,
+    ssl: SSLContext | None = None,
 ) -> AsyncIterator[TestClient]:
     """The real app (ACD routes on a queue service that is not running) on loopback,
     with a client that keeps no cookies of its own."""
@@ -79,6 +83,7 @@ async def serve(
         SignIn(lambda: pool, settings or SessionSettings(), clock),
     )
     server = TestServer(app, host="127.0.0.1")
+    await server.start_server(ssl=ssl)  # the client then finds it started
     async with TestClient(server, cookie_jar=aiohttp.DummyCookieJar()) as client:
         yield client
 

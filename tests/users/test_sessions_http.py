@@ -5,6 +5,8 @@ disabling, restarts, redirects, websocket origin, and the audit log."""
 from __future__ import annotations
 
 import datetime as dt
+import ssl
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +15,7 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from ccpbx.asterisk.labcert import make_lab_cert
 from ccpbx.store import audit
 from ccpbx.store.tokens import TokenRepository
 from ccpbx.users import accounts
@@ -92,6 +95,34 @@ async def test_secure_mode_sets_a_secure_host_prefixed_cookie(
         plain = {"Cookie": f"ccpbx_session={morsel.value}"}
         async with client.get("/api/session", headers=plain) as resp:
             assert resp.status == 401
+
+
+async def test_a_tls_request_gets_a_secure_cookie(
+    pool: asyncpg.Pool, users: None, tmp_path: Path
+) -> None:
+    """Over a real TLS connection the cookie is Secure and __Host- prefixed without any
+    setting, and is accepted back over TLS."""
+    cert = make_lab_cert(tmp_path, "127.0.0.1")
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert.cert, cert.key)
+    client_tls = ssl.create_default_context(cafile=str(cert.cert))
+    async with serve(pool, Clock(), ssl=server_tls) as client:
+        async with client.post(
+            "/login",
+            data={"name": "sue", "password": PASSWORD},
+            allow_redirects=False,
+            ssl=client_tls,
+        ) as resp:
+            assert resp.status == 303
+            assert resp.url.scheme == "https"
+            cookies = set_cookies(resp)
+        assert list(cookies) == ["__Host-ccpbx_session"]
+        morsel = cookies["__Host-ccpbx_session"]
+        assert (morsel["secure"], morsel["httponly"], morsel["samesite"]) == (True, True, "Strict")
+        headers = {"Cookie": f"__Host-ccpbx_session={morsel.value}"}
+        async with client.get("/api/session", headers=headers, ssl=client_tls) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["name"] == "sue"
 
 
 async def test_wrong_password_and_unknown_user_get_the_same_answer(
@@ -179,6 +210,26 @@ async def test_one_address_is_refused_after_many_failures_across_names(
         clock.advance(minutes=15)
         status, _ = await _login_json(client, "anna", PASSWORD)
         assert status == 200
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_limited(
+    pool: asyncpg.Pool, users: None
+) -> None:
+    """Behind a trusted proxy each client address has its own limit: one client's
+    failures do not lock out the others who come through the same proxy."""
+    settings = SessionSettings(max_failures_per_source=2, trusted_proxies=frozenset({"127.0.0.1"}))
+    async with serve(pool, Clock(), settings) as client:
+
+        async def attempt(forwarded: str, password: str) -> int:
+            headers = {"X-Forwarded-For": forwarded}
+            body = {"name": "anna", "password": password}
+            async with client.post("/login", json=body, headers=headers) as resp:
+                return resp.status
+
+        assert await attempt("198.51.100.7", "guess guess guess") == 401
+        assert await attempt("10.9.9.9, 198.51.100.7", "guess guess guess") == 401
+        assert await attempt("198.51.100.7", PASSWORD) == 429
+        assert await attempt("198.51.100.8", PASSWORD) == 200
 
 
 async def test_csrf_token_is_needed_on_session_requests_that_change_state(
