@@ -139,33 +139,39 @@ async def _authenticate(request: web.Request) -> ApiToken:
             "a websocket opened with a session cookie must come from this site's pages",
             origin=request.headers.get("Origin"),
         )
-    if request.method in STATE_CHANGING:
-        await _check_csrf(request, session)
     return _session_principal(session)
+
+
+async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler, once the caller's role is enough for it."""
+    if request.match_info.http_exception is not None:
+        return await handler(request)  # unknown route or method: its own 404/405
+    # A route that does not say which role it needs is for admins only.
+    needed = getattr(request.match_info.handler, "ccpbx_role", "admin")
+    role = request[REQUEST_TOKEN].role
+    if _ROLE_RANK[role] < _ROLE_RANK[needed]:
+        raise Forbidden(
+            f"this needs the {needed} role; the token has {role}", needed=needed, role=role
+        )
+    return await handler(request)
 
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
         return await handler(request)
-    api_token = await _authenticate(request)
-    request[REQUEST_TOKEN] = api_token
-    if request.match_info.http_exception is not None:
-        return await handler(request)  # unknown route or method: its own 404/405
-    # A route that does not say which role it needs is for admins only.
-    needed = getattr(request.match_info.handler, "ccpbx_role", "admin")
-    if _ROLE_RANK[api_token.role] < _ROLE_RANK[needed]:
-        raise Forbidden(
-            f"this needs the {needed} role; the token has {api_token.role}",
-            needed=needed,
-            role=api_token.role,
-        )
+    request[REQUEST_TOKEN] = await _authenticate(request)
     session = request.get(REQUEST_SESSION)
-    if session is None or request.method not in STATE_CHANGING or request.path in _SELF_AUDITED:
-        return await handler(request)
+    if session is None or request.method not in STATE_CHANGING:
+        return await _authorized(request, handler)
+    if request.path in _SELF_AUDITED:
+        await _check_csrf(request, session)
+        return await _authorized(request, handler)
+    # A state-changing call through a session is audited, refused or not.
     status = 500
     try:
-        response = await handler(request)
+        await _check_csrf(request, session)
+        response = await _authorized(request, handler)
         status = response.status
         return response
     except (CcpbxError, web.HTTPException) as exc:

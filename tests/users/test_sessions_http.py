@@ -430,15 +430,20 @@ async def test_event_websocket_with_a_cookie_needs_this_sites_origin(
 async def test_sign_in_sign_out_and_session_actions_are_audited(
     pool: asyncpg.Pool, users: None
 ) -> None:
-    """Sign-in, each state-changing API call made through the session (with its route
-    and status) and sign-out are in the audit log under the user's name; sign-out ends
-    the session and clears the cookie."""
+    """Sign-in, each state-changing API call made through a session (with its route and
+    status; refused ones too: no CSRF token, another agent's) and sign-out are in the
+    audit log under the user's name; sign-out ends the session and clears the cookie."""
     async with serve(pool, Clock()) as client:
         root = await sign_in(client, "root")
         status, _ = await root.request("PUT", "/api/agents/1003", json={"name": "Agent 1003"})
         assert status == 200
         status, _ = await root.request("POST", "/api/agents/1003/spy", json={})
         assert status == 400
+        status, _ = await root.request("PUT", "/api/agents/1004", json={}, csrf=False)
+        assert status == 403
+        anna = await sign_in(client, "anna")
+        status, _ = await anna.request("POST", "/api/agents/1002/pause", json={"reason": "x"})
+        assert status == 403
         async with client.post(
             "/logout", headers=root.headers(), json={}, allow_redirects=False
         ) as resp:
@@ -455,6 +460,8 @@ async def test_sign_in_sign_out_and_session_actions_are_audited(
     assert calls == [
         ("root", "http.put", "/api/agents/{agent}", 200),
         ("root", "http.post", "/api/agents/{agent}/spy", 400),
+        ("root", "http.put", "/api/agents/{agent}", 403),
+        ("anna", "http.post", "/api/agents/{agent}/pause", 403),
     ]
 
 

@@ -13,7 +13,8 @@ import sys
 import asyncpg
 import pytest
 
-from ccpbx.cli import main
+from ccpbx.cli import build_parser
+from ccpbx.errors import InvalidInput
 from ccpbx.users import store
 from ccpbx.users.passwords import verify_password
 
@@ -193,7 +194,10 @@ def test_prompted_password_must_be_typed_the_same_twice(
     monkeypatch.setenv("CCPBX_CONFIG", "")
     answers = iter([PW, PW + "x", PW, PW])
     monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
-    assert main(["user", "add", "root", "--role", "admin"]) == 1
-    assert "the two passwords differ" in capsys.readouterr().err
-    assert main(["user", "add", "root", "--role", "admin"]) == 0
+    args = build_parser().parse_args(["user", "add", "root", "--role", "admin"])
+    # The command itself (main() would also set up logging on pytest's captured stderr).
+    with pytest.raises(InvalidInput, match="the two passwords differ"):
+        asyncio.run(args.func(args))
+    assert _sql(database_url, "SELECT count(*) AS n FROM users")[0]["n"] == 0
+    assert asyncio.run(args.func(args)) == 0
     assert capsys.readouterr().out == "user root added (admin)\n"
