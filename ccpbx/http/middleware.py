@@ -9,10 +9,12 @@ site (Origin). Pages (paths outside /api/) send someone not signed in to /login.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 
@@ -97,6 +99,38 @@ def _session_principal(session: Session) -> ApiToken:
     )
 
 
+def _is_websocket(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+async def _watched(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A websocket opened with a session: its connection is dropped once the session
+    ends (signed out, idle, past its lifetime, its user disabled)."""
+    sign_in = request.app[SIGN_IN]
+    session_id = read_session_id(request)
+    assert session_id is not None
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(sign_in.settings.recheck_s)
+            try:
+                alive = await sign_in.alive(session_id)
+            except (OSError, asyncpg.PostgresError, CcpbxError):
+                continue  # the database is away: keep the link, ask again later
+            if not alive:
+                log.info("session_websocket_dropped", user=request[REQUEST_TOKEN].name)
+                if request.transport is not None:
+                    request.transport.close()
+                return
+
+    watcher = asyncio.create_task(watch(), name="session-websocket-watch")
+    try:
+        return await _authorized(request, handler)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+
 def _is_page(path: str) -> bool:
     return not path.startswith("/api/")
 
@@ -133,7 +167,7 @@ async def _authenticate(request: web.Request) -> ApiToken:
             raise Unauthorized("the session has ended (signed out or idle too long): sign in")
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
     request[REQUEST_SESSION] = session
-    if request.headers.get("Upgrade", "").lower() == "websocket" and not same_origin(request):
+    if _is_websocket(request) and not same_origin(request):
         # A page on another site may open a websocket with the browser's cookie.
         raise OriginRefused(
             "a websocket opened with a session cookie must come from this site's pages",
@@ -162,6 +196,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     request[REQUEST_TOKEN] = await _authenticate(request)
     session = request.get(REQUEST_SESSION)
+    if session is not None and _is_websocket(request):
+        return await _watched(request, handler)
     if session is None or request.method not in STATE_CHANGING:
         return await _authorized(request, handler)
     if request.path in _SELF_AUDITED:

@@ -97,16 +97,17 @@ async def _credentials(request: web.Request) -> dict[str, Any]:
 async def login(request: web.Request) -> web.StreamResponse:
     """Sign in: the session cookie, then on to ``next`` or the role's home page."""
     origin = request.headers.get("Origin")
-    if origin is not None and origin != "null" and not same_origin(request):
-        # Another site's page posting the form would sign the browser in as its own user.
+    if origin is not None and not same_origin(request):
+        # Another site's page (or a sandboxed frame, Origin "null") posting the form would
+        # sign the browser in as its own user.
         raise Forbidden("sign in from this site's own form", origin=origin)
     body = await _credentials(request)
     name, password, next_raw = body.get("name"), body.get("password"), body.get("next")
+    next_path = safe_next(next_raw if isinstance(next_raw, str) else None)
     if not isinstance(name, str) or not isinstance(password, str) or not name or not password:
         if _is_json(request):
             raise InvalidInput("name and password are required (text)")
-        return _form_page(None, error="Enter your user name and password.", status=400)
-    next_path = safe_next(next_raw if isinstance(next_raw, str) else None)
+        return _form_page(next_path, error="Enter your user name and password.", status=400)
     try:
         session_id, session = await _sign_in(request).sign_in(
             name, password, client_address(request)

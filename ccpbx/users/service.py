@@ -55,6 +55,8 @@ class SessionSettings:
     max_failures_per_source: int = 50
     secure_cookies: bool = False
     trusted_proxies: frozenset[str] = frozenset()
+    # How often a websocket opened with a session checks the session is still alive.
+    recheck_s: float = 30.0
 
     @classmethod
     def from_config(cls, http: HttpConfig) -> SessionSettings:
@@ -109,10 +111,13 @@ class SignIn:
             raise SignInFailed(_WRONG)
         assert stored is not None
         session_id = secrets.token_urlsafe(32)
+        rehashed = None
+        if needs_rehash(stored):  # stored with weaker parameters than today's
+            rehashed = await asyncio.to_thread(hash_password, password)
         async with pool.acquire() as conn, conn.transaction():
             await store.clear_failures(conn, user.id)
-            if needs_rehash(stored):
-                await store.set_password(conn, name, hash_password(password), now)
+            if rehashed is not None:
+                await store.set_password(conn, name, rehashed, now)
             await store.purge_sessions(conn, now=now, idle_since=now - self.settings.idle)
             session = await store.create_session(
                 conn,
@@ -166,6 +171,13 @@ class SignIn:
             return None
         now = self.clock()
         return await store.resume_session(
+            self._pool(), session_id, now=now, idle_since=now - self.settings.idle
+        )
+
+    async def alive(self, session_id: str) -> bool:
+        """Is the session still good (not ended, idle, expired or its user disabled)?"""
+        now = self.clock()
+        return await store.session_alive(
             self._pool(), session_id, now=now, idle_since=now - self.settings.idle
         )
 

@@ -200,6 +200,23 @@ async def resume_session(
     )
 
 
+async def session_alive(
+    db: Executor, session_id: str, *, now: dt.datetime, idle_since: dt.datetime
+) -> bool:
+    """Could this session be resumed now? (As ``resume_session``, without sliding it.)"""
+    return bool(
+        await db.fetchval(
+            """SELECT EXISTS (
+                   SELECT 1 FROM user_sessions s JOIN users u ON u.id = s.user_id
+                   WHERE s.session_hash = $1 AND NOT u.disabled
+                     AND s.expires_at > $2 AND s.last_seen_at > $3)""",
+            hash_session_id(session_id),
+            now,
+            idle_since,
+        )
+    )
+
+
 async def end_session(db: Executor, session_id: str) -> bool:
     status = await db.execute(
         "DELETE FROM user_sessions WHERE session_hash = $1", hash_session_id(session_id)

@@ -397,10 +397,10 @@ async def test_sign_in_form_posted_from_another_site_is_refused(
     browser in as the other site's user (login CSRF)."""
     async with serve(pool, Clock()) as client:
         form = {"name": "anna", "password": PASSWORD}
-        headers = {"Origin": "https://evil.example"}
-        async with client.post("/login", data=form, headers=headers) as resp:
-            assert resp.status == 403
-            assert set_cookies(resp) == {}
+        for origin in ("https://evil.example", "null", f"http://evil.example:{client.port}"):
+            async with client.post("/login", data=form, headers={"Origin": origin}) as resp:
+                assert resp.status == 403, origin
+                assert set_cookies(resp) == {}
         headers = {"Origin": f"http://{client.host}:{client.port}"}
         async with client.post("/login", data=form, headers=headers, allow_redirects=False) as resp:
             assert resp.status == 303
@@ -425,6 +425,29 @@ async def test_event_websocket_with_a_cookie_needs_this_sites_origin(
         snapshot = await ws.receive_json(timeout=5)
         assert snapshot["type"] == "snapshot"
         await ws.close()
+
+
+async def test_a_session_websocket_is_dropped_when_the_session_ends(
+    pool: asyncpg.Pool, users: None
+) -> None:
+    """The event websocket opened with a cookie is dropped once its user is disabled;
+    another user's stays open."""
+    clock = Clock()
+    async with serve(pool, clock, SessionSettings(recheck_s=0.05)) as client:
+        origin = {"Origin": f"http://{client.host}:{client.port}"}
+        anna, bert = await sign_in(client, "anna"), await sign_in(client, "bert")
+        sockets = []
+        for browser in (anna, bert):
+            ws = await client.ws_connect("/api/events", headers={**browser.headers(), **origin})
+            assert (await ws.receive_json(timeout=5))["type"] == "snapshot"
+            sockets.append(ws)
+        async with pool.acquire() as conn:
+            await accounts.set_disabled(conn, "anna", True, actor="test", now=clock())
+        message = await sockets[0].receive(timeout=5)
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert not sockets[1].closed
+        for ws in sockets:
+            await ws.close()
 
 
 async def test_sign_in_sign_out_and_session_actions_are_audited(
