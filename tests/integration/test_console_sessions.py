@@ -18,7 +18,7 @@ PW = "correct horse battery"
 async def test_agent_session_drives_its_own_agent(start_daemon: StartDaemon) -> None:
     """Signed in through /login, agent 1001's user logs 1001 in, pauses and unpauses it
     (with the CSRF token) and sees its events on the websocket; 1002's pause is 403 and
-    leaves 1002 alone; the session's actions are in the audit log."""
+    leaves 1002 alone; the session's actions, refused ones too, are in the audit log."""
     daemon = await start_daemon()
     await daemon.acd.wait_ready(20)
     await add_queue(daemon, "sales")
@@ -84,6 +84,7 @@ async def test_agent_session_drives_its_own_agent(start_daemon: StartDaemon) -> 
     assert [tuple(r) for r in rows] == [
         ("anna", "http.post", "/api/agents/1001/login", "200"),
         ("anna", "http.post", "/api/agents/1001/pause", "200"),
+        ("anna", "http.post", "/api/agents/1001/unpause", "403"),
         ("anna", "http.post", "/api/agents/1002/login", "403"),
         ("anna", "http.post", "/api/agents/1001/unpause", "200"),
     ]
