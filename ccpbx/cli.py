@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ccpbx.ivr.cli import register as register_ivr
     from ccpbx.pbx.cli import register as register_pbx
     from ccpbx.store.cli import register as register_store
+    from ccpbx.users.cli import register as register_users
 
     register_store(sub)
     register_dialer(sub)
@@ -261,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_conf(sub)
     register_doctor(sub)
     register_lab_cert(sub)
+    register_users(sub)
     return parser
 
 

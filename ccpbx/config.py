@@ -79,6 +79,20 @@ class AgiConfig:
 class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8080
+    # Browser sign-in (web console). Cookies are Secure (and named __Host-...) on a TLS
+    # request, or always when ccpbx sits behind a TLS proxy and secure_cookies is set.
+    secure_cookies: bool = False
+    session_idle_minutes: float = 30.0  # every request slides it
+    session_lifetime_hours: float = 12.0  # from sign-in, whatever the activity
+    login_max_failures: int = 5  # failed sign-ins in a row that lock a user name
+    login_lockout_minutes: float = 15.0
+    # Failed sign-ins from one source address within the lockout time before that
+    # address is refused for every name (guessing across many names).
+    login_max_failures_per_source: int = 50
+    # Addresses of TLS/HTTP proxies in front of ccpbx: a request from one of them is
+    # counted against the client address its X-Forwarded-For names.
+    trusted_proxies: tuple[str, ...] = ()
+    password_min_length: int = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +344,11 @@ def validate(config: Config) -> Config:
         "agi.max_connections": config.agi.max_connections,
         "agi.max_connections_per_source": config.agi.max_connections_per_source,
         "agi.max_pending_per_source": config.agi.max_pending_per_source,
+        "http.session_idle_minutes": config.http.session_idle_minutes,
+        "http.session_lifetime_hours": config.http.session_lifetime_hours,
+        "http.login_max_failures": config.http.login_max_failures,
+        "http.login_lockout_minutes": config.http.login_lockout_minutes,
+        "http.login_max_failures_per_source": config.http.login_max_failures_per_source,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -360,6 +379,7 @@ def validate(config: Config) -> Config:
             check_sound_name(getattr(config.dialer, key), field="a sound name")
         except InvalidInput as exc:
             raise ConfigError(f"dialer.{key}: {exc.message}", key=f"dialer.{key}") from None
+    _validate_sessions(config.http)
     _validate_asterisk(config.asterisk, config.sip)
     _validate_dialing(config.dialing)
     if config.log.format not in {"auto", "json", "console"}:
@@ -367,6 +387,26 @@ def validate(config: Config) -> Config:
             f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"
         )
     return config
+
+
+def _validate_sessions(http: HttpConfig) -> None:
+    if http.session_idle_minutes > http.session_lifetime_hours * 60:
+        raise ConfigError(
+            "http.session_idle_minutes: must not exceed http.session_lifetime_hours",
+            key="http.session_idle_minutes",
+        )
+    for proxy in http.trusted_proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            raise ConfigError(
+                f"http.trusted_proxies: not an IP address: {proxy!r}", key="http.trusted_proxies"
+            ) from None
+    if not 8 <= http.password_min_length <= 128:
+        raise ConfigError(
+            f"http.password_min_length: need 8 to 128, got {http.password_min_length}",
+            key="http.password_min_length",
+        )
 
 
 def _validate_asterisk(asterisk: AsteriskConfig, sip: SipConfig) -> None:

@@ -41,6 +41,7 @@ from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
+from ccpbx.users.service import SessionSettings, SignIn
 from ccpbx.web import setup_web_routes
 from ccpbx.welcome import welcome
 
@@ -132,6 +133,7 @@ class Daemon:
             max_pending_per_source=config.agi.max_pending_per_source,
             on_reply=self._agi_replied,
         )
+        self.sign_in = SignIn(lambda: self.database.pool, SessionSettings.from_config(config.http))
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._stop = asyncio.Event()
@@ -231,7 +233,7 @@ class Daemon:
         if self.dialer is not None:
             self._spawn(self._start_dialer(self.dialer), "dialer-start")
         await self.agi.start()
-        app = make_app(self.health, self.metrics, self._verify_token, self.acd)
+        app = make_app(self.health, self.metrics, self._verify_token, self.acd, self.sign_in)
         setup_web_routes(app)
         # Admin API: phones, trunks, numbers and the Asterisk configuration, against the
         # configuration as last (re)loaded.

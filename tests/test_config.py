@@ -59,6 +59,16 @@ def test_config_is_frozen() -> None:
         ("[dialing]\ncaller_id = '2125550100'\n", {}, "dialing.caller_id: caller ID '212"),
         ("[dialing]\ncaller_id = '+1 212 555 0100'\n", {}, "dialing.caller_id: write it as"),
         ("[dialing]\ncaller_name = 'A<B'\n", {}, "dialing.caller_name: label: at most 80"),
+        ("[http]\nsecure_cookies = 'maybe'\n", {}, "http.secure_cookies: expected true or false"),
+        ("[http]\nlogin_max_failures = 0\n", {}, "http.login_max_failures: must be greater"),
+        ("[http]\nsession_idle_minutes = -1\n", {}, "http.session_idle_minutes: must be greater"),
+        (
+            "[http]\nsession_idle_minutes = 900\nsession_lifetime_hours = 1\n",
+            {},
+            "http.session_idle_minutes: must not exceed",
+        ),
+        ("[http]\npassword_min_length = 4\n", {}, "http.password_min_length: need 8 to 128"),
+        ("[http]\ntrusted_proxies = ['proxy']\n", {}, "http.trusted_proxies: not an IP"),
     ],
 )
 def test_bad_values_name_their_key(
@@ -80,6 +90,22 @@ def test_dialing_keys_from_file_and_environment(tmp_path: Path) -> None:
     assert config.dialing.local_prefixes == ("20",)
     assert config.dialing.premium_classes == ("national", "international")
     assert config.dialing.trunk == "acme"
+
+
+def test_sign_in_defaults_and_overrides(tmp_path: Path) -> None:
+    """Browser sign-in settings default to 30 min idle, 12 h lifetime, 5 failures lock
+    for 15 min; the file and the environment override them."""
+    config = load(None, environ={})
+    assert config.http.secure_cookies is False
+    assert config.http.session_idle_minutes == 30
+    assert config.http.session_lifetime_hours == 12
+    assert (config.http.login_max_failures, config.http.login_lockout_minutes) == (5, 15)
+    path = tmp_path / "ccpbx.toml"
+    path.write_text("[http]\nsecure_cookies = true\nlogin_max_failures = 3\n")
+    config = load(path, environ={"CCPBX_HTTP_SESSION_IDLE_MINUTES": "10"})
+    assert config.http.secure_cookies is True
+    assert config.http.login_max_failures == 3
+    assert config.http.session_idle_minutes == 10
 
 
 def test_missing_file_is_an_error(tmp_path: Path) -> None:

@@ -8,12 +8,13 @@ from aiohttp import web
 
 from ccpbx.health import HealthRegistry
 from ccpbx.http import routes_system
-from ccpbx.http.keys import HEALTH, METRICS, VERIFY_TOKEN, TokenVerifier
+from ccpbx.http.keys import HEALTH, METRICS, SIGN_IN, VERIFY_TOKEN, TokenVerifier
 from ccpbx.http.middleware import auth_middleware, error_middleware
 from ccpbx.metrics import MetricsRegistry
 
 if TYPE_CHECKING:
     from ccpbx.queues.service import QueueService
+    from ccpbx.users.service import SignIn
 
 
 def make_app(
@@ -21,7 +22,9 @@ def make_app(
     metrics: MetricsRegistry,
     verify_token: TokenVerifier,
     acd: QueueService | None = None,
+    sign_in: SignIn | None = None,
 ) -> web.Application:
+    """The app; with ``sign_in``, browsers sign in too (/login, /logout, /api/session)."""
     middlewares = [error_middleware, auth_middleware]
     if acd is not None:
         from ccpbx.http import routes_acd
@@ -32,6 +35,11 @@ def make_app(
     app[METRICS] = metrics
     app[VERIFY_TOKEN] = verify_token
     app.add_routes(routes_system.routes)
+    if sign_in is not None:
+        from ccpbx.http import sessions
+
+        app[SIGN_IN] = sign_in
+        app.add_routes(sessions.routes)
     if acd is not None:
         app[routes_acd.ACD] = acd
         app.add_routes(routes_acd.routes)

@@ -1,22 +1,48 @@
-"""One place turns errors into HTTP, one place checks bearer tokens and roles."""
+"""One place turns errors into HTTP, one place checks who is asking and their role.
+
+A request is authenticated by a bearer token or by a browser session cookie; both give
+``request[REQUEST_TOKEN]`` (role, and for an agent the agent number as subject), so
+``requires`` and ``agent_in_path`` treat them alike. A session request that changes
+state needs the session's CSRF token; one that opens a websocket must come from this
+site (Origin). Pages (paths outside /api/) send someone not signed in to /login.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import structlog
 from aiohttp import web
 
 from ccpbx.errors import CcpbxError, Forbidden, Unauthorized
-from ccpbx.http.keys import REQUEST_TOKEN, VERIFY_TOKEN
-from ccpbx.store.tokens import ROLES
+from ccpbx.http.keys import REQUEST_SESSION, REQUEST_TOKEN, SIGN_IN, VERIFY_TOKEN
+from ccpbx.http.sessions_cookie import login_url, read_session_id, same_origin
+from ccpbx.store.tokens import ROLES, ApiToken
+from ccpbx.users.store import Session
 
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PUBLIC_PATHS = frozenset({"/health", "/status", "/metrics"})
+PUBLIC_PATHS = frozenset({"/health", "/status", "/metrics", "/login"})
+PUBLIC_PREFIXES = ("/static/",)
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+_FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+_SELF_AUDITED = frozenset({"/logout"})  # its handler writes its own audit entry
 _ROLE_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+class CsrfRefused(Forbidden):
+    error_id = "csrf_failed"
+
+
+class OriginRefused(Forbidden):
+    error_id = "origin_refused"
 
 
 def requires(role: str) -> Callable[[Handler], Handler]:
@@ -59,24 +85,137 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response(body, status=500)
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in PUBLIC_PATHS or request.path.startswith("/static/"):
-        return await handler(request)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+def _session_principal(session: Session) -> ApiToken:
+    """A session's user as the token shape routes read: role, and the agent as subject."""
+    user = session.user
+    return ApiToken(
+        id=user.id,
+        name=user.name,
+        role=user.role,
+        subject=user.agent,
+        created_at=session.created_at,
+        expires_at=session.expires_at,
+        revoked_at=None,
+    )
+
+
+def _is_websocket(request: web.Request) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+async def _watched(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A websocket opened with a session: its connection is dropped once the session
+    ends (signed out, idle, past its lifetime, its user disabled)."""
+    sign_in = request.app[SIGN_IN]
+    session_id = read_session_id(request)
+    assert session_id is not None
+
+    async def watch() -> None:
+        while True:
+            await asyncio.sleep(sign_in.settings.recheck_s)
+            try:
+                alive = await sign_in.alive(session_id)
+            except (OSError, asyncpg.PostgresError, CcpbxError):
+                continue  # the database is away: keep the link, ask again later
+            if not alive:
+                log.info("session_websocket_dropped", user=request[REQUEST_TOKEN].name)
+                if request.transport is not None:
+                    request.transport.close()
+                return
+
+    watcher = asyncio.create_task(watch(), name="session-websocket-watch")
+    try:
+        return await _authorized(request, handler)
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+
+def _is_page(path: str) -> bool:
+    return not path.startswith("/api/")
+
+
+async def _check_csrf(request: web.Request, session: Session) -> None:
+    supplied = request.headers.get(CSRF_HEADER)
+    if supplied is None and request.content_type in _FORM_TYPES:
+        supplied = (await request.post()).get(CSRF_FIELD)  # type: ignore[assignment]
+    if not isinstance(supplied, str) or not hmac.compare_digest(
+        supplied.encode(), session.csrf_token.encode()
+    ):
+        raise CsrfRefused(
+            f"a signed-in request that changes something needs the session's CSRF token"
+            f" ({CSRF_HEADER} header or {CSRF_FIELD} form field; GET /api/session gives it)"
+        )
+
+
+async def _authenticate(request: web.Request) -> ApiToken:
+    """The bearer token, else the session cookie; Unauthorized (or, for a page, a
+    redirect to the sign-in form) when there is neither."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
+        return await request.app[VERIFY_TOKEN](token.strip())
+    sign_in = request.app.get(SIGN_IN)
+    session_id = read_session_id(request) if sign_in is not None else None
+    session = await sign_in.resume(session_id) if sign_in and session_id else None
+    if session is None:
+        if sign_in is not None and _is_page(request.path):
+            raise web.HTTPSeeOther(login_url(request))
+        if session_id:
+            raise Unauthorized("the session has ended (signed out or idle too long): sign in")
         raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
-    api_token = await request.app[VERIFY_TOKEN](token.strip())
-    request[REQUEST_TOKEN] = api_token
+    request[REQUEST_SESSION] = session
+    if _is_websocket(request) and not same_origin(request):
+        # A page on another site may open a websocket with the browser's cookie.
+        raise OriginRefused(
+            "a websocket opened with a session cookie must come from this site's pages",
+            origin=request.headers.get("Origin"),
+        )
+    return _session_principal(session)
+
+
+async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler, once the caller's role is enough for it."""
     if request.match_info.http_exception is not None:
         return await handler(request)  # unknown route or method: its own 404/405
     # A route that does not say which role it needs is for admins only.
     needed = getattr(request.match_info.handler, "ccpbx_role", "admin")
-    if _ROLE_RANK[api_token.role] < _ROLE_RANK[needed]:
+    role = request[REQUEST_TOKEN].role
+    if _ROLE_RANK[role] < _ROLE_RANK[needed]:
         raise Forbidden(
-            f"this needs the {needed} role; the token has {api_token.role}",
-            needed=needed,
-            role=api_token.role,
+            f"this needs the {needed} role; the token has {role}", needed=needed, role=role
         )
     return await handler(request)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path in PUBLIC_PATHS or request.path.startswith(PUBLIC_PREFIXES):
+        return await handler(request)
+    request[REQUEST_TOKEN] = await _authenticate(request)
+    session = request.get(REQUEST_SESSION)
+    if session is not None and _is_websocket(request):
+        return await _watched(request, handler)
+    if session is None or request.method not in STATE_CHANGING:
+        return await _authorized(request, handler)
+    if request.path in _SELF_AUDITED:
+        await _check_csrf(request, session)
+        return await _authorized(request, handler)
+    # A state-changing call through a session is audited, refused or not.
+    status = 500
+    try:
+        await _check_csrf(request, session)
+        response = await _authorized(request, handler)
+        status = response.status
+        return response
+    except (CcpbxError, web.HTTPException) as exc:
+        status = exc.http_status if isinstance(exc, CcpbxError) else exc.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else request.path
+        await request.app[SIGN_IN].audit_request(
+            session, request.method, route, request.path, status
+        )

@@ -1,0 +1,1 @@
+"""Users of the web console: accounts, passwords, sign-in with lockout, browser sessions."""
