@@ -56,7 +56,11 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
     # A number routed to an IVR flow by name (test_ivr_calls' "short" flow), whatever the
     # flow's own DID list says; no test's flow lists it.
     numbers = [NumberRecord("+18005559901", "ivr", "short")]
-    settings = AsteriskSettings(phones=phones, numbers=numbers)
+    # Numbers that ring one agent (test_acd_direct): agent 1003 has a mailbox, 1002 none.
+    numbers += [NumberRecord(f"+1800555990{n}", "agent", f"100{n}") for n in (2, 3)]
+    settings = AsteriskSettings(
+        phones=phones, numbers=numbers, voicemail_boxes=["support", "sales", "1003"]
+    )
     instance = AsteriskInstance(runtime, f"test-{os.getpid()}", settings)
     instance.start()
     yield instance
