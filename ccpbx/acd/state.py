@@ -61,6 +61,10 @@ class AcdState:
         self._counts: dict[str, dict[AgentState, int]] = {}
         self._direct: dict[str, str] = {}
         """Agent id -> the queue that is that agent's direct line."""
+        self._staffed: set[str] = set()
+        """Queues with at least one available agent: the only ones routing looks at (a
+        contact center has many queues nobody can serve now, e.g. the direct lines of
+        agents on a call)."""
         self._seq = 0
         configs = list(queues)
         for config in configs:
@@ -191,6 +195,10 @@ class AcdState:
             if agent.state is AgentState.AVAILABLE and config.name in agent.queues:
                 m = agent.queues[config.name]
                 qi.agents.add(agent, m.penalty, m.position)
+        if qi.agents.key_of:
+            self._staffed.add(config.name)
+        else:
+            self._staffed.discard(config.name)
 
     # ----- agent transitions -----------------------------------------------------
 
@@ -690,7 +698,10 @@ class AcdState:
         old = agent.state
         if old is AgentState.AVAILABLE:
             for queue in agent.queues:
-                self._queues[queue].agents.remove(agent.id)
+                qa = self._queues[queue].agents
+                qa.remove(agent.id)
+                if not qa.key_of:
+                    self._staffed.discard(queue)
         for queue in agent.queues:
             counts = self._counts[queue]
             if old is not AgentState.LOGGED_OUT:
@@ -702,6 +713,7 @@ class AcdState:
         if state is AgentState.AVAILABLE:
             for queue, m in agent.queues.items():
                 self._queues[queue].agents.add(agent, m.penalty, m.position)
+                self._staffed.add(queue)
 
     def _release(self, call: WaitingCall, agent_ids: list[str], now: float) -> list[AcdEvent]:
         """Agents reserved for ``call`` go back to available, keeping their idle time."""

@@ -409,6 +409,7 @@ class AcdMachine(RuleBasedStateMachine):
                 return (m.penalty, key)
 
             assert self.state.available_agents(q) == [a.id for a in sorted(available, key=order)]
+            assert (q in self.state._staffed) == bool(available)
             counts = Counter(
                 a.state
                 for a in self.state.agents.values()
