@@ -157,7 +157,8 @@ async def test_restarted_ccpbx_finds_the_waiting_caller_for_its_agent(
     asterisk: AsteriskInstance, start_daemon: StartDaemon, phones: list[SippPhone]
 ) -> None:
     """ccpbx stops while a caller waits for 1002; the next process finds it in 1002's
-    direct line: free agent 1001 is not offered it, and 1002 logging in is."""
+    direct line (the line's counters go on): free agent 1001 is not offered it, and
+    1002 logging in is."""
     phone_1001, phone_1002 = phones
     first = await start_daemon()
     await add_queue(first, "support", wrapup_s=0.5)
@@ -172,6 +173,7 @@ async def test_restarted_ccpbx_finds_the_waiting_caller_for_its_agent(
     await acd.wait_ready(20)
     assert acd.recovered["waiting"] == [direct]
     assert _waiting_in(second, direct, "agent-1002")
+    assert acd.stats.queue_counts("agent-1002").offered == 1  # counted before the restart
     await acd.login("1001", "1001")
     other = await waiting_caller(second.ami, "support")
     await eventually(lambda: acd.state.agents["1001"].call_id == other)
@@ -181,3 +183,5 @@ async def test_restarted_ccpbx_finds_the_waiting_caller_for_its_agent(
     await eventually(lambda: acd.state.agents["1002"].call_id == direct, 10)
     await eventually(lambda: _bridged(second, direct, "1002"))
     assert (phone_1001.invites(), phone_1002.invites()) == (1, 1)
+    counts = acd.stats.queue_counts("agent-1002")
+    assert (counts.offered, counts.answered) == (1, 1)
