@@ -6,6 +6,7 @@ import pytest
 
 from ccpbx.acd import OverflowKind, Strategy
 from ccpbx.errors import InvalidInput
+from ccpbx.queues import views
 from ccpbx.queues.floor import QueueFloor
 from ccpbx.queues.model import DirectLines, check_queue_name, direct_line_agent, direct_line_name
 
@@ -48,3 +49,14 @@ def test_floor_opens_a_direct_line_once() -> None:
     assert floor.open_direct_line("1002") == "agent-1002"
     assert floor.state.queue("agent-1002").max_wait_s == 60.0
     assert [c.call_id for c in floor.state.waiting("agent-1002")] == ["c1"]
+
+
+def test_queue_view_says_whose_direct_line_it_is() -> None:
+    """A direct line's view names its agent, its max wait, overflow and waiting caller."""
+    floor = QueueFloor()
+    floor.open_direct_line("1002")
+    floor.state.enqueue("c1", "agent-1002", 1.0)
+    view = views.queue_view(floor, "agent-1002", 5.0, waiting=True)
+    assert (view["direct_line_of"], view["waiting"], view["max_wait_s"]) == ("1002", 1, 60.0)
+    assert view["overflow"] == {"kind": "voicemail", "target": "1002"}
+    assert [c["call_id"] for c in view["calls"]] == ["c1"]
