@@ -5,7 +5,7 @@ Every transition takes ``now``, checks that it is legal (raising
 it, keeps the routing indexes in step and returns the :class:`AcdEvent` records it made.
 An agent holds at most one call at any time: only an available agent can be reserved.
 
-Why one module of ~730 lines: :class:`AcdState` is the single owner of the agent, call
+Why one module of ~790 lines: :class:`AcdState` is the single owner of the agent, call
 and queue tables and of the routing indexes over them; each transition changes several
 of them at once and must leave them consistent, so the transitions stay methods of one
 class. What only reads the tables lives beside it: the timer scan (``timers.py``), the
