@@ -12,6 +12,11 @@ waiting callers. Measured, with ``time.perf_counter_ns``:
   memos warm or dropped (what a restart or a configuration reload costs);
 - transitions: the state changes around a decision, for scale.
 
+``--direct N`` adds calls targeted at one agent (numbers routed ``agent:N``): N agents
+on a call get a direct line with a caller waiting for them (each takes it when free),
+and N more direct lines wait for agents who are not logged in (they never route), so
+the figures show what targeted calls cost the routing core.
+
 Run: ``.venv/bin/python bench/acd_bench.py`` (``--decisions`` to change the sample).
 """
 
@@ -121,6 +126,9 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=100)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--direct", type=int, default=0, help="direct lines with a targeted caller (see above)"
+    )
+    parser.add_argument(
         "--gc-freeze",
         action="store_true",
         help="move the loaded center out of the cyclic GC's reach (gc.freeze) before measuring",
@@ -152,6 +160,13 @@ def main() -> int:
         f"{time.perf_counter() - started:.1f} s"
     )
     print(f"largest fill pass (500 new callers onto free agents): {first_pass_ns / 1e3:.0f} us")
+    for k, agent_id in enumerate(on_call[: args.direct]):
+        for owner in (agent_id, f"absent{k:05d}"):
+            state.configure_queue(QueueConfig(f"agent-{owner}", agent=owner))
+            seq += 1
+            state.enqueue(f"call{seq:07d}", f"agent-{owner}", now)
+    if args.direct:
+        print(f"direct lines: {2 * args.direct}, half of them for agents not logged in")
     if args.gc_freeze:
         gc.collect()
         gc.freeze()

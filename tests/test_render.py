@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from ccpbx.asterisk.render import RenderError, check_values, render_all
+from ccpbx.pbx.model import NumberRecord
+from ccpbx.pbx.values import number_values
 from ccpbx.sandbox.asterisk import AsteriskSettings, Phone
 
 
@@ -35,6 +37,18 @@ def test_shipped_templates_render_with_expected_sections() -> None:
     assert "exten => _X.,1" in files["extensions.conf"].text
     assert "agi://127.0.0.1:14573" in files["extensions.conf"].text
     assert "permit = 127.0.0.1/255.255.255.255" in files["manager.conf"].text
+
+
+def test_a_number_routed_to_an_agent_enters_the_queue_script_with_its_target() -> None:
+    """``agent:1002`` renders CCPBX_AGENT_TARGET and the queue script, for both forms."""
+    routed = number_values(NumberRecord("+18005550142", "agent", "1002"))
+    text = render_all(values(numbers=[routed]))["extensions.conf"].text
+    for exten in ("+18005550142", "18005550142"):
+        block = text.split(f"exten => {exten},1,")[1].split("exten =>")[0]
+        assert " same => n,Set(CCPBX_AGENT_TARGET=1002)\n" in block
+        assert " same => n,Set(CCPBX_QUEUE=)\n" in block
+        assert " same => n,Goto(ccpbx-queue-enter,s,1)\n" in block
+        assert "inbound" not in block.split("\n", 1)[1]
 
 
 @pytest.mark.parametrize("bad", ["a\nb", "a\rb", "a\0b", "x[y", "x]y", "p;w", "p#w"])

@@ -94,10 +94,17 @@ class QueueConfig:
     relaxation: tuple[RelaxationStep, ...] = ()
     service_level_s: float = 20.0
     short_abandon_s: float = 5.0
+    agent: str | None = None
+    """Set: this queue is that agent's direct line (a personal queue). Only that agent
+    serves it, whatever the agent's profile lists; no other agent may be a member.
+    Its calls are the agent's targeted calls: offered to nobody else, waiting (and
+    overflowing after ``max_wait_s``) like any queued call."""
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("queue name must not be empty")
+        if self.agent == "":
+            raise ValueError("a direct line needs its agent's id")
         for value, what in (
             (self.wrapup_s, "wrapup_s"),
             (self.ring_timeout_s, "ring_timeout_s"),

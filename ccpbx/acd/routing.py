@@ -9,7 +9,9 @@ inside that tier. A call with no eligible agent keeps waiting.
 
 Doing that by scanning every call against every agent would cost milliseconds at
 contact-center scale, so :func:`next_assignments` only looks at queues that have an
-available agent and have changed since they were last found unservable, and at the
+available agent (the state keeps that set, so queues nobody can serve now, such as the
+direct lines of agents on a call, cost nothing) and have changed since they were last
+found unservable, and at the
 head of each (priority, requirement) bucket of those queues (see
 :mod:`ccpbx.acd.index`). A requirement that no available agent met is remembered with
 the agent-log version; next time only the agents added since are checked.
@@ -59,9 +61,10 @@ def next_assignments(
     heap: list[_Entry] = []
     relax_at: dict[str, float] = {}
     cursors: dict[str, _Cursor] = {}
-    for name, qi in queues.items():
+    for name in state._staffed:
+        qi = queues[name]
         qa, calls = qi.agents, qi.calls
-        if not qa.key_of or not calls.count:
+        if not calls.count:
             continue
         quiet = qi.quiet
         if (

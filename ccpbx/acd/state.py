@@ -5,7 +5,7 @@ Every transition takes ``now``, checks that it is legal (raising
 it, keeps the routing indexes in step and returns the :class:`AcdEvent` records it made.
 An agent holds at most one call at any time: only an available agent can be reserved.
 
-Why one module of ~730 lines: :class:`AcdState` is the single owner of the agent, call
+Why one module of ~790 lines: :class:`AcdState` is the single owner of the agent, call
 and queue tables and of the routing indexes over them; each transition changes several
 of them at once and must leave them consistent, so the transitions stay methods of one
 class. What only reads the tables lives beside it: the timer scan (``timers.py``), the
@@ -36,6 +36,7 @@ from ccpbx.acd.model import (
     AgentState,
     CallStatus,
     EventKind,
+    Membership,
     OverflowKind,
     QueueConfig,
     Strategy,
@@ -58,6 +59,12 @@ class AcdState:
         self._offered: set[str] = set()
         self._wrapping: set[str] = set()
         self._counts: dict[str, dict[AgentState, int]] = {}
+        self._direct: dict[str, str] = {}
+        """Agent id -> the queue that is that agent's direct line."""
+        self._staffed: set[str] = set()
+        """Queues with at least one available agent: the only ones routing looks at (a
+        contact center has many queues nobody can serve now, e.g. the direct lines of
+        agents on a call)."""
         self._seq = 0
         configs = list(queues)
         for config in configs:
@@ -83,6 +90,10 @@ class AcdState:
 
     def queue(self, name: str) -> QueueConfig:
         return self._index(name).config
+
+    def direct_line(self, agent_id: str) -> str | None:
+        """The queue that is ``agent_id``'s direct line, if one is configured."""
+        return self._direct.get(agent_id)
 
     def agent(self, agent_id: str) -> Agent:
         agent = self._agents.get(agent_id)
@@ -158,6 +169,21 @@ class AcdState:
 
     def _configure(self, config: QueueConfig) -> None:
         old = self._queues.get(config.name)
+        if old is not None and old.config.agent != config.agent:
+            raise InvalidAcdInput(
+                "a queue cannot become or stop being a direct line, nor change its agent",
+                queue=config.name,
+            )
+        if config.agent is not None:
+            line = self._direct.get(config.agent)
+            if line is not None and line != config.name:
+                raise InvalidAcdInput(
+                    "the agent already has a direct line", agent_id=config.agent, queue=line
+                )
+            member = self._agents.get(config.agent)
+            if member is not None and config.name not in member.queues and old is None:
+                self._join_direct_line(member, config.name)
+            self._direct[config.agent] = config.name
         qi = QueueIndex.new(config)
         if old is not None:
             qi.calls = old.calls
@@ -169,6 +195,10 @@ class AcdState:
             if agent.state is AgentState.AVAILABLE and config.name in agent.queues:
                 m = agent.queues[config.name]
                 qi.agents.add(agent, m.penalty, m.position)
+        if qi.agents.key_of:
+            self._staffed.add(config.name)
+        else:
+            self._staffed.discard(config.name)
 
     # ----- agent transitions -----------------------------------------------------
 
@@ -180,7 +210,13 @@ class AcdState:
         if known is not None and known.state is not AgentState.LOGGED_OUT:
             raise self._illegal(known, "login")
         for queue in profile.queues:
-            self._index(queue)
+            owner = self._index(queue).config.agent
+            if owner is not None and owner != profile.id:
+                raise InvalidAcdInput(
+                    "an agent cannot serve another agent's direct line",
+                    agent_id=profile.id,
+                    queue=queue,
+                )
         for skill, level in profile.skills.items():
             if not isinstance(level, int) or isinstance(level, bool):
                 raise InvalidAcdInput("skill levels are integers", skill=skill)
@@ -193,6 +229,9 @@ class AcdState:
             since=now,
             idle_since=now,
         )
+        line = self._direct.get(profile.id)
+        if line is not None:
+            agent.queues.setdefault(line, Membership())
         if known is not None:
             agent.calls_taken = known.calls_taken
             agent.last_call_end = known.last_call_end
@@ -647,11 +686,22 @@ class AcdState:
             raise UnknownQueue("no such queue", queue=queue)
         return qi
 
+    def _join_direct_line(self, agent: Agent, queue: str) -> None:
+        """A direct line configured for a known agent: the agent serves it from now on
+        (counted in its state; indexed by :meth:`_configure` when available)."""
+        agent.queues[queue] = Membership()
+        if agent.state is not AgentState.LOGGED_OUT:
+            counts = self._counts.setdefault(queue, {})
+            counts[agent.state] = counts.get(agent.state, 0) + 1
+
     def _set_state(self, agent: Agent, state: AgentState, now: float) -> None:
         old = agent.state
         if old is AgentState.AVAILABLE:
             for queue in agent.queues:
-                self._queues[queue].agents.remove(agent.id)
+                qa = self._queues[queue].agents
+                qa.remove(agent.id)
+                if not qa.key_of:
+                    self._staffed.discard(queue)
         for queue in agent.queues:
             counts = self._counts[queue]
             if old is not AgentState.LOGGED_OUT:
@@ -663,6 +713,7 @@ class AcdState:
         if state is AgentState.AVAILABLE:
             for queue, m in agent.queues.items():
                 self._queues[queue].agents.add(agent, m.penalty, m.position)
+                self._staffed.add(queue)
 
     def _release(self, call: WaitingCall, agent_ids: list[str], now: float) -> list[AcdEvent]:
         """Agents reserved for ``call`` go back to available, keeping their idle time."""

@@ -59,6 +59,13 @@ def _mailbox_pin(config: Config, box: str) -> str:
     return str(int(digest[:12], 16) % 10**8).zfill(8)
 
 
+def _mailboxes(records: Records) -> list[str]:
+    """One mailbox per queue (its overflow) and per agent a number rings (the agent's
+    direct line overflows to the box named by the agent number)."""
+    agents = (n.target for n in records.numbers if n.kind == "agent")
+    return list(dict.fromkeys([*records.queues, *agents]))
+
+
 def template_values(config: Config, records: Records) -> dict[str, Any]:
     """Every value the shipped templates read, or InvalidInput saying what to set."""
     if not _loopback(config.ami.host):
@@ -129,7 +136,8 @@ def template_values(config: Config, records: Records) -> dict[str, Any]:
         },
         "voicemail": {
             "boxes": [
-                {"name": q, "pin": _mailbox_pin(config, q), "label": q} for q in records.queues
+                {"name": box, "pin": _mailbox_pin(config, box), "label": box}
+                for box in _mailboxes(records)
             ]
         },
         "tones": {"country": a.tones_country},

@@ -469,7 +469,10 @@ def _number(sub: argparse._SubParsersAction) -> None:
     )
     add.add_argument("number", type=console.option(_e164), help="E.164 (+ and country code)")
     add.add_argument(
-        "--to", required=True, type=console.option(_route), help="ivr:FLOW or queue:NAME"
+        "--to",
+        required=True,
+        type=console.option(_route),
+        help="ivr:FLOW, queue:NAME or agent:NUMBER (rings that one agent, see the README)",
     )
     add.add_argument(
         "--hours",

@@ -21,9 +21,8 @@ TRUNK_TRANSPORTS = ("udp", "tcp", "tls")
 CLASSES_OF_SERVICE = ("none", "local", "national", "international")
 CODECS = ("ulaw", "alaw", "g722", "gsm", "opus", "g729")
 NUMBER_TARGETS = ("ivr", "queue", "agent")
-# The routes the dialplan and ccpbx serve today (the table already holds agent routes'
-# column for when the ACD can offer a call to one agent).
-SERVED_TARGETS = ("ivr", "queue")
+# An agent route rings that one agent: the call waits in the agent's direct line in the
+# ACD (ccpbx.queues.model.DirectLines), offered to that agent only.
 
 _PHONE_NAME = re.compile(r"[a-z0-9][a-z0-9_.]{0,39}")
 _TRUNK_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -221,12 +220,6 @@ def check_target(text: str) -> tuple[str, str]:
         )
     if not rules[kind].fullmatch(target):
         raise InvalidInput(f"route {text!r}: {target!r} is not a valid {kind} name", field="to")
-    if kind not in SERVED_TARGETS:
-        raise InvalidInput(
-            f"route {text!r}: a number cannot ring one agent yet; route it to a queue the"
-            " agent serves (queue:NAME) or to an IVR flow (ivr:FLOW)",
-            field="to",
-        )
     return kind, target
 
 

@@ -27,7 +27,15 @@ from ccpbx.agi import AgiError, AgiSession
 from ccpbx.callcontrol.persistent import ENDPOINT_RE
 from ccpbx.errors import CcpbxError, InvalidInput
 from ccpbx.ivr import contacts as ivr_contacts
-from ccpbx.queues.model import QUEUE_RE, WAIT_CONTEXT, CallAttributes, parse_skills
+from ccpbx.queues.model import (
+    AGENT_RE,
+    AGENT_TARGET_VAR,
+    QUEUE_RE,
+    WAIT_CONTEXT,
+    CallAttributes,
+    direct_line_agent,
+    parse_skills,
+)
 from ccpbx.store.db import Executor
 
 if TYPE_CHECKING:
@@ -61,16 +69,28 @@ def endpoint_of(channel: str) -> str | None:
 
 def queue_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[None]]:
     """``AGI(.../queue)``: the queue name comes from the script argument or CCPBX_QUEUE
-    (set by the IVR's queue node, with CCPBX_QUEUE_PRIORITY and CCPBX_QUEUE_SKILLS)."""
+    (set by the IVR's queue node, with CCPBX_QUEUE_PRIORITY and CCPBX_QUEUE_SKILLS).
+    Without either, CCPBX_AGENT_TARGET (a number routed to one agent) names the agent
+    whose direct line the caller waits in; a direct line's name (``agent-1001``, e.g.
+    a transfer to it) works as a queue name too. A direct line asks for no skills."""
 
     async def handle(session: AgiSession) -> None:
         env = session.env
         queue = env.args[0] if env.args else await session.get_variable("CCPBX_QUEUE") or ""
+        target = direct_line_agent(queue) if queue else await _agent_target(session)
+        if target is not None:
+            try:
+                queue = await service.open_direct_line(target)
+            except CcpbxError as exc:
+                log.warning("acd_queue_script_unknown_agent", agent=target, error=exc.message)
+                return
         if not QUEUE_RE.match(queue) or queue not in service.specs:
             log.warning("acd_queue_script_unknown_queue", queue=queue)
             return
         priority_text = await session.get_variable("CCPBX_QUEUE_PRIORITY") or "0"
         skills = parse_skills(await session.get_variable("CCPBX_QUEUE_SKILLS") or "")
+        if target is not None:
+            skills = {}
         priority = int(priority_text) if priority_text.lstrip("-").isdigit() else 0
         service.expect_call(env.uniqueid, CallAttributes(priority, skills))
         await session.answer()
@@ -79,6 +99,15 @@ def queue_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[Non
         await session.exec("Goto", WAIT_CONTEXT, queue, 1)
 
     return handle
+
+
+async def _agent_target(session: AgiSession) -> str | None:
+    agent = await session.get_variable(AGENT_TARGET_VAR) or ""
+    if not AGENT_RE.match(agent):
+        if agent:
+            log.warning("acd_queue_script_bad_agent_target", agent=agent)
+        return None
+    return agent
 
 
 def announce_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[None]]:

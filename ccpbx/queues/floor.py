@@ -30,7 +30,7 @@ from ccpbx.acd import (
 )
 from ccpbx.queues import store
 from ccpbx.queues.feed import Broadcaster
-from ccpbx.queues.model import CallAttributes, CallLeg, QueueSpec, Session
+from ccpbx.queues.model import CallAttributes, CallLeg, DirectLines, QueueSpec, Session
 from ccpbx.store.db import Executor
 from ccpbx.tasks import OrderedWriter
 
@@ -57,6 +57,8 @@ class QueueFloor:
         self.feed = Broadcaster()
         self.writer: OrderedWriter | None = None
         """Stores what :meth:`write` is given, in order (none: nothing is stored)."""
+        self.direct = DirectLines()
+        """Settings of agents' direct lines (calls for one agent)."""
         self._expected: dict[str, CallAttributes] = {}
         self._listeners: list[Listener] = []
 
@@ -66,6 +68,15 @@ class QueueFloor:
         """Configure (or reconfigure) a queue."""
         self.specs[spec.name] = spec
         self.state.configure_queue(spec.config)
+
+    def open_direct_line(self, agent: str) -> str:
+        """``agent``'s direct line, configured now if it is not yet; returns its name."""
+        line = self.state.direct_line(agent)
+        if line is None:
+            spec = self.direct.spec(agent)
+            self.set_spec(spec)
+            line = spec.name
+        return line
 
     def publish(self, events: list[AcdEvent]) -> None:
         """Count, store, log and send out the engine's events, in order."""

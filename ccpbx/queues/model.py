@@ -14,7 +14,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ccpbx.acd import AgentMode, AgentProfile, Membership, OverflowKind, QueueConfig
+from ccpbx.acd import (
+    AgentMode,
+    AgentProfile,
+    Membership,
+    OverflowKind,
+    OverflowTarget,
+    QueueConfig,
+    Strategy,
+)
 from ccpbx.errors import InvalidInput
 from ccpbx.queues.pins import PinCheck, verify_pin
 
@@ -43,6 +51,12 @@ AGENT_LEFT = "agent_left"
 PHONE_LOST = "phone_lost"
 """Logout reason of an agent whose persistent phone leg ended."""
 
+DIRECT_PREFIX = "agent-"
+"""Queue names starting so are agents' direct lines (``agent-1001``); no stored queue
+may take one."""
+AGENT_TARGET_VAR = "CCPBX_AGENT_TARGET"
+"""Set by the dialplan on a call for one agent (a number routed ``agent:N``)."""
+
 
 def parse_skills(text: str) -> dict[str, int]:
     """``"spanish billing:3"`` -> ``{"spanish": 1, "billing": 3}`` (bad words skipped)."""
@@ -57,7 +71,25 @@ def parse_skills(text: str) -> dict[str, int]:
 def check_queue_name(name: str) -> str:
     if not QUEUE_RE.match(name):
         raise InvalidInput(f"queue name must match {QUEUE_RE.pattern}, got {name!r}", field="queue")
+    if name.startswith(DIRECT_PREFIX):
+        raise InvalidInput(
+            f"queue name {name!r}: names starting with {DIRECT_PREFIX!r} are agents' direct lines",
+            field="queue",
+        )
     return name
+
+
+def direct_line_name(agent: str) -> str:
+    """The queue name of an agent's direct line: ``1001`` -> ``agent-1001``."""
+    return DIRECT_PREFIX + check_agent_id(agent)
+
+
+def direct_line_agent(queue: str) -> str | None:
+    """The agent whose direct line ``queue`` is (None: not a direct line's name)."""
+    agent = queue.removeprefix(DIRECT_PREFIX)
+    if agent == queue or not AGENT_RE.match(agent):
+        return None
+    return agent
 
 
 def check_agent_id(agent: str) -> str:
@@ -134,6 +166,33 @@ class QueueSpec:
     @property
     def name(self) -> str:
         return self.config.name
+
+
+@dataclass(frozen=True, slots=True)
+class DirectLines:
+    """How agents' direct lines run (one per agent, opened when a call for that agent
+    first arrives; never stored as a queue). A targeted call waits up to
+    ``max_wait_s`` for its agent, then goes to the agent's voicemail box (the mailbox
+    named by the agent number; the dialplan sends it to the fallback when there is no
+    such box)."""
+
+    max_wait_s: float = 60.0
+    ring_timeout_s: float = 15.0
+    wrapup_s: float = 10.0
+    record: bool = True
+
+    def spec(self, agent: str) -> QueueSpec:
+        """The queue settings of ``agent``'s direct line."""
+        config = QueueConfig(
+            direct_line_name(agent),
+            strategy=Strategy.LINEAR,
+            wrapup_s=self.wrapup_s,
+            ring_timeout_s=self.ring_timeout_s,
+            max_wait_s=self.max_wait_s,
+            overflow=OverflowTarget(OverflowKind.VOICEMAIL, agent),
+            agent=agent,
+        )
+        return QueueSpec(config, record=self.record)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ event log; else the wait context's CCPBX_QUEUE_SINCE, else the channel's creatio
 time), its priority and skills (the queue script's channel variables), and so its
 place; a talking caller stays with its agent. Neither counts as a new offer or
 answer, and the statistics counters are rebuilt from what was stored, so offered,
-answered and abandoned counts go on unchanged across a restart.
+answered and abandoned counts go on unchanged across a restart. A caller for one agent
+waits in that agent's direct line, whose name (``agent-1001``) is the hold context's
+extension: the line is opened again and the caller waits for that agent only.
 
 :func:`recover` is handed what it reads (AMI client, channel view, phone connections,
 database) and the floor it fills; it returns what it found, for the service's status.
@@ -31,7 +33,13 @@ from ccpbx.ami.channels import Channel, ChannelView
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
 from ccpbx.queues import store
 from ccpbx.queues.floor import QueueFloor, recovered_event
-from ccpbx.queues.model import HOLD_CONTEXTS, CallLeg, Session, parse_skills
+from ccpbx.queues.model import (
+    HOLD_CONTEXTS,
+    CallLeg,
+    Session,
+    direct_line_agent,
+    parse_skills,
+)
 from ccpbx.store.db import Executor
 
 log = structlog.get_logger(__name__)
@@ -113,6 +121,13 @@ async def recover(
                 if other is not chan and endpoint in ring_agents:
                     talking[chan.uniqueid] = (ring_agents[endpoint], other.channel)
                     ring_legs[chan.uniqueid] = other.uniqueid
+    # Callers for one agent wait in that agent's direct line (the hold context's
+    # extension, e.g. agent-1001, set from CCPBX_AGENT_TARGET by the queue script):
+    # open those lines again, so their agent serves them and nobody else does.
+    for chan in live.values():
+        target = direct_line_agent(chan.exten) if chan.context in HOLD_CONTEXTS else None
+        if target is not None:
+            floor.open_direct_line(target)
     # Waiting callers: in a hold context, in no bridge, on music on hold or hearing
     # their position (the announcement script runs between two spells of music).
     waiting = [
@@ -130,6 +145,10 @@ async def recover(
     if pool is not None:
         ids = sorted({*talking, *(c.uniqueid for c in waiting)})
         entered = await store.call_queues(pool(), ids)
+        for stored in entered.values():  # a persistent agent's caller of a direct line
+            target = direct_line_agent(stored.queue)
+            if target is not None:
+                floor.open_direct_line(target)
 
     def entry(chan: Channel, noted: float | None) -> store.CallEntry:
         stored = entered.get(chan.uniqueid)
@@ -197,8 +216,12 @@ async def recover(
 async def _restore_stats(floor: QueueFloor, db: Executor) -> None:
     """Counters go on where the stopped process left them: the stored intervals'
     totals, then the stored events after them (queues no longer configured count for
-    their agents only)."""
+    their agents only; agents' direct lines are opened again)."""
     queues, agents, stored = await store.load_stats(db)
+    for name in {*queues, *(e.queue for e in stored if e.queue is not None)}:
+        target = direct_line_agent(name)
+        if target is not None:  # an agent's direct line counted before the restart
+            floor.open_direct_line(target)
     known = floor.specs
     # Fresh counters each try: a recovery that failed half-way and runs again must not
     # count anything twice.

@@ -270,6 +270,19 @@ class QueueService:
 
         await self._call(apply)
 
+    async def open_direct_line(self, agent: str) -> str:
+        """The queue name of a known agent's direct line (opened if need be), for a call
+        targeted at that agent."""
+        await self.profile(agent)
+        line: list[str] = []
+
+        def apply(now: float) -> list[AcdEvent]:
+            line.append(self.floor.open_direct_line(agent))
+            return []
+
+        await self._call(apply)
+        return line[0]
+
     async def profile(self, agent: str) -> AgentRecord:
         if self._pool is None:
             raise Unavailable("no database for agent profiles")

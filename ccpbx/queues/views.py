@@ -81,6 +81,8 @@ def queue_view(
         "announce_position": spec.announce_position,
         "announce_wait": spec.announce_wait,
     }
+    if spec.config.agent is not None:
+        out["direct_line_of"] = spec.config.agent  # calls for that one agent
     if waiting:
         out["calls"] = [
             {"call_id": c.call_id, "wait_s": round(now - c.enqueued_at, 3), "priority": c.priority}

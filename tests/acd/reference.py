@@ -16,6 +16,7 @@ from ccpbx.acd import (
     AgentState,
     Assignment,
     CallStatus,
+    Membership,
     QueueConfig,
     Strategy,
     WaitingCall,
@@ -42,6 +43,19 @@ def qualifies(agent: Agent, req: Mapping[str, int]) -> bool:
     return all(skill in agent.skills and agent.skills[skill] >= lvl for skill, lvl in req.items())
 
 
+def serves(agent: Agent, queue: str, config: QueueConfig) -> bool:
+    """A direct line is served by its one agent, whatever the agent's queues say; any
+    other queue by the agents listing it."""
+    if config.agent is not None:
+        return agent.id == config.agent
+    return queue in agent.queues
+
+
+def membership(agent: Agent, queue: str, config: QueueConfig) -> Membership:
+    """How ``agent`` serves ``queue`` (a direct line: penalty 0, position 0)."""
+    return Membership() if config.agent is not None else agent.queues[queue]
+
+
 def reference_assignments(
     state: AcdState,
     now: float,
@@ -65,35 +79,36 @@ def reference_assignments(
             a
             for a in state.agents.values()
             if a.state is AgentState.AVAILABLE
-            and queue in a.queues
+            and serves(a, queue, config)
             and a.id not in taken
             and qualifies(a, req)
         ]
         if not eligible:
             continue
-        low = min(a.queues[queue].penalty for a in eligible)
-        tier = [a for a in eligible if a.queues[queue].penalty == low]
-        chosen = _pick(config.strategy, tier, queue, rng, memory)
+        low = min(membership(a, queue, config).penalty for a in eligible)
+        tier = [a for a in eligible if membership(a, queue, config).penalty == low]
+        chosen = _pick(config, tier, queue, rng, memory)
         taken.update(chosen)
         out.append(Assignment(call.call_id, queue, tuple(chosen), now - call.enqueued_at))
     return out
 
 
 def _pick(
-    strategy: Strategy,
+    config: QueueConfig,
     tier: list[Agent],
     queue: str,
     rng: random.Random,
     memory: dict[str, tuple[int, str]],
 ) -> list[str]:
+    strategy = config.strategy
     if strategy is Strategy.LONGEST_IDLE:
         return [min(tier, key=lambda a: (a.idle_since, a.id)).id]
     if strategy is Strategy.FEWEST_CALLS:
         return [min(tier, key=lambda a: (a.calls_taken, a.idle_since, a.id)).id]
     if strategy is Strategy.LINEAR:
-        return [min(tier, key=lambda a: (a.queues[queue].position, a.id)).id]
+        return [min(tier, key=lambda a: (membership(a, queue, config).position, a.id)).id]
     if strategy is Strategy.ROUND_ROBIN:
-        order = sorted((a.queues[queue].position, a.id) for a in tier)
+        order = sorted((membership(a, queue, config).position, a.id) for a in tier)
         mark = memory.get(queue)
         after = [key for key in order if mark is None or key > mark]
         chosen = after[0] if after else order[0]

@@ -27,9 +27,12 @@ from ccpbx.acd import (
     next_assignments,
 )
 
-from .reference import qualifies, reference_assignments, requirement_at
+from .reference import qualifies, reference_assignments, requirement_at, serves
 
 QUEUES = ("q0", "q1", "q2")
+DIRECT = {"d0": "ag0", "d1": "ag1", "d2": "ag2"}
+"""Direct lines (queue -> its one agent): d0 and d1 exist from the start, d2 is opened
+by a rule at any time (before or after its agent logs in)."""
 SKILLS = ("a", "b", "c")
 AGENTS = tuple(f"ag{i}" for i in range(7))
 
@@ -79,8 +82,29 @@ class AcdMachine(RuleBasedStateMachine):
                 QUEUES, strategies, relax, overflows, strict=True
             )
         ]
+        configs += [
+            QueueConfig(
+                "d0",
+                strategy=strategies[0],
+                agent="ag0",
+                max_wait_s=30.0,
+                overflow=OverflowTarget(OverflowKind.VOICEMAIL, "ag0"),
+            ),
+            QueueConfig(
+                "d1",
+                agent="ag1",
+                max_wait_s=45.0,
+                overflow=OverflowTarget(OverflowKind.QUEUE, "q2"),
+            ),
+        ]
         self.state = AcdState(configs, rng=random.Random(seed))
         self.stats = AcdStats(self.state.queue)
+
+    @rule()
+    def open_direct_line(self) -> None:
+        """Agent ag2's direct line appears, maybe while ag2 is logged in and busy."""
+        if "d2" not in self.state.queues:
+            self.state.configure_queue(QueueConfig("d2", agent="ag2", wrapup_s=2.0))
 
     def feed(self, events: list[AcdEvent]) -> list[AcdEvent]:
         for event in events:
@@ -168,11 +192,14 @@ class AcdMachine(RuleBasedStateMachine):
     # ----- calls ---------------------------------------------------------------
 
     @rule(
-        queue=st.sampled_from(QUEUES),
+        queue=st.sampled_from(QUEUES + tuple(DIRECT)),
         priority=st.integers(0, 2),
         required=st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 2), max_size=2),
     )
     def enqueue(self, queue: str, priority: int, required: dict) -> None:  # type: ignore[type-arg]
+        """A caller enters a queue, or an agent's direct line (a targeted call)."""
+        if queue not in self.state.queues:
+            return
         self.serial += 1
         call_id = f"call{self.serial}"
         self.feed(
@@ -248,8 +275,10 @@ class AcdMachine(RuleBasedStateMachine):
                 self.in_acd.discard(call_id)
             assert events[0].kind == "call_overflowed"
 
-    @rule(queue=st.sampled_from(QUEUES), strategy=st.sampled_from(list(Strategy)))
+    @rule(queue=st.sampled_from(QUEUES + tuple(DIRECT)), strategy=st.sampled_from(list(Strategy)))
     def reconfigure(self, queue: str, strategy: Strategy) -> None:
+        if queue not in self.state.queues:
+            return
         old = self.state.queue(queue)
         if old.strategy is not strategy:
             self.rr_last.pop(queue, None)
@@ -266,6 +295,9 @@ class AcdMachine(RuleBasedStateMachine):
         expected = reference_assignments(self.state, self.now, ref_rng, self.rr_last)
         got = next_assignments(self.state, self.now)
         assert got == expected
+        for assignment in got:
+            owner = DIRECT.get(assignment.queue)
+            assert owner is None or assignment.agent_ids == (owner,)
         assert self.state.rng.getstate() == ref_rng.getstate()
         for assignment in got[:apply]:
             call = self.state.call(assignment.call_id)
@@ -296,9 +328,21 @@ class AcdMachine(RuleBasedStateMachine):
         assert next_assignments(self.state, self.now, rng=random.Random(seed)) == expected
 
     @invariant()
+    def targeted_calls_reach_only_their_agent(self) -> None:
+        """A call on a direct line rings, or talks to, that line's agent and nobody else."""
+        for call in self.state.calls.values():
+            owner = DIRECT.get(call.queue)
+            if owner is None:
+                continue
+            assert call.ringing <= {owner}
+            assert call.agent_id in (None, owner)
+            if call.status is CallStatus.OFFERED and call.offered_at is not None:
+                assert call.ringing == {owner}
+
+    @invariant()
     def statistics_account_for_every_call(self) -> None:
         """Offered = answered + abandoned (short or not) + overflowed out + still here."""
-        for q in QUEUES:
+        for q in self.state.queues:
             counts = self.stats.queue_counts(q)
             here = sum(
                 1
@@ -335,21 +379,21 @@ class AcdMachine(RuleBasedStateMachine):
     @invariant()
     def no_call_lost_or_duplicated(self) -> None:
         assert set(self.state.calls) == self.in_acd
-        waiting = [c.call_id for q in QUEUES for c in self.state.waiting(q)]
+        waiting = [c.call_id for q in self.state.queues for c in self.state.waiting(q)]
         assert len(waiting) == len(set(waiting))
         expected = {c.call_id for c in self.state.calls.values() if c.status is CallStatus.WAITING}
         assert set(waiting) == expected
-        for q in QUEUES:
+        for q in self.state.queues:
             assert self.state.waiting_count(q) == len(self.state.waiting(q))
 
     @invariant()
     def indexes_match_brute_force(self) -> None:
-        for q in QUEUES:
-            strategy = self.state.queue(q).strategy
+        for q, config in self.state.queues.items():
+            strategy = config.strategy
             available = [
                 a
                 for a in self.state.agents.values()
-                if a.state is AgentState.AVAILABLE and q in a.queues
+                if a.state is AgentState.AVAILABLE and serves(a, q, config)
             ]
 
             def order(a, q=q, strategy=strategy):  # type: ignore[no-untyped-def]
@@ -365,10 +409,11 @@ class AcdMachine(RuleBasedStateMachine):
                 return (m.penalty, key)
 
             assert self.state.available_agents(q) == [a.id for a in sorted(available, key=order)]
+            assert (q in self.state._staffed) == bool(available)
             counts = Counter(
                 a.state
                 for a in self.state.agents.values()
-                if q in a.queues and a.state is not AgentState.LOGGED_OUT
+                if serves(a, q, config) and a.state is not AgentState.LOGGED_OUT
             )
             assert self.state.agents_by_state(q) == dict(counts)
 

@@ -79,7 +79,11 @@ def sandbox_asterisk() -> Iterator[AsteriskInstance]:
             NumberHours("hours_cal", "office", "voicemail", "support"),
         ),
     ]
-    settings = AsteriskSettings(phones=phones, numbers=numbers)
+    # Numbers that ring one agent (test_acd_direct): agent 1003 has a mailbox, 1002 none.
+    numbers += [NumberRecord(f"+1800555991{n}", "agent", f"100{n}") for n in (2, 3)]
+    settings = AsteriskSettings(
+        phones=phones, numbers=numbers, voicemail_boxes=["support", "sales", "1003"]
+    )
     instance = AsteriskInstance(runtime, f"test-{os.getpid()}", settings)
     instance.start()
     yield instance

@@ -42,6 +42,8 @@ async def _data(database_url: str) -> str:
             ),
         )
         await numbers.add(conn, "+12125550100", "queue:sales")
+        await conn.execute("INSERT INTO acd_agents (agent) VALUES ('1002')")
+        await numbers.add(conn, "+12125550109", "agent:1002")
         assert phone.md5_cred == model.md5_cred("1001", REALM, secret)
         return phone.md5_cred
     finally:
@@ -64,8 +66,9 @@ async def test_render_writes_every_managed_file_from_toml_and_database(
     database_url: str, tmp_path: Path
 ) -> None:
     """Phones (MD5 credential, realm), trunks (address-identified: identify + trusted caller
-    ID; registered: registration with line, untrusted), numbers (queue route) and the
-    TOML values reach the files; each file says ccpbx manages it; secrets are mode 640."""
+    ID; registered: registration with line, untrusted), numbers (queue and agent routes,
+    the agent's mailbox) and the TOML values reach the files; each file says ccpbx
+    manages it; secrets are mode 640."""
     md5 = await _data(database_url)
     cfg = _config(tmp_path)
     out = ccpbx("conf", "render", database_url=database_url, config=cfg)
@@ -103,7 +106,10 @@ async def test_render_writes_every_managed_file_from_toml_and_database(
     assert "CCPBX_AGI = agi://127.0.0.1:4573" in ext
     assert "secret = ami-secret-1" in (staged / "manager.conf").read_text()
     assert f"astetcdir => {tmp_path}/etc-asterisk" in (staged / "asterisk.conf").read_text()
+    assert "exten => +12125550109,1,NoOp(ccpbx number +12125550109 routes to agent:1002)" in ext
+    assert "Set(CCPBX_AGENT_TARGET=1002)" in ext
     assert "sales => " in (staged / "voicemail.conf").read_text()
+    assert "\n1002 => " in (staged / "voicemail.conf").read_text()  # the agent's mailbox
 
 
 async def test_render_refuses_what_it_cannot_render_naming_the_fix(

@@ -119,15 +119,16 @@ async def test_phones_and_trunks_share_one_name_space(pool: asyncpg.Pool) -> Non
 
 
 async def test_numbers_route_to_existing_targets(pool: asyncpg.Pool) -> None:
-    """A number is E.164 and routes to exactly one existing queue or IVR flow (not yet to
-    one agent)."""
+    """A number is E.164 and routes to exactly one existing queue, IVR flow or agent."""
     await pool.execute("INSERT INTO acd_queues (name) VALUES ('sales')")
     await pool.execute("INSERT INTO acd_agents (agent) VALUES ('1001')")
     n = await numbers.add(pool, "+1 212 555 0100", "queue:sales")
     assert (n.number, n.route) == ("+12125550100", "queue:sales")
     await numbers.add(pool, "+12125550101", "queue:sales")
-    with pytest.raises(InvalidInput, match="cannot ring one agent yet"):
-        await numbers.add(pool, "+12125550106", "agent:1001")
+    direct = await numbers.add(pool, "+12125550106", "agent:1001")
+    assert (direct.kind, direct.target, direct.route) == ("agent", "1001", "agent:1001")
+    with pytest.raises(NotFound):
+        await numbers.add(pool, "+12125550107", "agent:1999")
     with pytest.raises(NotFound):
         await numbers.add(pool, "+12125550102", "queue:nosuch")
     with pytest.raises(NotFound, match="activate it first"):
@@ -138,7 +139,11 @@ async def test_numbers_route_to_existing_targets(pool: asyncpg.Pool) -> None:
         await numbers.add(pool, "+12125550105", "voicemail:x")
     with pytest.raises(Conflict):
         await numbers.add(pool, "+12125550100", "queue:sales")
-    assert [x.route for x in await numbers.list_all(pool)] == ["queue:sales", "queue:sales"]
+    assert [x.route for x in await numbers.list_all(pool)] == [
+        "queue:sales",
+        "queue:sales",
+        "agent:1001",
+    ]
     await numbers.remove(pool, "+12125550100")
     assert [a.action for a in await audit.entries(pool, "number", "+12125550100")] == [
         "number.remove",
