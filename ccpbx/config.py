@@ -214,6 +214,19 @@ class DialingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DirectLinesConfig:
+    """Agents' direct lines (numbers routed ``agent:N``, :class:`ccpbx.queues.model.
+    DirectLines`): how long a caller waits for that agent before the agent's voicemail
+    box, how long the agent's phone rings (ring mode), wrap-up, and whether calls are
+    recorded."""
+
+    max_wait_s: float = 60.0
+    ring_timeout_s: float = 15.0
+    wrapup_s: float = 10.0
+    record: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     ami: AmiConfig = field(default_factory=AmiConfig)
     agi: AgiConfig = field(default_factory=AgiConfig)
@@ -225,6 +238,7 @@ class Config:
     asterisk: AsteriskConfig = field(default_factory=AsteriskConfig)
     sip: SipConfig = field(default_factory=SipConfig)
     dialing: DialingConfig = field(default_factory=DialingConfig)
+    direct_lines: DirectLinesConfig = field(default_factory=DirectLinesConfig)
     source: str = "defaults"
 
 
@@ -238,6 +252,7 @@ _SECTIONS: dict[str, type] = {
     "dialer": DialerConfig,
     "asterisk": AsteriskConfig,
     "sip": SipConfig,
+    "direct_lines": DirectLinesConfig,
     "dialing": DialingConfig,
 }
 
@@ -349,6 +364,8 @@ def validate(config: Config) -> Config:
         "http.login_max_failures": config.http.login_max_failures,
         "http.login_lockout_minutes": config.http.login_lockout_minutes,
         "http.login_max_failures_per_source": config.http.login_max_failures_per_source,
+        "direct_lines.max_wait_s": config.direct_lines.max_wait_s,
+        "direct_lines.ring_timeout_s": config.direct_lines.ring_timeout_s,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -379,6 +396,10 @@ def validate(config: Config) -> Config:
             check_sound_name(getattr(config.dialer, key), field="a sound name")
         except InvalidInput as exc:
             raise ConfigError(f"dialer.{key}: {exc.message}", key=f"dialer.{key}") from None
+    if config.direct_lines.wrapup_s < 0:
+        raise ConfigError(
+            "direct_lines.wrapup_s: seconds, 0 or more", key="direct_lines.wrapup_s"
+        )
     _validate_sessions(config.http)
     _validate_asterisk(config.asterisk, config.sip)
     _validate_dialing(config.dialing)

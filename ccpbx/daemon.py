@@ -39,6 +39,7 @@ from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
 from ccpbx.pbx.hours_script import handler_for as hours_handler
 from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
+from ccpbx.queues.model import DirectLines
 from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
 from ccpbx.users.service import SessionSettings, SignIn
@@ -96,6 +97,13 @@ class Daemon:
             self.channels,
             pool=lambda: self.database.pool,
             database_ready=self.database.wait_ready,
+        )
+        lines = config.direct_lines
+        self.acd.floor.direct = DirectLines(
+            max_wait_s=lines.max_wait_s,
+            ring_timeout_s=lines.ring_timeout_s,
+            wrapup_s=lines.wrapup_s,
+            record=lines.record,
         )
         self.acd.add_listener(self._acd_event)
         self.cdr = CallRecorder(self.ami, self.channels, lambda: self.database.pool)

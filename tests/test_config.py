@@ -120,3 +120,24 @@ def test_shipped_example_config_loads() -> None:
     config = load(example, environ={})
     assert config.dialer.grace_s == 1.5
     assert config.dialer.abandon_prompt == "ccpbx/abandon"
+
+
+def test_direct_lines_settings_reach_the_acd(tmp_path: Path) -> None:
+    """[direct_lines] sets how agents' direct lines run: the daemon's ACD uses them for
+    every line it opens; a negative wrap-up is refused."""
+    from ccpbx.daemon import Daemon
+
+    path = tmp_path / "ccpbx.toml"
+    path.write_text("[direct_lines]\nmax_wait_s = 25\nring_timeout_s = 12\nwrapup_s = 0\n")
+    config = load(path, {})
+    spec = Daemon(config).acd.floor.direct.spec("1002").config
+    assert (spec.name, spec.agent, spec.max_wait_s, spec.ring_timeout_s, spec.wrapup_s) == (
+        "agent-1002",
+        "1002",
+        25,
+        12,
+        0,
+    )
+    path.write_text("[direct_lines]\nwrapup_s = -1\n")
+    with pytest.raises(ConfigError, match="direct_lines.wrapup_s"):
+        load(path, {})
