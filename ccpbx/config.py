@@ -397,9 +397,7 @@ def validate(config: Config) -> Config:
         except InvalidInput as exc:
             raise ConfigError(f"dialer.{key}: {exc.message}", key=f"dialer.{key}") from None
     if config.direct_lines.wrapup_s < 0:
-        raise ConfigError(
-            "direct_lines.wrapup_s: seconds, 0 or more", key="direct_lines.wrapup_s"
-        )
+        raise ConfigError("direct_lines.wrapup_s: seconds, 0 or more", key="direct_lines.wrapup_s")
     _validate_sessions(config.http)
     _validate_asterisk(config.asterisk, config.sip)
     _validate_dialing(config.dialing)

@@ -139,5 +139,5 @@ def test_direct_lines_settings_reach_the_acd(tmp_path: Path) -> None:
         0,
     )
     path.write_text("[direct_lines]\nwrapup_s = -1\n")
-    with pytest.raises(ConfigError, match="direct_lines.wrapup_s"):
+    with pytest.raises(ConfigError, match=r"direct_lines\.wrapup_s"):
         load(path, {})
