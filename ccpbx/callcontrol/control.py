@@ -8,9 +8,9 @@ service's worker (:meth:`~ccpbx.queues.service.QueueService.apply`), the rest is
 - **hold**: the customer is redirected to ``[ccpbx-hold]`` (music on hold). A
   persistent agent stays in its own conference and hears silence; a ring-mode agent's
   phone is redirected in the same action to ``[ccpbx-agent-hold]``, where it waits in
-  silence. **unhold**: a persistent agent's customer is put through into its
-  conference again; a ring-mode agent's phone and customer are bridged again (AMI
-  ``Bridge``; when that bridge ends, both hang up, as after a ring).
+  silence, in its own conference. **unhold**: a persistent agent's customer is put
+  through into its conference again; a ring-mode agent's phone goes back to
+  ``[ccpbx-ring-answer]``, which bridges it with the customer as after the ring.
 - **blind transfer**: the ACD call ends for the agent (wrap-up) and the customer goes
   to ``[ccpbx-queue-wait]``: to a queue, with its priority and skills kept; to another
   agent, who is reserved for it first (the ACD's held-outbound path), so that agent's
@@ -20,7 +20,7 @@ service's worker (:meth:`~ccpbx.queues.service.QueueService.apply`), the rest is
 - **attended transfer**: the customer is put on hold and the target is called into the
   agent's conference (a ring-mode agent's phone is moved into its conference for the
   consult). ``complete`` moves the customer to the target (an agent through the ACD
-  as above; an outside party is bridged with the customer) and frees the agent into
+  as above; the outside party's leg is sent to ``[ccpbx-ring-answer]`` to bridge with the customer) and frees the agent into
   wrap-up; ``cancel`` hangs the consult leg up and takes the customer off hold.
 - **three-way call**: the customer and the third party join the agent's conference
   (a ring-mode agent's phone and customer are moved into it first).
@@ -46,6 +46,7 @@ from ccpbx.acd import AcdEvent, AgentMode, AgentState
 from ccpbx.ami import AmiClient
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.callcontrol.outside import OutsideDialing
+from ccpbx.callcontrol.ring import ANSWER_CONTEXT, CALLER_VAR
 from ccpbx.callcontrol.targets import Target, TargetKind, TransferMode, check_digits
 from ccpbx.errors import Conflict, InvalidInput
 from ccpbx.queues.model import WAIT_CONTEXT, CallAttributes, CallLeg
@@ -182,9 +183,9 @@ class CallControl:
         if self._mode(agent) is AgentMode.PERSISTENT:
             await self._acd.persistent.put_through(agent, leg.channel, c.call_id)
         else:
-            await self._ami.action(
-                "Bridge", Channel1=leg.channel, Channel2=leg.agent_channel, Tone="no", timeout=5
-            )
+            # The phone leaves its conference for the ring's own bridge with the
+            # customer (CCPBX_RING_CALLER is still set on it).
+            await self._redirect(leg.agent_channel, ANSWER_CONTEXT, agent)
             c.in_conference = False
         c.held = False
 
@@ -271,8 +272,9 @@ class CallControl:
             # The outside party is already on the line: bridge it with the customer.
             await self._release(agent, c.call_id)
             await self._ami.action(
-                "Bridge", Channel1=leg.channel, Channel2=c.consult, Tone="no", timeout=5
+                "Setvar", Channel=c.consult, Variable=CALLER_VAR, Value=leg.channel, timeout=5
             )
+            await self._redirect(c.consult, ANSWER_CONTEXT, agent)
         await self._after_release(agent, c)
         await self._done(actor, "transfer_completed", agent, c, to=str(target), mode="attended")
         return {"agent": agent, "call_id": c.call_id, "to": str(target), "completed": True}
