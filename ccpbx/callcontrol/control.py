@@ -20,8 +20,9 @@ service's worker (:meth:`~ccpbx.queues.service.QueueService.apply`), the rest is
 - **attended transfer**: the customer is put on hold and the target is called into the
   agent's conference (a ring-mode agent's phone is moved into its conference for the
   consult). ``complete`` moves the customer to the target (an agent through the ACD
-  as above; the outside party's leg is sent to ``[ccpbx-ring-answer]`` to bridge with the customer) and frees the agent into
-  wrap-up; ``cancel`` hangs the consult leg up and takes the customer off hold.
+  as above; the outside party's leg is sent to ``[ccpbx-ring-answer]`` to bridge with
+  the customer) and frees the agent into wrap-up; ``cancel`` hangs the consult leg up
+  and takes the customer off hold.
 - **three-way call**: the customer and the third party join the agent's conference
   (a ring-mode agent's phone and customer are moved into it first).
 - **DTMF** (``PlayDTMF`` on the customer's channel), **mute** (``ConfbridgeMute`` of a

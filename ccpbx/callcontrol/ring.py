@@ -5,8 +5,9 @@ timeout. When the phone answers, the new channel runs ``[ccpbx-ring-answer]``, w
 bridges it with the caller (``Bridge(${CCPBX_RING_CALLER},x)``): the caller is taken
 out of music on hold and bridged with the agent at once; when the bridge ends the
 caller is hung up (``x``), then the agent's leg. The leg runs in the dialplan (not as
-an originated application) so that call control can redirect it (hold, consult). When the phone does not answer in time,
-Asterisk gives up the originate and :meth:`RingConnections.ring` reports no answer.
+an originated application) so that call control can redirect it (hold, consult).
+When the phone does not answer in time, Asterisk gives up the originate and
+:meth:`RingConnections.ring` reports no answer.
 
 Like :mod:`ccpbx.callcontrol.persistent`, this module knows channels and AMI, not
 queues: the queue service decides who rings for which caller.
