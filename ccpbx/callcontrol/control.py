@@ -65,6 +65,9 @@ CONNECT_CONTEXT = "ccpbx-agent-connect"
 OUTSIDE_CONTEXT = "ccpbx-transfer-outside"
 CONSULT_PREFIX = "ccpbx-consult-"
 
+Dial = tuple[str, list[str]]
+"""A leg's Originate channel and its variables."""
+
 
 @dataclass(slots=True)
 class Controlled:
@@ -237,9 +240,10 @@ class CallControl:
         if mode is TransferMode.ATTENDED:
             if target.kind is TargetKind.QUEUE:
                 raise InvalidInput("an attended transfer goes to an agent or a number", field="to")
+            dial = await self._dial_for(agent, target, leg)
             if not c.held:
                 await self._hold(agent, leg, c)
-            c.consult = await self._call_into_conference(agent, target)
+            c.consult = await self._call_into_conference(agent, dial)
             c.consult_target = target
             await self._done(actor, "transfer_started", agent, c, to=str(target))
             return self.view(agent)
@@ -299,6 +303,7 @@ class CallControl:
             raise InvalidInput("a three-way call joins an agent or a number", field="to")
         if c.consult:
             raise Conflict("complete or cancel the consult call first", agent=agent)
+        dial = await self._dial_for(agent, target, leg)
         if self._mode(agent) is AgentMode.RING and not c.in_conference:
             await self._ami.action(
                 "Redirect",
@@ -318,24 +323,27 @@ class CallControl:
         elif c.held:
             await self._redirect(leg.channel, CONNECT_CONTEXT, agent)
         c.held = False
-        third = await self._call_into_conference(agent, target)
+        third = await self._call_into_conference(agent, dial)
         c.third_parties.append(third)
         await self._done(actor, "conference_joined", agent, c, to=str(target), leg=third)
         return self.view(agent)
 
     # ----- helpers ----------------------------------------------------------------------
 
-    async def _call_into_conference(self, agent: str, target: Target) -> str:
-        """Originate a leg to ``target`` that joins the agent's conference; its uniqueid."""
-        leg_id = f"{CONSULT_PREFIX}{agent}-{uuid.uuid4().hex[:10]}"
+    async def _dial_for(self, agent: str, target: Target, leg: CallLeg) -> Dial:
+        """How to reach ``target`` for a consult or three-way leg (checked before
+        anything moves: a target the agent may not call changes nothing)."""
         variables: list[str] = [f"CCPBX_CONSULT_FOR={agent}"]
         if target.kind is TargetKind.AGENT:
-            channel = self._agent_dial(agent, target.value)
-        else:
-            cur = self._acd.legs[self._calls[agent].call_id]
-            dial = await self._outside.dial_string(self._agent_channel(agent, cur), target.value)
-            channel = f"Local/{target.value}@{OUTSIDE_CONTEXT}"
-            variables.append(f"CCPBX_DIAL={dial}")
+            return self._agent_dial(agent, target.value), variables
+        dial = await self._outside.dial_string(self._agent_channel(agent, leg), target.value)
+        variables.append(f"CCPBX_DIAL={dial}")
+        return f"Local/{target.value}@{OUTSIDE_CONTEXT}", variables
+
+    async def _call_into_conference(self, agent: str, dial: Dial) -> str:
+        """Originate a leg (``dial``) that joins the agent's conference; its uniqueid."""
+        leg_id = f"{CONSULT_PREFIX}{agent}-{uuid.uuid4().hex[:10]}"
+        channel, variables = dial
         await self._ami.action(
             "Originate",
             Channel=channel,

@@ -4,6 +4,7 @@ Asterisk reports it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -109,3 +110,12 @@ async def audit_actions(daemon: Daemon, call_id: str) -> list[tuple[str, str]]:
         "SELECT action, actor FROM audit_log WHERE object_id = $1 ORDER BY id", call_id
     )
     return [(r["action"], r["actor"]) for r in rows]
+
+
+async def pushed(ws: aiohttp.ClientWebSocketResponse, action: str, timeout: float = 10.0) -> Any:
+    """The next ``call_control`` message of ``action`` the event websocket pushes."""
+    async with asyncio.timeout(timeout):
+        while True:
+            item = await ws.receive_json()
+            if item.get("type") == "call_control" and item.get("action") == action:
+                return item

@@ -12,7 +12,7 @@ from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.phones import SippPhone
 
-from .call_control_support import Events, api, audit_actions, conference_members, watch
+from .call_control_support import Events, api, audit_actions, conference_members, pushed, watch
 from .conftest import StartDaemon, eventually
 from .test_acd_support import add_agent, add_queue, desk_phones, waiting_caller
 
@@ -55,11 +55,16 @@ async def test_hold_dtmf_mute_and_role_checks_for_a_persistent_agent(
         assert status == 409, body
         assert body["error_id"] == "conflict"
 
+        ws = await client.http.ws_connect(f"{client.base}/api/events?token={client.tokens['1001']}")
+        assert (await ws.receive_json())["type"] == "snapshot"
         mark = events.mark()
         status, body = await client.post("1001", "1001", "hold")
         assert status == 200, body
         assert body["held"] is True
         await eventually(lambda: events.of("MusicOnHoldStart", call, mark))
+        item = await pushed(ws, "hold_started")
+        assert (item["agent"], item["call_id"]) == ("1001", call)
+        await ws.close()
         members = await conference_members(daemon, "1001")
         assert call not in members
         assert len(members) == 1

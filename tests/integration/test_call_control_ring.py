@@ -156,6 +156,13 @@ def local_phone(asterisk: AsteriskInstance) -> Iterator[list[SippPhone]]:
 
 
 @pytest.fixture
+def patient_carrier(asterisk: AsteriskInstance) -> Iterator[Carrier]:
+    """The SIPp carrier, answering every call and hanging up after 30 s."""
+    with Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=30.0) as running:
+        yield running
+
+
+@pytest.fixture
 def carrier(asterisk: AsteriskInstance) -> Iterator[Carrier]:
     """The SIPp carrier, answering every call and hanging up after 2 s."""
     with Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=2.0) as running:
@@ -188,3 +195,43 @@ async def test_outside_transfer_follows_the_agent_phones_class_of_service(
         assert status == 200, body
         await eventually(lambda: carrier.numbers() == {LOCAL: 1}, 10)
         assert acd.state.agents["1010"].state is AgentState.WRAP_UP
+
+
+async def test_attended_transfer_to_an_outside_number(
+    asterisk: AsteriskInstance,
+    start_daemon: StartDaemon,
+    local_phone: list[SippPhone],
+    patient_carrier: Carrier,
+) -> None:
+    """Agent 1010 (class local) may not bring London into a three-way call (403, and its
+    customer stays bridged with it); it consults a local number: the carrier gets one
+    call, which joins 1010's conference while the customer hears music; complete
+    bridges the customer with the outside leg (no second call to the carrier) and 1010
+    goes to wrap-up."""
+    daemon = await start_daemon(config=_dialing)
+    await trunks.add(daemon.database.pool, asterisk.settings.carrier())
+    acd = daemon.acd
+    call, events = await _ring_call(daemon, "1010", None)
+    async with api(daemon, ("1010",)) as client:
+        status, view = await client.post("1010", "1010", "conference", {"to": LONDON})
+        assert status == 403, view
+        assert bridged_with(daemon, call, "PJSIP/1010-")
+
+        mark = events.mark()
+        body = {"to": LOCAL, "mode": "attended"}
+        status, view = await client.post("1010", "1010", "transfer", body)
+        assert status == 200, view
+        await eventually(lambda: events.of("MusicOnHoldStart", call, mark))
+
+        async def consulting() -> bool:
+            members = await conference_members(daemon, "1010")
+            return any(m["Channel"].startswith(f"Local/{LOCAL}@") for m in members.values())
+
+        await eventually(consulting)
+        assert patient_carrier.numbers() == {LOCAL: 1}
+
+        status, view = await client.post("1010", "1010", "transfer/complete")
+        assert status == 200, view
+        await eventually(lambda: bridged_with(daemon, call, f"Local/{LOCAL}@"))
+        assert acd.state.agents["1010"].state is AgentState.WRAP_UP
+        assert patient_carrier.numbers() == {LOCAL: 1}
