@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ccpbx.acd import AgentMode, AgentState
+from ccpbx.acd import AgentMode, AgentState, CallStatus
 from ccpbx.config import Config, DialingConfig
 from ccpbx.daemon import Daemon
 from ccpbx.pbx import trunks
@@ -53,9 +53,10 @@ async def test_hold_and_blind_transfer_for_a_ring_mode_agent(
     asterisk: AsteriskInstance, start_daemon: StartDaemon, ring_phones: list[SippPhone]
 ) -> None:
     """Hold sends the customer to music on hold while the agent's phone stays up in
-    silence (in its own conference); unhold bridges them again; a blind transfer to
-    agent 1005 rings 1005's phone, which is bridged with the customer, and 1004's
-    phone is hung up with 1004 in wrap-up."""
+    silence (in its own conference); unhold bridges them again; mute is taken; a blind
+    transfer to agent 1005 rings 1005's phone, which is bridged with the customer, and
+    1004's phone is hung up with 1004 in wrap-up; 1005's blind transfer to the queue
+    puts the customer back to wait there."""
     daemon = await start_daemon()
     acd = daemon.acd
     call, events = await _ring_call(daemon, "1004", "1005")
@@ -79,6 +80,9 @@ async def test_hold_and_blind_transfer_for_a_ring_mode_agent(
         await eventually(lambda: events.of("MusicOnHoldStop", call, mark))
         await eventually(lambda: bridged_with(daemon, call, "PJSIP/1004-"))
         assert agent_leg in daemon.channels
+        # Asterisk takes the mute of the bridged phone (MuteAudio, res_mutestream).
+        assert (await client.post("1004", "1004", "mute"))[0] == 200
+        assert (await client.post("1004", "1004", "unmute"))[0] == 200
 
         status, body = await client.post("1004", "1004", "transfer", {"to": "agent:1005"})
         assert status == 200, body
@@ -87,6 +91,17 @@ async def test_hold_and_blind_transfer_for_a_ring_mode_agent(
         assert acd.state.agents["1005"].call_id == call
         assert acd.state.agents["1004"].state is AgentState.WRAP_UP
         await eventually(lambda: agent_leg not in daemon.channels)
+
+        # 1005 sends the customer back to the queue: it waits there (nobody is free).
+        mark = events.mark()
+        status, body = await client.post("1005", "1005", "transfer", {"to": "queue:sales"})
+        assert status == 200, body
+        await eventually(lambda: events.of("MusicOnHoldStart", call, mark))
+        await eventually(
+            lambda: call in acd.state.calls and acd.state.calls[call].status is CallStatus.WAITING
+        )
+        assert acd.state.agents["1005"].state is AgentState.WRAP_UP
+        assert not bridged_with(daemon, call, "PJSIP/")
 
 
 async def test_attended_transfer_and_three_way_call_for_a_ring_mode_agent(
