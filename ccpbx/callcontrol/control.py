@@ -241,9 +241,16 @@ class CallControl:
             if target.kind is TargetKind.QUEUE:
                 raise InvalidInput("an attended transfer goes to an agent or a number", field="to")
             dial = await self._dial_for(agent, target, leg)
-            if not c.held:
-                await self._hold(agent, leg, c)
-            c.consult = await self._call_into_conference(agent, dial)
+            leg_id = f"{CONSULT_PREFIX}{agent}-{uuid.uuid4().hex[:10]}"
+            if target.kind is TargetKind.AGENT:
+                await self._reserve(leg_id, target.value, c.call_id)
+            try:
+                if not c.held:
+                    await self._hold(agent, leg, c)
+                c.consult = await self._call_into_conference(agent, dial, leg_id)
+            except BaseException:
+                await self._unreserve(leg_id)
+                raise
             c.consult_target = target
             await self._done(actor, "transfer_started", agent, c, to=str(target))
             return self.view(agent)
@@ -270,7 +277,7 @@ class CallControl:
         if not c.consult or target is None:
             raise Conflict(f"agent {agent} has no consult call", agent=agent)
         if target.kind is TargetKind.AGENT:
-            queue = await self._release(agent, c.call_id, to=target)
+            queue = await self._release(agent, c.call_id, to=target, reserved=c.consult)
             await self._ami.action("Hangup", Channel=c.consult, timeout=5, check=False)
             await self._redirect(leg.channel, WAIT_CONTEXT, queue)
         else:
@@ -290,6 +297,7 @@ class CallControl:
             raise Conflict(f"agent {agent} has no consult call", agent=agent)
         target = c.consult_target
         await self._ami.action("Hangup", Channel=c.consult, timeout=5, check=False)
+        await self._unreserve(c.consult)
         c.consult, c.consult_target = "", None
         await self._unhold(agent, leg, c)
         await self._done(actor, "transfer_cancelled", agent, c, to=str(target))
@@ -340,9 +348,9 @@ class CallControl:
         variables.append(f"CCPBX_DIAL={dial}")
         return f"Local/{target.value}@{OUTSIDE_CONTEXT}", variables
 
-    async def _call_into_conference(self, agent: str, dial: Dial) -> str:
+    async def _call_into_conference(self, agent: str, dial: Dial, leg_id: str = "") -> str:
         """Originate a leg (``dial``) that joins the agent's conference; its uniqueid."""
-        leg_id = f"{CONSULT_PREFIX}{agent}-{uuid.uuid4().hex[:10]}"
+        leg_id = leg_id or f"{CONSULT_PREFIX}{agent}-{uuid.uuid4().hex[:10]}"
         channel, variables = dial
         await self._ami.action(
             "Originate",
@@ -372,15 +380,46 @@ class CallControl:
             return f"Local/{other}@{JOIN_CONTEXT}"
         return f"PJSIP/{session.endpoint}"
 
-    async def _release(self, agent: str, call_id: str, *, to: Target | None = None) -> str:
+    async def _reserve(self, consult: str, other: str, call_id: str) -> None:
+        """Hold agent ``other`` for the consult leg ``consult`` (the ACD offers it no
+        other call meanwhile), in a queue it serves, the call's own if it can."""
+
+        def apply(now: float) -> list[AcdEvent]:
+            state = self._acd.floor.state
+            a = state.agents.get(other)
+            if a is None or a.state is not AgentState.AVAILABLE or not a.queues:
+                raise Conflict(f"agent {other} is not available", agent=other)
+            queue = state.call(call_id).queue
+            queue = queue if queue in a.queues else sorted(a.queues)[0]
+            return state.hold_for_outbound(consult, queue, other, now)
+
+        await self._acd.apply(apply)
+
+    async def _unreserve(self, consult: str) -> None:
+        """Free the agent held for a consult leg (nothing if none is)."""
+
+        def apply(now: float) -> list[AcdEvent]:
+            state = self._acd.floor.state
+            if not state.is_held_outbound(consult):
+                return []
+            return state.release_outbound(consult, now)
+
+        await self._acd.apply(apply)
+
+    async def _release(
+        self, agent: str, call_id: str, *, to: Target | None = None, reserved: str = ""
+    ) -> str:
         """End the agent's part of the call on the worker (the agent goes to wrap-up);
         for a queue or agent target, make the ACD take the customer when it reaches
-        the wait context. Returns the queue it is to wait in."""
+        the wait context (``reserved``: the consult leg the target agent was held
+        for, freed first). Returns the queue it is to wait in."""
         floor = self._acd.floor
         chosen: list[str] = []
 
         def apply(now: float) -> list[AcdEvent]:
+            # Every check before the first change: a command that raises publishes nothing.
             state = floor.state
+            held = bool(reserved) and state.is_held_outbound(reserved)
             call = state.call(call_id)
             queue = call.queue
             other = None
@@ -390,17 +429,19 @@ class CallControl:
                 queue = to.value
             elif to is not None and to.kind is TargetKind.AGENT:
                 other = state.agents.get(to.value)
-                if other is None or other.state is not AgentState.AVAILABLE:
+                ours = held and other is not None and other.call_id == reserved
+                if other is None or (other.state is not AgentState.AVAILABLE and not ours):
                     raise Conflict(f"agent {to.value} is not available", agent=to.value)
                 if queue not in other.queues:
                     if not other.queues:
                         raise Conflict(f"agent {to.value} serves no queue", agent=to.value)
                     queue = sorted(other.queues)[0]
-            events = state.hangup(call_id, now)
+            events = state.release_outbound(reserved, now) if held else []
+            events += state.hangup(call_id, now)
             floor.legs.pop(call_id, None)
-            if other is not None:
+            if other is not None and other.state is AgentState.AVAILABLE:
                 events += state.hold_for_outbound(call_id, queue, other.id, now)
-            elif to is not None:
+            elif to is not None:  # a queue (or an agent who paused meanwhile: its queue)
                 floor.expect_call(call_id, CallAttributes(call.priority, dict(call.required)))
             chosen.append(queue)
             return events

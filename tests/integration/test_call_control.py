@@ -173,8 +173,10 @@ async def test_attended_transfer_and_three_way_call_for_a_persistent_agent(
             return bool(local and far) and call not in mine
 
         await eventually(consulting)
+        assert acd.state.agents["1002"].state is AgentState.RESERVED  # offered nothing else
         status, view = await client.post("1001", "1001", "transfer/cancel")
         assert status == 200, view
+        assert acd.state.agents["1002"].state is AgentState.AVAILABLE
         await eventually(lambda: _in(daemon, "1001", call))
         await eventually(lambda: len(_sync_members(daemon)) == 0)
         assert acd.state.agents["1001"].state is AgentState.ON_CALL

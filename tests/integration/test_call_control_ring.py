@@ -128,9 +128,11 @@ async def test_attended_transfer_and_three_way_call_for_a_ring_mode_agent(
 
         await eventually(consulting)
         assert ring_phones[1].invites() == 1
+        assert acd.state.agents["1005"].state is AgentState.RESERVED  # offered nothing else
 
         status, view = await client.post("1004", "1004", "transfer/cancel")
         assert status == 200, view
+        assert acd.state.agents["1005"].state is AgentState.AVAILABLE
         await eventually(lambda: bridged_with(daemon, call, "PJSIP/1004-"))
         await eventually(
             lambda: (
