@@ -79,7 +79,11 @@ class Controlled:
     in_conference: bool = False
     """A ring-mode agent's phone sits in the agent's conference (moved there)."""
     agent_leg: str = ""
-    """Uniqueid of a ring-mode agent's phone leg."""
+    """Uniqueid of the agent's phone leg (persistent session or answered ring)."""
+    channel: str = ""
+    """The customer's channel."""
+    queue: str = ""
+    """The queue the call came from."""
     consult: str = ""
     """Uniqueid of the consult (or third-party) leg."""
     consult_target: Target | None = None
@@ -115,7 +119,12 @@ class CallControl:
             raise Conflict(f"agent {agent} has no call", agent=agent, error="no_call")
         known = self._calls.get(agent)
         if known is None or known.call_id != call_id:
-            known = self._calls[agent] = Controlled(agent, call_id, agent_leg=leg.agent_leg)
+            own = self._acd.persistent.leg(agent) if a.mode is AgentMode.PERSISTENT else None
+            phone = own.uniqueid if own is not None else leg.agent_leg
+            known = Controlled(
+                agent, call_id, agent_leg=phone, channel=leg.channel, queue=leg.queue
+            )
+            self._calls[agent] = known
         return leg, known
 
     def _mode(self, agent: str) -> AgentMode:
@@ -484,14 +493,26 @@ class CallControl:
     def _on_hangup(self, event: AmiMessage) -> None:
         """A customer hung up while its ring-mode agent's phone sat in the agent's
         conference (hold, consult, three-way): that phone is hung up too, as the
-        Bridge of a ring would have done."""
+        Bridge of a ring would have done. An agent's phone hung up while its customer
+        is on hold: the customer goes back to its queue (the ACD takes it as a new
+        call), as after a phone's transfer that went nowhere."""
         uniqueid = event.get("Uniqueid") or ""
         for agent, c in list(self._calls.items()):
-            if c.call_id != uniqueid:
-                continue
-            del self._calls[agent]
-            if c.in_conference and c.agent_leg:
-                self._tasks.spawn(
-                    self._ami.action("Hangup", Channel=c.agent_leg, timeout=5, check=False),
-                    "call-control-agent-hangup",
-                )
+            if c.call_id == uniqueid:
+                del self._calls[agent]
+                if c.in_conference and c.agent_leg:
+                    self._tasks.spawn(
+                        self._ami.action("Hangup", Channel=c.agent_leg, timeout=5, check=False),
+                        "call-control-agent-hangup",
+                    )
+            elif c.agent_leg == uniqueid:
+                del self._calls[agent]
+                if c.held and c.channel and c.queue:
+                    log.info("call_control_held_customer_requeued", agent=agent, call_id=c.call_id)
+                    self._tasks.spawn(self._requeue(c), "call-control-requeue")
+
+    async def _requeue(self, c: Controlled) -> None:
+        try:
+            await self._redirect(c.channel, WAIT_CONTEXT, c.queue)
+        except Exception as exc:  # the customer may be gone too
+            log.warning("call_control_requeue_failed", call_id=c.call_id, error=repr(exc))

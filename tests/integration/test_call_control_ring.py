@@ -249,6 +249,46 @@ async def test_attended_transfer_to_an_outside_number(
 
         status, view = await client.post("1010", "1010", "transfer/complete")
         assert status == 200, view
-        await eventually(lambda: bridged_with(daemon, call, f"Local/{LOCAL}@"))
+        # With the outside leg itself, or with the carrier's channel once Asterisk has
+        # optimised the Local pair away.
+        await eventually(
+            lambda: (
+                bridged_with(daemon, call, f"Local/{LOCAL}@")
+                or bridged_with(daemon, call, "PJSIP/carrier-")
+            )
+        )
         assert acd.state.agents["1010"].state is AgentState.WRAP_UP
         assert patient_carrier.numbers() == {LOCAL: 1}
+
+
+async def test_a_held_customer_whose_agent_hangs_up_goes_back_to_its_queue(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, ring_phones: list[SippPhone]
+) -> None:
+    """Ring-mode agent 1004 holds its customer, then its phone hangs up: the call ends
+    for 1004 (wrap-up) and the customer, not left on music forever, waits in its queue
+    again and is offered to agent 1005."""
+    daemon = await start_daemon()
+    acd = daemon.acd
+    call, events = await _ring_call(daemon, "1004", None)
+    agent_leg = acd.legs[call].agent_leg
+    async with api(daemon, ("1004",)) as client:
+        assert (await client.post("1004", "1004", "hold"))[0] == 200
+    await eventually(lambda: events.of("MusicOnHoldStart", call))
+    mark = events.mark()
+    await daemon.ami.action("Hangup", Channel=agent_leg, timeout=5)
+    await eventually(lambda: acd.state.agents["1004"].state is AgentState.WRAP_UP)
+
+    def waits() -> bool:
+        return [
+            e
+            for e in events.seen[mark:]
+            if e.name == "Newexten"
+            and e.get("Uniqueid") == call
+            and e.get("Context") == "ccpbx-queue-wait"
+        ]
+
+    await eventually(waits)
+    await add_agent(daemon, "1005", ["sales"], mode=AgentMode.RING)
+    await acd.login("1005", "1005")
+    await eventually(lambda: bridged_with(daemon, call, "PJSIP/1005-"))
+    assert acd.state.agents["1005"].call_id == call
