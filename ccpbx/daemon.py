@@ -23,6 +23,8 @@ from ccpbx.acd import AcdEvent, EventKind
 from ccpbx.agi import AgiHandler, FastAgiServer
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.client import AmiClient
+from ccpbx.callcontrol.control import CallControl
+from ccpbx.callcontrol.outside import OutsideDialing
 from ccpbx.cdr import CallRecorder
 from ccpbx.config import Config, load
 from ccpbx.database import Database
@@ -32,6 +34,7 @@ from ccpbx.dialer.runtime.service import DialerService
 from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
+from ccpbx.http.routes_calls import setup_call_routes
 from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.http.routes_pbx import setup_pbx_routes
@@ -125,6 +128,12 @@ class Daemon:
             )
         for script, handler in acd_handlers(self.acd).items():
             self.handlers.setdefault(script, handler)
+        self.calls = CallControl(
+            self.ami,
+            self.acd,
+            OutsideDialing(self.ami, config.dialing, lambda: self.database.pool),
+            lambda: self.database.pool,
+        )
         self.handlers.setdefault(
             "phone-outside", outside_call_handler(config.dialing, lambda: self.database.pool)
         )
@@ -247,6 +256,7 @@ class Daemon:
         # configuration as last (re)loaded.
         setup_pbx_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
+        setup_call_routes(app, self.calls)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)
@@ -330,6 +340,7 @@ class Daemon:
             await self.dialer.stop()  # no new calls; those in flight stay up in Asterisk
         if self.dispositions is not None:
             await self.dispositions.stop()
+        await self.calls.stop()
         await self.acd.stop()  # calls stay up in Asterisk; a restart finds them again
         await self.cdr.stop(timeout=timeout / 4)  # write the call records still pending
         await self.ami.close()

@@ -28,6 +28,11 @@ CCPBX_CONTEXTS = (
     "ccpbx-outbound",
     "ccpbx-outbound-abandon",
     "ccpbx-doctor",
+    "ccpbx-ring-answer",
+    "ccpbx-hold",
+    "ccpbx-agent-hold",
+    "ccpbx-conference-join",
+    "ccpbx-transfer-outside",
 )
 
 _MODULE_LINE = re.compile(r"^\s*(load|require|preload|preload-require)\s*=>?\s*([^\s;]+)")

@@ -1,10 +1,13 @@
 """Ring mode: ring an agent's phone for one waiting caller; on answer, bridge them.
 
 ccpbx originates a call to the agent's phone (``PJSIP/<endpoint>``) with a ring
-timeout. When the phone answers, the new channel runs ``Bridge(<caller>,x)``: the
-caller is taken out of music on hold and bridged with the agent at once; when the
-bridge ends the caller is hung up (``x``). When the phone does not answer in time,
-Asterisk gives up the originate and :meth:`RingConnections.ring` reports no answer.
+timeout. When the phone answers, the new channel runs ``[ccpbx-ring-answer]``, which
+bridges it with the caller (``Bridge(${CCPBX_RING_CALLER},x)``): the caller is taken
+out of music on hold and bridged with the agent at once; when the bridge ends the
+caller is hung up (``x``), then the agent's leg. The leg runs in the dialplan (not as
+an originated application) so that call control can redirect it (hold, consult).
+When the phone does not answer in time, Asterisk gives up the originate and
+:meth:`RingConnections.ring` reports no answer.
 
 Like :mod:`ccpbx.callcontrol.persistent`, this module knows channels and AMI, not
 queues: the queue service decides who rings for which caller.
@@ -26,6 +29,8 @@ from ccpbx.errors import InvalidInput
 log = structlog.get_logger(__name__)
 
 LEG_PREFIX = "ccpbx-ring-"
+ANSWER_CONTEXT = "ccpbx-ring-answer"
+CALLER_VAR = "CCPBX_RING_CALLER"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +90,13 @@ class RingConnections:
             await self._ami.action(
                 "Originate",
                 Channel=f"PJSIP/{endpoint}",
-                Application="Bridge",
-                Data=f"{caller_channel},x",
+                Context=ANSWER_CONTEXT,
+                Exten=agent,
+                Priority="1",
                 ChannelId=leg,
                 CallerID=caller_id or f'"ccpbx queue" <{agent}>',
                 Timeout=str(max(1000, int(timeout_s * 1000))),
-                Variable=f"CCPBX_AGENT={agent}",
+                Variable=[f"CCPBX_AGENT={agent}", f"{CALLER_VAR}={caller_channel}"],
                 Async="true",
                 timeout=10,
             )

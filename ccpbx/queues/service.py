@@ -382,6 +382,11 @@ class QueueService:
 
         await self._call(apply)
 
+    async def apply(self, command: Command) -> None:
+        """Run ``command(now)`` on the worker, in order with every other input; its
+        engine events are published (call control ends or re-routes calls this way)."""
+        await self._call(command)
+
     def expect_call(self, uniqueid: str, attributes: CallAttributes) -> None:
         """Remember a caller's priority and skills until it reaches music on hold."""
         self.floor.expect_call(uniqueid, attributes)
