@@ -118,6 +118,10 @@ class CallLeg:
     agent_leg: str = ""
     """Uniqueid of the ring-mode agent's answered leg: when it ends first (the agent
     transferred the caller, or hung up), the agent's part of the call is over."""
+    shown_number: str = ""
+    """What a ring-mode agent's phone shows as the caller (see CallAttributes); empty:
+    the channel's caller ID."""
+    shown_name: str = ""
 
 
 @dataclass(slots=True)
@@ -131,10 +135,14 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class CallAttributes:
-    """What the queue script learned about a caller before music on hold."""
+    """What the queue script (or the dialer) learned about a caller before music on hold."""
 
     priority: int = 0
     required: Mapping[str, int] = field(default_factory=dict)
+    shown_number: str = ""
+    """The customer's number and name for an agent's phone when the channel's own caller
+    ID is not the customer's (a campaign call carries the campaign's caller ID)."""
+    shown_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,7 +183,13 @@ class QueueWorker:
         events = floor.state.enqueue(
             uniqueid, queue, at, priority=attrs.priority, required=required
         )
-        floor.legs[uniqueid] = CallLeg(uniqueid, channel, queue)
+        floor.legs[uniqueid] = CallLeg(
+            uniqueid,
+            channel,
+            queue,
+            shown_number=attrs.shown_number,
+            shown_name=attrs.shown_name,
+        )
         floor.publish(events)
         return events
 
@@ -362,11 +368,12 @@ class QueueWorker:
         elif session is not None:
             timeout = max(1.0, floor.specs[leg.queue].config.ring_timeout_s - RING_EARLY_S)
             caller = self._channels.get(call_id)
-            caller_id = ring_caller_id(
-                leg.queue,
-                caller.caller_id_num if caller else "",
-                caller.caller_id_name if caller else "",
-            )
+            if leg.shown_number:  # a campaign call: its channel shows the campaign's ID
+                number, name = leg.shown_number, leg.shown_name
+            else:
+                number = caller.caller_id_num if caller else ""
+                name = caller.caller_id_name if caller else ""
+            caller_id = ring_caller_id(leg.queue, number, name)
             self._spawn(
                 self._connects.ring(call_id, agent, session.endpoint, leg, timeout, caller_id),
                 "acd-ring",

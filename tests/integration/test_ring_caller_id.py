@@ -1,4 +1,5 @@
-"""Ring-mode caller ID on real Asterisk: what the agent's SIPp desk phone is sent."""
+"""Ring-mode caller ID on real Asterisk: what the agent's SIPp desk phone is sent, for
+inbound callers and for campaign calls."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from ccpbx.acd import AgentMode, AgentState
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance, Phone
+from ccpbx.sandbox.carrier import Carrier
+from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
 from ccpbx.sandbox.phones import SippPhone
 
 from .conftest import StartDaemon, eventually
@@ -81,3 +84,28 @@ async def test_ring_mode_phone_is_shown_the_customer_and_the_queue(
         assert f'"{display}"' in value, (header, value)
         assert f"<sip:{number}@" in value, (header, value)
         assert "ccpbx queue" not in value
+
+
+async def test_ring_mode_phone_is_shown_the_campaign_customer(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon, capturing_phone: SippPhone
+) -> None:
+    """A campaign call put through to a ring-mode agent: the agent's phone is sent the
+    customer's number and contact name, not the campaign's caller ID that the customer's
+    channel carries (the carrier sees the campaign's caller ID)."""
+    daemon = await start_daemon()
+    assert daemon.dialer is not None
+    await seed_campaign(daemon, "shown", [("+12125550177", NEW_YORK)], mode="progressive")
+    await add_agent(daemon, "1005", ["outbound"], mode=AgentMode.RING)
+    await daemon.acd.login("1005", "1005")
+    with Carrier(asterisk, answer_pct=100, busy_pct=0, congestion_pct=0, talk_s=8.0) as carrier:
+        await daemon.dialer.start_campaign("shown")
+        await eventually(lambda: capturing_phone.invites() == 1, 30)
+        await eventually(lambda: daemon.acd.state.agents["1005"].state is AgentState.ON_CALL)
+        await daemon.dialer.pause_campaign("shown")
+        assert [c.caller for c in carrier.log()] == ["+12125550000"]
+    (invite,) = capturing_phone.headers()
+    for header in ("From", "P-Asserted-Identity"):
+        value = invite[header]
+        assert '"outbound: Contact 0"' in value, (header, value)
+        assert "<sip:+12125550177@" in value, (header, value)
+        assert "+12125550000" not in value, (header, value)

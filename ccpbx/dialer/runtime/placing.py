@@ -137,8 +137,11 @@ class Placer:
                 await self._acd.release_outbound(key)
             return
         self._feed("placed", (lead, None, held))
-        if held is None:
-            self._acd.expect_call(key, CallAttributes(priority=self.settings.outbound_priority))
+        # A ring-mode agent's phone shows the customer, not the campaign's caller ID.
+        priority = self.settings.outbound_priority if held is None else 0
+        self._acd.expect_call(
+            key, CallAttributes(priority=priority, shown_number=lead.e164, shown_name=lead.name)
+        )
         sent_at = self._clock()
         try:
             await self._ami.action(
