@@ -3,6 +3,7 @@
 Starts a sandbox Asterisk (loopback ports of its own), a PostgreSQL database of
 its own, the ccpbx daemon, then places a SIPp call that ccpbx answers over
 FastAGI, and prints ``/status``; then the IVR, queue and dialer walk-throughs, and
+the web console's demo users (sign-in address, logins, a screenshot of each page), and
 last the configuration cycle (``ccpbx conf check``, ``diff``, ``apply``, a new phone
 registers). Everything it started is stopped at the end, also
 when it is interrupted: SIGINT (Ctrl-C, even where a background job inherited it
@@ -32,6 +33,7 @@ from ccpbx.sandbox import postgres
 from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, free_tcp_port
 from ccpbx.sandbox.demo_acd import AGENT_PHONES, run_acd_demo
 from ccpbx.sandbox.demo_conf import NEW_PHONE, run_conf_demo
+from ccpbx.sandbox.demo_console import run_console_demo
 from ccpbx.sandbox.demo_dialer import run_dialer_demo
 from ccpbx.sandbox.demo_ivr import DEMO_DID, run_ivr_demo
 from ccpbx.sandbox.root import ensure_runtime
@@ -104,6 +106,8 @@ async def run(hold: float) -> int:
                     green = (
                         await run_acd_demo(asterisk, daemon, database_url, Path(workdir)) and green
                     )
+                    say("web console: demo users sign in; a screenshot of each one's page")
+                    users = await run_console_demo(daemon, database_url, http_port)
                     say("outbound: a predictive campaign dials simulated customers")
                     green = (
                         await run_dialer_demo(asterisk, daemon, database_url, Path(workdir))
@@ -121,6 +125,11 @@ async def run(hold: float) -> int:
                         f"   or register a softphone as {NEW_PHONE} at 127.0.0.1:"
                         f"{asterisk.settings.sip_port} (UDP) with the secret printed above"
                     )
+                    print(
+                        f"   or sign in to the web console at http://127.0.0.1:{http_port}/login:"
+                    )
+                    for user in users:
+                        print(f"     {user.name} / {user.password} ({user.page})")
                     await asyncio.sleep(hold)
             except asyncio.CancelledError:
                 # Interrupted: end the calls in progress, so the daemon has none to drain,
