@@ -133,13 +133,18 @@ def test_commands_log_at_the_configured_level(
     printed at "info" and dropped at "warning"; stdout stays empty."""
     config = tmp_path / "ccpbx.toml"
     printed = {}
-    for level in ("warning", "info"):
-        config.write_text(f'[log]\nlevel = "{level}"\nformat = "json"\n', encoding="utf-8")
-        configure_command_logging(argparse.Namespace(config=config, command="token"))
-        structlog.get_logger("probe").info("probe_event")
-        out, err = capsys.readouterr()
-        assert out == ""
-        printed[level] = err.count('"event": "probe_event"')
+    before = structlog.get_config()
+    try:
+        for level in ("warning", "info"):
+            config.write_text(f'[log]\nlevel = "{level}"\nformat = "json"\n', encoding="utf-8")
+            configure_command_logging(argparse.Namespace(config=config, command="token"))
+            structlog.get_logger("probe").info("probe_event")
+            out, err = capsys.readouterr()
+            assert out == ""
+            printed[level] = err.count('"event": "probe_event"')
+    finally:
+        # The loggers print to this test's captured stderr, closed once it ends.
+        structlog.configure(**before)
     assert printed == {"warning": 0, "info": 1}
 
 
