@@ -319,6 +319,9 @@ async def test_killed_with_ivr_queue_and_campaign_calls(
                 hangup = observer.hung_up(uniqueid)
                 assert hangup is not None
                 assert hangup.get("Context") == "ccpbx-fallback-hangup", hangup.get("Context")
+            # No channel is left in a script whose server died.
+            concise = asterisk.cli("core show channels concise").splitlines()
+            assert [c for c in concise if c.count("!") >= 13 and c.split("!")[5] == "AGI"] == []
             live = {u for u, _ in asterisk_channels(asterisk)}
             assert set(talking) <= live
             assert set(waiting) <= live
@@ -338,6 +341,16 @@ async def test_killed_with_ivr_queue_and_campaign_calls(
                 assert call_id in leg.callers
                 assert acd.legs[call_id].channel in rooms[agent], rooms[agent]
             assert [c.call_id for c in acd.state.waiting("sales")] == waiting
+
+            # The IVR calls the killed process left open are ended as failed.
+            async def interrupted() -> list[str]:
+                rows = await pool.fetch(
+                    "SELECT outcome FROM ivr_calls WHERE uniqueid = ANY($1::text[])", ivr_calls
+                )
+                return [r["outcome"] for r in rows]
+
+            await eventually(lambda: _all_set(interrupted()), timeout=30, interval=0.2)
+            assert await interrupted() == ["failed"] * size.ivr
 
             # New IVR calls work: key 2 in the menu says goodbye.
             keys = Keypad(asterisk)
@@ -435,6 +448,11 @@ async def test_killed_with_ivr_queue_and_campaign_calls(
     figures["reconciled"] = len(reconciled)
     figures["s to recover ACD"] = recovered_s
     figures["s to settle campaign"] = settled_s
+
+
+async def _all_set(values: Any) -> bool:
+    found = await values
+    return bool(found) and None not in found
 
 
 async def _len_at_least(values: Any, count: int) -> bool:
