@@ -105,6 +105,8 @@ class Size:
     contacts: int
     campaign_agents: int
     campaign_up: int
+    answer_pct: int = 55
+    """Customers who answer; fewer make the predictive pacer dial more calls at once."""
 
     @property
     def sales_agents(self) -> tuple[str, ...]:
@@ -163,7 +165,9 @@ async def observer(asterisk: AsteriskInstance) -> AsyncIterator[Observer]:
 
 
 SMALL = Size(ivr=4, talking=2, waiting=3, contacts=30, campaign_agents=3, campaign_up=3)
-FULL = Size(ivr=10, talking=4, waiting=6, contacts=120, campaign_agents=8, campaign_up=8)
+FULL = Size(
+    ivr=10, talking=4, waiting=6, contacts=120, campaign_agents=8, campaign_up=14, answer_pct=30
+)
 
 
 @pytest.mark.timeout(900)
@@ -231,7 +235,9 @@ async def test_killed_with_ivr_queue_and_campaign_calls(
         token, _ = await TokenRepository(pool).create("admin", "kill test")
         agents = (*size.sales_agents, *size.outbound_agents)
         with (
-            Carrier(asterisk, answer_pct=55, busy_pct=15, congestion_pct=5, talk_s=3.0) as carrier,
+            Carrier(
+                asterisk, answer_pct=size.answer_pct, busy_pct=15, congestion_pct=5, talk_s=3.0
+            ) as carrier,
             desk_phones(asterisk, agents),
         ):
             proc = await _serve_until_healthy(config, http_port, tmp_path / "serve.log")
