@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import signal
 import time
 from collections.abc import Coroutine, Mapping
@@ -38,6 +39,7 @@ from ccpbx.http.routes_calls import setup_call_routes
 from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.http.routes_pbx import setup_pbx_routes
+from ccpbx.ivr import store as ivr_store
 from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
 from ccpbx.pbx.hours_script import handler_for as hours_handler
 from ccpbx.pbx.outside import handler_for as outside_call_handler
@@ -249,6 +251,7 @@ class Daemon:
         self.cdr.start()
         if self.dialer is not None:
             self._spawn(self._start_dialer(self.dialer), "dialer-start")
+        self._spawn(self._settle_ivr_calls(), "ivr-settle")
         await self.agi.start()
         app = make_app(self.health, self.metrics, self._verify_token, self.acd, self.sign_in)
         setup_web_routes(app)
@@ -290,6 +293,29 @@ class Daemon:
                 raise
             except Exception as exc:
                 log.warning("dialer_start_failed", error=repr(exc))
+                await asyncio.sleep(2.0)
+
+    async def _settle_ivr_calls(self) -> None:
+        # IVR calls a killed ccpbx left open: once the channel view says which live.
+        started = dt.datetime.fromtimestamp(self.started_at, dt.UTC)
+        while True:
+            try:
+                await self.ami.wait_ready(None)
+                if self.channels.resyncs == 0:
+                    await self.channels.wait_resync(0, 30)
+                if not await self.database.wait_ready(30):
+                    continue
+                live = {str(c["uniqueid"]) for c in self.channels.snapshot()}
+                ended = await ivr_store.settle_interrupted(
+                    self.database.pool, before=started, live=live, now=dt.datetime.now(dt.UTC)
+                )
+                if ended:
+                    log.info("ivr_calls_interrupted_settled", calls=ended)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("ivr_settle_failed", error=repr(exc))
                 await asyncio.sleep(2.0)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:

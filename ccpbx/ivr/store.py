@@ -8,7 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -357,6 +357,24 @@ async def finish_call(db: Executor, call_id: uuid.UUID, run: FlowRun, now: dt.da
         [s.next for s in path],
         [json.dumps(s.detail, default=str) for s in path],
     )
+
+
+async def settle_interrupted(
+    db: Executor, *, before: dt.datetime, live: Collection[str], now: dt.datetime
+) -> int:
+    """End the calls a ccpbx that died (SIGKILL, a crash) left open: its script died with
+    it and the dialplan sent the caller to the fallback, so nothing else records their end.
+    A call still open, started before ``before`` (this process's start) and whose channel
+    is not ``live`` any more ends ``failed`` at ``now`` (its path is lost: steps are
+    written when a call ends). Returns how many were ended."""
+    result: str = await db.execute(
+        """UPDATE ivr_calls SET ended_at = $3, outcome = 'failed'
+           WHERE outcome IS NULL AND started_at < $1 AND NOT (uniqueid = ANY($2::text[]))""",
+        before,
+        sorted(live),
+        now,
+    )
+    return int(result.rsplit(" ", 1)[-1])
 
 
 async def call_path(db: Executor, call_id: uuid.UUID) -> list[dict[str, Any]]:

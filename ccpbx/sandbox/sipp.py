@@ -265,6 +265,8 @@ def run_sipp(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # SIPp echoes stray datagrams it discards (an RTCP packet on its SIP port).
+            errors="replace",
         )
         _running.add((asterisk, proc))
     with proc:

@@ -165,3 +165,44 @@ async def test_activation_refuses_a_text_that_fails_the_checks(conn: asyncpg.Con
     with pytest.raises(InvalidInput, match="unknown node 'nowhere'"):
         await store.activate(conn, flow, broken)
     assert await store.versions(conn, "unit") == []
+
+
+async def test_calls_left_open_by_a_dead_process_are_ended_as_failed(database_url: str) -> None:
+    """Open IVR calls started before this process whose channel is gone end 'failed';
+    a call whose channel still lives, one started since, and a finished one stay as they
+    are."""
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        flow, source = version_text("one")
+        async with pool.acquire() as c:
+            await store.activate(c, flow, source)
+        active = await store.active_for_did(pool, "8001")
+        assert active is not None
+        earlier = NOW - dt.timedelta(minutes=1)
+        ids = {}
+        for uniqueid, at in (
+            ("gone", earlier),
+            ("alive", earlier),
+            ("new", NOW),
+            ("done", earlier),
+        ):
+            ids[uniqueid] = await store.start_call(
+                pool, uniqueid=uniqueid, did="8001", caller="1", active=active, now=at
+            )
+        run = FlowRun(flow, caller="1", did="8001", clock=lambda: NOW, channel_language="en")
+        run.abandon()
+        await store.finish_call(pool, ids["done"], run, earlier)
+        later = NOW + dt.timedelta(seconds=5)
+        ended = await store.settle_interrupted(pool, before=NOW, live={"alive"}, now=later)
+        assert ended == 1
+        rows = await pool.fetch("SELECT uniqueid, outcome, ended_at FROM ivr_calls")
+        found = {r["uniqueid"]: (r["outcome"], r["ended_at"]) for r in rows}
+        assert found == {
+            "gone": ("failed", later),
+            "alive": (None, None),
+            "new": (None, None),
+            "done": ("abandoned", earlier),
+        }
+        assert await store.settle_interrupted(pool, before=NOW, live=set(), now=later) == 1
+    finally:
+        await pool.close()
