@@ -89,6 +89,7 @@ class HttpConfig:
     # Failed sign-ins from one source address within the lockout time before that
     # address is refused for every name (guessing across many names).
     login_max_failures_per_source: int = 50
+    token_max_failures_per_source: int = 20  # failed bearer tokens a minute, then 429
     # Addresses of TLS/HTTP proxies in front of ccpbx: a request from one of them is
     # counted against the client address its X-Forwarded-For names.
     trusted_proxies: tuple[str, ...] = ()
@@ -364,6 +365,7 @@ def validate(config: Config) -> Config:
         "http.login_max_failures": config.http.login_max_failures,
         "http.login_lockout_minutes": config.http.login_lockout_minutes,
         "http.login_max_failures_per_source": config.http.login_max_failures_per_source,
+        "http.token_max_failures_per_source": config.http.token_max_failures_per_source,
         "direct_lines.max_wait_s": config.direct_lines.max_wait_s,
         "direct_lines.ring_timeout_s": config.direct_lines.ring_timeout_s,
     }

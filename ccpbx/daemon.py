@@ -46,7 +46,8 @@ from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.model import DirectLines
 from ccpbx.queues.service import QueueService
-from ccpbx.store.tokens import ApiToken, TokenRepository
+from ccpbx.store.token_checks import TokenChecks
+from ccpbx.store.tokens import ApiToken
 from ccpbx.users.service import SessionSettings, SignIn
 from ccpbx.web import setup_web_routes
 from ccpbx.welcome import welcome
@@ -97,6 +98,7 @@ class Daemon:
         )
         self.channels = ChannelView()
         self.ami = AmiClient(config.ami.session())
+        self.tokens = TokenChecks(lambda: self.database.pool)
         self.acd = QueueService(
             self.ami,
             self.channels,
@@ -239,7 +241,7 @@ class Daemon:
         return samples
 
     async def _verify_token(self, token: str) -> ApiToken:
-        return await TokenRepository(self.database.pool).verify(token)
+        return await self.tokens.verify(token)
 
     # -- lifecycle -------------------------------------------------------------
     async def start(self) -> None:
@@ -253,7 +255,15 @@ class Daemon:
             self._spawn(self._start_dialer(self.dialer), "dialer-start")
         self._spawn(self._settle_ivr_calls(), "ivr-settle")
         await self.agi.start()
-        app = make_app(self.health, self.metrics, self._verify_token, self.acd, self.sign_in)
+        self.tokens.start()
+        app = make_app(
+            self.health,
+            self.metrics,
+            self._verify_token,
+            self.acd,
+            self.sign_in,
+            token_failures_per_minute=self.config.http.token_max_failures_per_source,
+        )
         setup_web_routes(app)
         # Admin API: phones, trunks, numbers and the Asterisk configuration, against the
         # configuration as last (re)loaded.
@@ -372,6 +382,7 @@ class Daemon:
         await self.ami.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        await self.tokens.stop()  # the last uses, before the pool closes
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -53,6 +53,17 @@ class Forbidden(CcpbxError):
     http_status = 403
 
 
+class TooManyRequests(CcpbxError):
+    """A caller over a rate limit; ``retry_after_s`` says when to try again."""
+
+    error_id = "too_many_requests"
+    http_status = 429
+
+    def __init__(self, message: str, retry_after_s: int, **details: object) -> None:
+        super().__init__(message, retry_after_s=retry_after_s, **details)
+        self.retry_after_s = retry_after_s
+
+
 class Unavailable(CcpbxError):
     """A component ccpbx depends on (AMI link, database) is down right now."""
 

@@ -14,6 +14,7 @@ from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
 from ccpbx.http.middleware import requires
 from ccpbx.metrics import MetricsRegistry, Sample
+from ccpbx.store.token_checks import TokenChecks
 from ccpbx.store.tokens import TokenRepository
 
 STATE = web.AppKey("state", dict)
@@ -31,7 +32,7 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[TestClient]:
     metrics.register(
         lambda: [Sample("ccpbx_test_total", "counter", "a test counter", 3, (("node", 'a"b'),))]
     )
-    app = make_app(health, metrics, TokenRepository(pool).verify)
+    app = make_app(health, metrics, TokenChecks(lambda: pool, ttl_s=0).verify)
 
     @requires("supervisor")
     async def supervised(request: web.Request) -> web.Response:
@@ -147,3 +148,23 @@ async def test_bad_role_is_refused(pool: asyncpg.Pool) -> None:
 
     with pytest.raises(InvalidInput, match="role must be one of"):
         await TokenRepository(pool).create("root", "x")
+
+
+async def test_an_address_guessing_tokens_is_refused_for_a_minute(pool: asyncpg.Pool) -> None:
+    """After 3 failed tokens from one address within a minute (the limit set to 3), the
+    next request gets 429 with Retry-After, even with a good token, and no token check
+    reaches the database; other routes' public paths still answer."""
+    checks = TokenChecks(lambda: pool, ttl_s=0)
+    good, _ = await TokenRepository(pool).create("admin", "ops")
+    app = make_app(HealthRegistry(), MetricsRegistry(), checks.verify, token_failures_per_minute=3)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        bad = {"Authorization": "Bearer ccpbx_" + "x" * 43}
+        for _ in range(3):
+            assert (await client.get("/api/whoami", headers=bad)).status == 401
+        reads = checks.reads
+        refused = await client.get("/api/whoami", headers={"Authorization": f"Bearer {good}"})
+        assert refused.status == 429
+        assert refused.headers["Retry-After"] == "60"
+        assert (await refused.json())["error_id"] == "too_many_requests"
+        assert checks.reads == reads
+        assert (await client.get("/health")).status == 200

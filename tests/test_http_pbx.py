@@ -27,6 +27,7 @@ from ccpbx.http.routes_conf import answer, setup_conf_routes
 from ccpbx.http.routes_pbx import setup_pbx_routes
 from ccpbx.metrics import MetricsRegistry
 from ccpbx.pbx import model, provision
+from ccpbx.store.token_checks import TokenChecks
 from ccpbx.store.tokens import TokenRepository
 
 REALM = "pbx.example"
@@ -52,7 +53,7 @@ async def client(
         },
     )
     (tmp_path / "etc-asterisk").mkdir()
-    app = make_app(HealthRegistry(), MetricsRegistry(), TokenRepository(pool).verify)
+    app = make_app(HealthRegistry(), MetricsRegistry(), TokenChecks(lambda: pool, ttl_s=0).verify)
     setup_pbx_routes(app, pool, config)
     setup_conf_routes(app, lambda: pool, lambda: config)
     await pool.execute("INSERT INTO acd_queues (name) VALUES ('sales')")

@@ -12,6 +12,7 @@ from yarl import URL
 from ccpbx.health import HealthRegistry
 from ccpbx.http.app import make_app
 from ccpbx.metrics import MetricsRegistry
+from ccpbx.store.token_checks import TokenChecks
 from ccpbx.store.tokens import TokenRepository
 from ccpbx.web import setup_web_routes
 from ccpbx.web.assets import LONG_CACHE, REVALIDATE, StaticFiles
@@ -19,7 +20,7 @@ from ccpbx.web.assets import LONG_CACHE, REVALIDATE, StaticFiles
 
 @pytest.fixture
 async def client(pool: asyncpg.Pool) -> AsyncIterator[TestClient]:
-    app = make_app(HealthRegistry(), MetricsRegistry(), TokenRepository(pool).verify)
+    app = make_app(HealthRegistry(), MetricsRegistry(), TokenChecks(lambda: pool, ttl_s=0).verify)
     setup_web_routes(app)
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
         yield test_client

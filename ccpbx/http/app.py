@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from ccpbx.health import HealthRegistry
 from ccpbx.http import routes_system
-from ccpbx.http.keys import HEALTH, METRICS, SIGN_IN, VERIFY_TOKEN, TokenVerifier
+from ccpbx.http.keys import (
+    HEALTH,
+    METRICS,
+    SIGN_IN,
+    TOKEN_FAILURES,
+    VERIFY_TOKEN,
+    TokenVerifier,
+)
 from ccpbx.http.middleware import auth_middleware, error_middleware
 from ccpbx.metrics import MetricsRegistry
+from ccpbx.users.limits import SourceLimiter
 
 if TYPE_CHECKING:
     from ccpbx.queues.service import QueueService
@@ -23,8 +32,10 @@ def make_app(
     verify_token: TokenVerifier,
     acd: QueueService | None = None,
     sign_in: SignIn | None = None,
+    token_failures_per_minute: int = 20,
 ) -> web.Application:
-    """The app; with ``sign_in``, browsers sign in too (/login, /logout, /api/session)."""
+    """The app; with ``sign_in``, browsers sign in too (/login, /logout, /api/session).
+    A source address past ``token_failures_per_minute`` failed bearer tokens gets 429."""
     middlewares = [error_middleware, auth_middleware]
     if acd is not None:
         from ccpbx.http import routes_acd
@@ -34,6 +45,7 @@ def make_app(
     app[HEALTH] = health
     app[METRICS] = metrics
     app[VERIFY_TOKEN] = verify_token
+    app[TOKEN_FAILURES] = SourceLimiter(token_failures_per_minute, dt.timedelta(minutes=1))
     app.add_routes(routes_system.routes)
     if sign_in is not None:
         from ccpbx.http import sessions

@@ -10,6 +10,7 @@ site (Origin). Pages (paths outside /api/) send someone not signed in to /login.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,9 +19,9 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from ccpbx.errors import CcpbxError, Forbidden, Unauthorized
-from ccpbx.http.keys import REQUEST_SESSION, REQUEST_TOKEN, SIGN_IN, VERIFY_TOKEN
-from ccpbx.http.sessions_cookie import login_url, read_session_id, same_origin
+from ccpbx.errors import CcpbxError, Forbidden, TooManyRequests, Unauthorized
+from ccpbx.http.keys import REQUEST_SESSION, REQUEST_TOKEN, SIGN_IN, TOKEN_FAILURES, VERIFY_TOKEN
+from ccpbx.http.sessions_cookie import client_address, login_url, read_session_id, same_origin
 from ccpbx.store.tokens import ROLES, ApiToken
 from ccpbx.users.store import Session
 
@@ -69,6 +70,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         headers = (
             {"WWW-Authenticate": 'Bearer realm="ccpbx"'} if isinstance(exc, Unauthorized) else None
         )
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return web.json_response(error_body(exc), status=exc.http_status, headers=headers)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -148,6 +151,25 @@ async def _check_csrf(request: web.Request, session: Session) -> None:
         )
 
 
+async def _checked_token(request: web.Request, token: str) -> ApiToken:
+    """The token's principal; a source address with too many failed tokens within a
+    minute is refused (429, Retry-After) before any check, so guessing costs ccpbx
+    (and the calls it serves) nothing more."""
+    limiter = request.app[TOKEN_FAILURES]
+    source = client_address(request) or ""
+    now = dt.datetime.now(dt.UTC)
+    if limiter.blocked(source, now):
+        raise TooManyRequests(
+            "too many failed tokens from this address: wait a minute",
+            retry_after_s=int(limiter.window.total_seconds()),
+        )
+    try:
+        return await request.app[VERIFY_TOKEN](token)
+    except Unauthorized:
+        limiter.failed(source, now)
+        raise
+
+
 async def _authenticate(request: web.Request) -> ApiToken:
     """The bearer token, else the session cookie; Unauthorized (or, for a page, a
     redirect to the sign-in form) when there is neither."""
@@ -156,7 +178,7 @@ async def _authenticate(request: web.Request) -> ApiToken:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("a bearer token is required (Authorization: Bearer <token>)")
-        return await request.app[VERIFY_TOKEN](token.strip())
+        return await _checked_token(request, token.strip())
     sign_in = request.app.get(SIGN_IN)
     session_id = read_session_id(request) if sign_in is not None else None
     session = await sign_in.resume(session_id) if sign_in and session_id else None

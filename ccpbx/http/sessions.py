@@ -19,6 +19,7 @@ from ccpbx.http.middleware import requires
 from ccpbx.http.requests import json_body
 from ccpbx.http.sessions_cookie import (
     clear_session_cookie,
+    client_address,
     home_for,
     read_session_id,
     safe_next,
@@ -56,20 +57,6 @@ def _form_page(
     return web.Response(
         text=html, content_type="text/html", charset="utf-8", status=status, headers=_PAGE_HEADERS
     )
-
-
-def client_address(request: web.Request) -> str | None:
-    """The address sign-in limits count: the peer, or behind a trusted proxy the last
-    address its X-Forwarded-For names that is not itself a trusted proxy."""
-    trusted = _sign_in(request).settings.trusted_proxies
-    address = request.remote
-    if address not in trusted:
-        return address
-    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
-        hop = hop.strip()
-        if hop and hop not in trusted:
-            return hop[:64]
-    return address
 
 
 @routes.get("/login")

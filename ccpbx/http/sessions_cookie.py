@@ -83,3 +83,18 @@ def same_origin(request: web.Request) -> bool:
         return False
     parts = urlsplit(origin)
     return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()
+
+
+def client_address(request: web.Request) -> str | None:
+    """The address sign-in and token limits count: the peer, or behind a trusted proxy
+    the last address its X-Forwarded-For names that is not itself a trusted proxy."""
+    sign_in = request.app.get(SIGN_IN)
+    trusted = sign_in.settings.trusted_proxies if sign_in is not None else frozenset()
+    address = request.remote
+    if address not in trusted:
+        return address
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = hop.strip()
+        if hop and hop not in trusted:
+            return hop[:64]
+    return address

@@ -1,4 +1,5 @@
-"""API tokens: issued once, stored only as a hash, checked on every request."""
+"""API tokens: issued once, stored only as a hash, checked on every request (by
+:mod:`ccpbx.store.token_checks`, without a write per request)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from datetime import datetime
 
 import asyncpg
 
-from ccpbx.errors import InvalidInput, Unauthorized
+from ccpbx.errors import InvalidInput
 
 ROLES = ("agent", "supervisor", "admin")
-_PREFIX = "ccpbx_"
+PREFIX = "ccpbx_"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +32,7 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def _row(row: asyncpg.Record) -> ApiToken:
+def token_from_row(row: asyncpg.Record) -> ApiToken:
     return ApiToken(
         row["id"],
         row["name"],
@@ -57,7 +58,7 @@ class TokenRepository:
             )
         if not name or len(name) > 200:
             raise InvalidInput("token name must be 1 to 200 characters", field="name")
-        token = _PREFIX + secrets.token_urlsafe(32)
+        token = PREFIX + secrets.token_urlsafe(32)
         row = await self._db.fetchrow(
             """INSERT INTO api_tokens (name, role, subject, token_hash, expires_at)
                VALUES ($1, $2, $3, $4, $5) RETURNING *""",
@@ -68,22 +69,7 @@ class TokenRepository:
             expires_at,
         )
         assert row is not None
-        return token, _row(row)
-
-    async def verify(self, token: str) -> ApiToken:
-        """The live token matching ``token``; Unauthorized otherwise."""
-        if not token.startswith(_PREFIX) or len(token) > 200:
-            raise Unauthorized("invalid token")
-        row = await self._db.fetchrow(
-            """UPDATE api_tokens SET last_used_at = now()
-               WHERE token_hash = $1 AND revoked_at IS NULL
-                 AND (expires_at IS NULL OR expires_at > now())
-               RETURNING *""",
-            hash_token(token),
-        )
-        if row is None:
-            raise Unauthorized("invalid, revoked or expired token")
-        return _row(row)
+        return token, token_from_row(row)
 
     async def revoke(self, token_id: int) -> bool:
         status = await self._db.execute(
@@ -94,4 +80,4 @@ class TokenRepository:
 
     async def list(self) -> list[ApiToken]:
         rows = await self._db.fetch("SELECT * FROM api_tokens ORDER BY id")
-        return [_row(r) for r in rows]
+        return [token_from_row(r) for r in rows]

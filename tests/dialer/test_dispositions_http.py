@@ -17,6 +17,7 @@ from ccpbx.http.app import make_app
 from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.metrics import MetricsRegistry
 from ccpbx.store import attempts, campaigns, leasing
+from ccpbx.store.token_checks import TokenChecks
 from ccpbx.store.tokens import TokenRepository
 
 from .store_control import StoreControl
@@ -31,7 +32,7 @@ async def control(pool: asyncpg.Pool) -> StoreControl:
 
 @pytest.fixture
 async def client(pool: asyncpg.Pool, control: StoreControl) -> AsyncIterator[TestClient]:
-    app = make_app(HealthRegistry(), MetricsRegistry(), TokenRepository(pool).verify)
+    app = make_app(HealthRegistry(), MetricsRegistry(), TokenChecks(lambda: pool, ttl_s=0).verify)
     setup_dialer_routes(app, control, lambda: pool)
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
         yield test_client

@@ -22,7 +22,7 @@ from ccpbx.health import HealthRegistry
 from ccpbx.http.app import make_app
 from ccpbx.metrics import MetricsRegistry
 from ccpbx.queues.service import QueueService
-from ccpbx.store.tokens import TokenRepository
+from ccpbx.store.token_checks import TokenChecks
 from ccpbx.users import accounts
 from ccpbx.users.model import User
 from ccpbx.users.service import SessionSettings, SignIn
@@ -78,7 +78,7 @@ async def serve(
     app = make_app(
         HealthRegistry(),
         MetricsRegistry(),
-        TokenRepository(pool).verify,
+        TokenChecks(lambda: pool, ttl_s=0).verify,
         QueueService(ami, ChannelView(), pool=lambda: pool),
         SignIn(lambda: pool, settings or SessionSettings(), clock),
     )
