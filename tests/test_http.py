@@ -168,3 +168,35 @@ async def test_an_address_guessing_tokens_is_refused_for_a_minute(pool: asyncpg.
         assert (await refused.json())["error_id"] == "too_many_requests"
         assert checks.reads == reads
         assert (await client.get("/health")).status == 200
+
+
+async def test_status_details_are_for_admins_only(pool: asyncpg.Pool) -> None:
+    """/status shows everyone each component's up and state; the details (here the AMI
+    host and last error) only to an admin token, not to an agent token or a bad one."""
+    health = HealthRegistry()
+    health.register(
+        "ami",
+        lambda: ComponentStatus("ami", False, "down", {"host": "10.1.2.3:5038", "error": "x"}),
+    )
+    app = make_app(health, MetricsRegistry(), TokenChecks(lambda: pool, ttl_s=0).verify)
+    admin, _ = await TokenRepository(pool).create("admin", "ops")
+    agent, _ = await TokenRepository(pool).create("agent", "a", subject="1001")
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        seen = {}
+        for who, token in (
+            ("nobody", None),
+            ("agent", agent),
+            ("bad", "ccpbx_no"),
+            ("admin", admin),
+        ):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            resp = await client.get("/status", headers=headers)
+            assert resp.status == 503
+            seen[who] = (await resp.json())["components"]["ami"]
+    short = {"up": False, "state": "down"}
+    assert seen == {
+        "nobody": short,
+        "agent": short,
+        "bad": short,
+        "admin": {**short, "host": "10.1.2.3:5038", "error": "x"},
+    }

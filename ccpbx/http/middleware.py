@@ -198,6 +198,15 @@ async def _authenticate(request: web.Request) -> ApiToken:
     return _session_principal(session)
 
 
+async def optional_principal(request: web.Request) -> ApiToken | None:
+    """Who asks on a public path, if they say so (a token or session that does not
+    check out counts as nobody: public paths answer everyone)."""
+    try:
+        return await _authenticate(request)
+    except (CcpbxError, web.HTTPException):
+        return None
+
+
 async def _authorized(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The handler, once the caller's role is enough for it."""
     if request.match_info.http_exception is not None:

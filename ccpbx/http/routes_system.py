@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ccpbx import __version__
 from ccpbx.http.keys import HEALTH, METRICS, REQUEST_TOKEN
-from ccpbx.http.middleware import requires
+from ccpbx.http.middleware import optional_principal, requires
 
 routes = web.RouteTableDef()
 
@@ -19,10 +19,20 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.get("/status")
 async def status(request: web.Request) -> web.Response:
+    """Each component's state for everyone (monitoring needs no token); the details
+    (addresses, counts, last errors) only for an admin token or session."""
     snapshot = request.app[HEALTH].snapshot()
-    return web.json_response(
-        {**snapshot, "version": __version__}, status=200 if snapshot["status"] == "ok" else 503
-    )
+    code = 200 if snapshot["status"] == "ok" else 503
+    who = await optional_principal(request)
+    if who is None or who.role != "admin":
+        snapshot = {
+            "status": snapshot["status"],
+            "components": {
+                name: {"up": part["up"], "state": part["state"]}
+                for name, part in snapshot["components"].items()
+            },
+        }
+    return web.json_response({**snapshot, "version": __version__}, status=code)
 
 
 @routes.get("/metrics")

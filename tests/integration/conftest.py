@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
+import aiohttp
 import pytest
 
 from ccpbx.agi import AgiHandler
@@ -23,6 +24,7 @@ from ccpbx.sandbox.asterisk import AsteriskInstance, AsteriskSettings, Phone
 from ccpbx.sandbox.phones import SippPhone
 from ccpbx.sandbox.root import ensure_runtime
 from ccpbx.sandbox.stack import daemon_config
+from ccpbx.store.tokens import TokenRepository
 
 from .figures import Figures, table
 
@@ -200,3 +202,19 @@ def phone(asterisk: AsteriskInstance) -> Iterator[SippPhone]:
     phone.start()
     yield phone
     phone.stop()
+
+
+_STATUS_TOKENS: dict[int, str] = {}
+
+
+async def admin_status(daemon: Daemon) -> tuple[int, dict[str, Any]]:
+    """GET /status as an admin (the details: counts, reasons, errors); its code and body.
+    The admin token is made once per daemon."""
+    token = _STATUS_TOKENS.get(id(daemon))
+    if token is None:
+        token, _ = await TokenRepository(daemon.database.pool).create("admin", "status test")
+        _STATUS_TOKENS[id(daemon)] = token
+    url = f"http://127.0.0.1:{daemon.http_port}/status"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+        return resp.status, await resp.json()

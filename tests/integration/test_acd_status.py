@@ -4,20 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import structlog
 
-from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance
 
-from .conftest import StartDaemon, eventually
+from .conftest import StartDaemon, admin_status, eventually
 from .test_acd_support import add_queue, waiting_caller
 
-
-async def status(daemon: Daemon) -> tuple[int, dict[str, Any]]:
-    url = f"http://127.0.0.1:{daemon.http_port}/status"
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
-        return resp.status, await resp.json()
+status = admin_status
 
 
 async def test_status_reports_the_queue_service(

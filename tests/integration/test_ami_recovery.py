@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance
 
-from .conftest import StartDaemon, asterisk_channels, eventually
+from .conftest import StartDaemon, admin_status, asterisk_channels, eventually
 
 
 async def park_call(daemon: Daemon) -> None:
@@ -29,10 +28,7 @@ def view_names(daemon: Daemon) -> set[tuple[str, str]]:
     return {(c["uniqueid"], c["channel"]) for c in daemon.channels.snapshot()}
 
 
-async def status(daemon: Daemon) -> tuple[int, dict]:  # type: ignore[type-arg]
-    url = f"http://127.0.0.1:{daemon.http_port}/status"
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
-        return resp.status, await resp.json()
+status = admin_status
 
 
 @pytest.mark.parametrize("how", ["core stop now", "kill -9"])

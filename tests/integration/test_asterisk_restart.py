@@ -10,16 +10,14 @@ import time
 from collections import Counter
 from typing import Any
 
-import aiohttp
 import pytest
 
 from ccpbx.acd import AgentMode, AgentState
-from ccpbx.daemon import Daemon
 from ccpbx.sandbox.asterisk import AsteriskInstance
 from ccpbx.sandbox.carrier import Carrier
 from ccpbx.sandbox.outbound import NEW_YORK, seed_campaign
 
-from .conftest import StartDaemon, eventually
+from .conftest import StartDaemon, admin_status, eventually
 from .dialer_support import log_in_agents
 from .figures import Figures
 from .test_acd_support import add_agent, add_queue, desk_phones
@@ -27,10 +25,7 @@ from .test_acd_support import add_agent, add_queue, desk_phones
 AGENTS = ("1006", "1007", "1008", "1009")
 
 
-async def status(daemon: Daemon) -> tuple[int, dict[str, Any]]:
-    url = f"http://127.0.0.1:{daemon.http_port}/status"
-    async with aiohttp.ClientSession() as http, http.get(url) as resp:
-        return resp.status, await resp.json()
+status = admin_status
 
 
 def _utc(at: float) -> dt.datetime:
