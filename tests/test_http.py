@@ -200,3 +200,35 @@ async def test_status_details_are_for_admins_only(pool: asyncpg.Pool) -> None:
         "bad": short,
         "admin": {**short, "host": "10.1.2.3:5038", "error": "x"},
     }
+
+
+async def test_a_database_outage_answers_503_not_500(database_url: str) -> None:
+    """With PostgreSQL unreachable mid-outage (the pool's link cut, no new connection
+    possible), a request whose token must be read gets 503 with Retry-After, not 500."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from ccpbx.sandbox.faultproxy import FaultProxy
+
+    parts = urlsplit(database_url)
+    proxy = FaultProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    port = await proxy.start()
+    netloc = f"{parts.username}@127.0.0.1:{port}" if parts.username else f"127.0.0.1:{port}"
+    pool = await asyncpg.create_pool(
+        urlunsplit(parts._replace(netloc=netloc)), min_size=1, max_size=1
+    )
+    try:
+        token, _ = await TokenRepository(pool).create("admin", "ops")
+        app = make_app(
+            HealthRegistry(), MetricsRegistry(), TokenChecks(lambda: pool, ttl_s=0).verify
+        )
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            assert (await client.get("/api/whoami", headers=headers)).status == 200
+            proxy.cut()
+            await proxy.stop()
+            down = await client.get("/api/whoami", headers=headers)
+            assert down.status == 503, await down.text()
+            assert down.headers["Retry-After"] == "5"
+            assert (await down.json())["error_id"] == "unavailable"
+    finally:
+        pool.terminate()

@@ -9,9 +9,17 @@ Times are seconds on one clock chosen by the caller (``now`` is always passed in
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+MAX_SECONDS = 86_400
+"""The longest time a queue setting may name (a day): no NaN, no infinity."""
+
+
+def _seconds(value: float) -> bool:
+    return math.isfinite(value) and 0 <= value <= MAX_SECONDS
 
 
 class AgentState(StrEnum):
@@ -111,10 +119,10 @@ class QueueConfig:
             (self.service_level_s, "service_level_s"),
             (self.short_abandon_s, "short_abandon_s"),
         ):
-            if value < 0:
-                raise ValueError(f"{what} must be >= 0")
-        if self.max_wait_s is not None and self.max_wait_s <= 0:
-            raise ValueError("max_wait_s must be > 0 when set")
+            if not _seconds(value):
+                raise ValueError(f"{what} must be a number of seconds from 0 to {MAX_SECONDS}")
+        if self.max_wait_s is not None and not (_seconds(self.max_wait_s) and self.max_wait_s > 0):
+            raise ValueError(f"max_wait_s must be > 0 and at most {MAX_SECONDS} when set")
         if self.overflow is not None and self.max_wait_s is None:
             raise ValueError("an overflow target needs max_wait_s")
         target = self.overflow
@@ -124,8 +132,8 @@ class QueueConfig:
         if any(b.after_s < a.after_s for a, b in itertools.pairwise(steps)):
             raise ValueError("relaxation steps must be ordered by after_s")
         for step in steps:
-            if step.after_s < 0:
-                raise ValueError("relaxation after_s must be >= 0")
+            if not _seconds(step.after_s):
+                raise ValueError(f"relaxation after_s must be from 0 to {MAX_SECONDS}")
             if not step.optional and step.min_level is None:
                 raise ValueError("a relaxation step needs min_level or optional=True")
 

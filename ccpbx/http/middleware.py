@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 from aiohttp import web
 
-from ccpbx.errors import CcpbxError, Forbidden, TooManyRequests, Unauthorized
+from ccpbx.errors import CcpbxError, Forbidden, TooManyRequests, Unauthorized, Unavailable
 from ccpbx.http.keys import REQUEST_SESSION, REQUEST_TOKEN, SIGN_IN, TOKEN_FAILURES, VERIFY_TOKEN
 from ccpbx.http.sessions_cookie import client_address, login_url, read_session_id, same_origin
 from ccpbx.store.tokens import ROLES, ApiToken
@@ -31,6 +31,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PATHS = frozenset({"/health", "/status", "/metrics", "/login"})
 PUBLIC_PREFIXES = ("/static/",)
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RETRY_UNAVAILABLE_S = 5  # a component is down: clients try again after this long
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
 _FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -72,6 +73,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(exc.retry_after_s)}
+        elif isinstance(exc, Unavailable):
+            headers = {"Retry-After": str(RETRY_UNAVAILABLE_S)}
         return web.json_response(error_body(exc), status=exc.http_status, headers=headers)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -19,6 +19,8 @@ async def json_body(request: web.Request) -> dict[str, Any]:
         body = await request.json()
     except ValueError as exc:
         raise InvalidInput("the body is not JSON") from exc
+    except RecursionError as exc:  # e.g. [[[[...]]]] 100,000 deep
+        raise InvalidInput("the body is nested too deeply") from exc
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
     return body

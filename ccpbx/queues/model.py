@@ -27,6 +27,11 @@ from ccpbx.errors import InvalidInput
 from ccpbx.queues.pins import PinCheck, verify_pin
 
 QUEUE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
+# A queue name is a dialplan extension (ccpbx-queue-enter, -wait, ccpbx-outbound):
+# Asterisk's special extensions cannot be queues.
+RESERVED_QUEUE_NAMES = frozenset({"failed", "fax", "talk"})
+NAME_MAX = 100
+"""The longest agent (display) name."""
 AGENT_RE = re.compile(r"^[0-9]{2,15}$")
 REASON_RE = re.compile(r"^[A-Za-z0-9 _.-]{1,40}$")
 MIN_ANNOUNCE_EVERY_S = 5.0
@@ -68,12 +73,27 @@ def parse_skills(text: str) -> dict[str, int]:
     return out
 
 
+def check_agent_name(name: str) -> str:
+    """An agent's display name: at most NAME_MAX characters, no control characters."""
+    if len(name) > NAME_MAX or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidInput(
+            f"agent name: at most {NAME_MAX} characters, no control characters", field="name"
+        )
+    return name
+
+
 def check_queue_name(name: str) -> str:
     if not QUEUE_RE.match(name):
         raise InvalidInput(f"queue name must match {QUEUE_RE.pattern}, got {name!r}", field="queue")
     if name.startswith(DIRECT_PREFIX):
         raise InvalidInput(
             f"queue name {name!r}: names starting with {DIRECT_PREFIX!r} are agents' direct lines",
+            field="queue",
+        )
+    if name in RESERVED_QUEUE_NAMES:
+        raise InvalidInput(
+            f"queue name {name!r} is reserved by the dialplan"
+            f" ({', '.join(sorted(RESERVED_QUEUE_NAMES))})",
             field="queue",
         )
     return name

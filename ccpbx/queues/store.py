@@ -22,7 +22,13 @@ from ccpbx.acd import (
 )
 from ccpbx.acd.stats import AgentCounts, QueueCounts
 from ccpbx.errors import NotFound
-from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id, check_queue_name
+from ccpbx.queues.model import (
+    AgentRecord,
+    QueueSpec,
+    check_agent_id,
+    check_agent_name,
+    check_queue_name,
+)
 from ccpbx.queues.pins import hash_pin
 from ccpbx.store.db import Executor, translate_errors
 
@@ -125,6 +131,7 @@ async def save_agent(db: Executor, record: AgentRecord, *, pin: str | None = Non
     """Create or replace an agent profile; ``pin`` (digits) sets a new PIN (Argon2id;
     hashing takes about 0.1 s of CPU, done in a thread)."""
     check_agent_id(record.agent)
+    check_agent_name(record.name)
     salt: str | None
     digest: str | None
     if pin is not None:

@@ -22,12 +22,20 @@ from dataclasses import dataclass
 import asyncpg
 import structlog
 
-from ccpbx.errors import Unauthorized
+from ccpbx.errors import Unauthorized, Unavailable
 from ccpbx.store.tokens import PREFIX, ApiToken, hash_token, token_from_row
 
 log = structlog.get_logger(__name__)
 
 MAX_TOKEN_LENGTH = 200
+DATABASE_AWAY = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+)
+"""What a query raises while PostgreSQL is down or restarting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +85,18 @@ class TokenChecks:
 
     async def _read(self, key: bytes) -> ApiToken:
         self.reads += 1
-        row = await self._pool().fetchrow(
-            """SELECT * FROM api_tokens
-               WHERE token_hash = $1 AND revoked_at IS NULL
-                 AND (expires_at IS NULL OR expires_at > now())""",
-            key,
-        )
+        try:
+            row = await self._pool().fetchrow(
+                """SELECT * FROM api_tokens
+                   WHERE token_hash = $1 AND revoked_at IS NULL
+                     AND (expires_at IS NULL OR expires_at > now())""",
+                key,
+            )
+        except DATABASE_AWAY as exc:
+            # Mid-outage the pool exists but its connections fail: a 503, not a 500.
+            raise Unavailable(
+                "the database is not reachable right now", component="database"
+            ) from exc
         if row is None:
             self._checked.pop(key, None)
             raise Unauthorized("invalid, revoked or expired token")
@@ -98,7 +112,7 @@ class TokenChecks:
                 "UPDATE api_tokens SET last_used_at = now() WHERE id = ANY($1::bigint[])",
                 sorted(used),
             )
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (*DATABASE_AWAY, asyncpg.PostgresError, Unavailable) as exc:
             self._used |= used  # the database is away: next time
             log.warning("token_last_use_not_recorded", tokens=len(used), error=repr(exc))
             return 0
