@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -33,6 +32,7 @@ from ccpbx.store.tokens import TokenRepository
 from .conftest import CHAOS, StartDaemon, asterisk_channels, eventually
 from .figures import Figures
 from .test_acd_support import desk_phones
+from .test_dialer_restart import serve_until_healthy
 from .test_ivr_calls import activate, call
 from .test_service import write_config
 
@@ -69,30 +69,6 @@ start: wait
 nodes:
   wait: {{kind: queue, queue: sales, target: "ccpbx-queue-enter,s,1"}}
 """
-
-
-async def _serve_until_healthy(
-    config: Path, http_port: int, log_path: Path
-) -> asyncio.subprocess.Process:
-    """`ccpbx serve` as ops run it (its log lines in ``log_path``), once /health answers."""
-    with log_path.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "ccpbx", "--config", str(config), "serve"),
-            stdout=out,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{http_port}/health"
-    async with aiohttp.ClientSession() as http:
-
-        async def healthy() -> bool:
-            try:
-                async with http.get(url) as resp:
-                    return resp.status == 200
-            except aiohttp.ClientError:
-                return False
-
-        await eventually(healthy, timeout=30, interval=0.2)
-    return proc
 
 
 @dataclass(frozen=True)
@@ -240,7 +216,7 @@ async def test_killed_with_ivr_queue_and_campaign_calls(
             ) as carrier,
             desk_phones(asterisk, agents),
         ):
-            proc = await _serve_until_healthy(config, http_port, tmp_path / "serve.log")
+            proc = await serve_until_healthy(config, http_port, tmp_path / "serve.log")
             base = f"http://127.0.0.1:{http_port}"
             headers = {"Authorization": f"Bearer {token}"}
             async with aiohttp.ClientSession(headers=headers) as http:

@@ -31,12 +31,21 @@ from .test_service import write_config
 AGENTS = ("1006", "1007", "1008")
 
 
-async def _serve_until_healthy(config: Path, http_port: int) -> asyncio.subprocess.Process:
-    proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "ccpbx", "--config", str(config), "serve"),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
+async def serve_until_healthy(
+    config: Path, http_port: int, log_path: Path | None = None
+) -> asyncio.subprocess.Process:
+    """`ccpbx serve` as ops run it, once /health answers; its output goes to
+    ``log_path`` (or nowhere)."""
+    out = log_path.open("wb") if log_path is not None else None
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "ccpbx", "--config", str(config), "serve"),
+            stdout=out if out is not None else asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.STDOUT if out is not None else asyncio.subprocess.DEVNULL,
+        )
+    finally:
+        if out is not None:
+            out.close()
     url = f"http://127.0.0.1:{http_port}/health"
     async with aiohttp.ClientSession() as http:
 
@@ -93,7 +102,7 @@ async def test_killed_mid_campaign_dials_no_number_twice(
             Carrier(asterisk, answer_pct=55, busy_pct=15, congestion_pct=5, talk_s=3.0) as carrier,
             desk_phones(asterisk, AGENTS),
         ):
-            proc = await _serve_until_healthy(config, http_port)
+            proc = await serve_until_healthy(config, http_port)
             base = f"http://127.0.0.1:{http_port}"
             headers = {"Authorization": f"Bearer {token}"}
             async with aiohttp.ClientSession(headers=headers) as http:
