@@ -447,7 +447,9 @@ class QueueService:
         return [self.agent_view(a) for a in sorted(self.state.agents)]
 
     def queue_view(self, name: str, *, waiting: bool = False) -> dict[str, Any]:
-        return views.queue_view(self.floor, name, self._clock(), waiting=waiting)
+        return views.queue_view(
+            self.floor, name, self._clock(), waiting=waiting, zone=self.report_zone
+        )
 
     def queues_view(self) -> list[dict[str, Any]]:
         return [self.queue_view(name) for name in sorted(self.specs)]
