@@ -1,4 +1,4 @@
--- Agents' help requests to a supervisor ("escalations"): open until closed; a
+-- Supervision: agents' help requests to a supervisor ("escalations"), open until closed; a
 -- supervisor answers one by listening, whispering or barging in on the agent's call.
 -- Each change is also written to audit_log (object_type 'help_request').
 
@@ -18,3 +18,8 @@ CREATE TABLE help_requests (
 -- One open request per agent; the open ones are what the wallboard lists.
 CREATE UNIQUE INDEX help_requests_open_agent ON help_requests (agent) WHERE closed_at IS NULL;
 CREATE INDEX help_requests_open ON help_requests (requested_at) WHERE closed_at IS NULL;
+
+-- The wallboard's "leads left" per campaign (leads not finished with: ready or leased),
+-- counted every few seconds: an index-only count over this partial index.
+CREATE INDEX campaign_leads_left ON campaign_leads (campaign_id)
+    WHERE status IN ('ready', 'leased');
