@@ -13,6 +13,17 @@ const agents = new Map();
 const helps = new Map(); // open help requests by id
 const campaigns = new Map();
 const RESYNC_MS = 30_000;
+let supervisorPauseReason = "supervisor"; // or the first configured reason, if none is
+
+async function loadPauseReasons() {
+  try {
+    const { reasons } = await api.get("/api/pause-reasons");
+    const codes = reasons.map((r) => r.code);
+    if (codes.length && !codes.includes("supervisor")) supervisorPauseReason = codes[0];
+  } catch (err) {
+    notice(`Could not load the pause reasons: ${err.message}`, "error");
+  }
+}
 let offset = 0; // server clock - browser clock, seconds
 let chart = null;
 
@@ -245,7 +256,7 @@ async function agentAction(button) {
       await api.post(`${base}/spy`, { endpoint, how: button.dataset.how });
       notice(`Calling ${endpoint} to ${button.dataset.how} on agent ${agent}.`);
     } else if (action === "pause") {
-      await api.post(`${base}/pause`, { reason: "supervisor" });
+      await api.post(`${base}/pause`, { reason: supervisorPauseReason });
     } else if (action === "unpause") {
       await api.post(`${base}/unpause`);
     } else if (action === "logout") {
@@ -411,6 +422,7 @@ async function start() {
   } catch (err) {
     notice(`The chart could not start: ${err.message}`, "error");
   }
+  loadPauseReasons();
   new EventStream({ onMessage, onStatus }).open();
   setInterval(tick, 1000);
   setInterval(sampleChart, 5000);
