@@ -12,6 +12,7 @@ import dataclasses
 import ipaddress
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from ccpbx.ami.settings import AmiSettings
 from ccpbx.asterisk.names import check_sound_name
 from ccpbx.errors import ConfigError, InvalidInput
 from ccpbx.pbx.model import CLASSES_OF_SERVICE, check_label, check_trunk_name
+from ccpbx.queues.reasons import DEFAULT_PAUSE_REASONS, PauseReasons
 from ccpbx.store.phones import check_e164
 
 DEFAULT_PATH = Path("/etc/ccpbx/ccpbx.toml")
@@ -228,6 +230,16 @@ class DirectLinesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AcdConfig:
+    """The ACD's floor settings: the pause reasons agents pick from (``code=Label``
+    entries, :mod:`ccpbx.queues.reasons`; on the phone ``*47`` + N picks the Nth) and the
+    time zone whose local midnight starts the wallboard's "today" figures."""
+
+    pause_reasons: tuple[str, ...] = DEFAULT_PAUSE_REASONS
+    report_time_zone: str = "UTC"
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     ami: AmiConfig = field(default_factory=AmiConfig)
     agi: AgiConfig = field(default_factory=AgiConfig)
@@ -240,6 +252,7 @@ class Config:
     sip: SipConfig = field(default_factory=SipConfig)
     dialing: DialingConfig = field(default_factory=DialingConfig)
     direct_lines: DirectLinesConfig = field(default_factory=DirectLinesConfig)
+    acd: AcdConfig = field(default_factory=AcdConfig)
     source: str = "defaults"
 
 
@@ -255,6 +268,7 @@ _SECTIONS: dict[str, type] = {
     "sip": SipConfig,
     "direct_lines": DirectLinesConfig,
     "dialing": DialingConfig,
+    "acd": AcdConfig,
 }
 
 
@@ -403,11 +417,26 @@ def validate(config: Config) -> Config:
     _validate_sessions(config.http)
     _validate_asterisk(config.asterisk, config.sip)
     _validate_dialing(config.dialing)
+    _validate_acd(config.acd)
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(
             f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"
         )
     return config
+
+
+def _validate_acd(acd: AcdConfig) -> None:
+    try:
+        PauseReasons.parse(acd.pause_reasons)
+    except ValueError as exc:
+        raise ConfigError(f"acd.pause_reasons: {exc}", key="acd.pause_reasons") from None
+    try:
+        zoneinfo.ZoneInfo(acd.report_time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"acd.report_time_zone: not a known time zone: {acd.report_time_zone!r}",
+            key="acd.report_time_zone",
+        ) from None
 
 
 def _validate_sessions(http: HttpConfig) -> None:

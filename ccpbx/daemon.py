@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import signal
 import time
+import zoneinfo
 from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,15 @@ from ccpbx.http.routes_calls import setup_call_routes
 from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.http.routes_pbx import setup_pbx_routes
+from ccpbx.http.routes_supervision import setup_supervision_routes
 from ccpbx.ivr import store as ivr_store
 from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
 from ccpbx.pbx.hours_script import handler_for as hours_handler
 from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
+from ccpbx.queues.help import HelpDesk
 from ccpbx.queues.model import DirectLines
+from ccpbx.queues.reasons import PauseReasons
 from ccpbx.queues.service import QueueService
 from ccpbx.store.token_checks import TokenChecks
 from ccpbx.store.tokens import ApiToken
@@ -104,7 +108,10 @@ class Daemon:
             self.channels,
             pool=lambda: self.database.pool,
             database_ready=self.database.wait_ready,
+            pause_reasons=PauseReasons.parse(config.acd.pause_reasons),
+            report_zone=zoneinfo.ZoneInfo(config.acd.report_time_zone),
         )
+        self.help = HelpDesk(self.acd, lambda: self.database.pool)
         lines = config.direct_lines
         self.acd.floor.direct = DirectLines(
             max_wait_s=lines.max_wait_s,
@@ -270,6 +277,7 @@ class Daemon:
         setup_pbx_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_call_routes(app, self.calls)
+        setup_supervision_routes(app, self.help, self.acd.pause_reasons)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)

@@ -8,7 +8,13 @@ interval's start time on the event clock). Definitions:
 - abandoned: callers who left after waiting at least the queue's ``short_abandon_s``;
   shorter ones are counted apart as short abandons and left out of the service level;
 - service level: answered within ``service_level_s`` / (answered + abandoned);
-- ASA: mean wait of answered calls; AHT: (talk + wrap-up time) / calls ended.
+- ASA: mean wait of answered calls; AHT: (talk + wrap-up time) / calls ended;
+- abandon rate: abandoned / (answered + abandoned).
+
+Besides the totals, the wallboard's windows: "today" sums the intervals that start at
+or after local midnight (:func:`day_start`, the configured report time zone), closed
+ones included (kept in memory 26 h); "last 30 min" sums one-minute buckets (see
+:meth:`AcdStats.recent_counts`: 29 whole minutes and the current one).
 
 A call found again after a restart (``call_restored``) counts as nothing: it was
 offered, and answered if talking, before. A restarted service rebuilds its counters
@@ -18,6 +24,7 @@ with :meth:`AcdStats.seed` (the totals of the intervals already stored) and
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -26,6 +33,11 @@ from ccpbx.acd.model import AcdEvent, EventKind, QueueConfig
 from ccpbx.acd.state import AcdState
 
 INTERVAL_S = 900.0
+MINUTE_S = 60.0
+RECENT_S = 1800.0
+"""The sliding window of the "last 30 min" figures (see :meth:`AcdStats.recent_counts`)."""
+HISTORY_S = 26 * 3600.0
+"""How long closed intervals stay in memory for the "today" figures."""
 
 
 @dataclass(slots=True)
@@ -53,8 +65,23 @@ class QueueCounts:
         return self.wait_answered_s / self.answered if self.answered else None
 
     @property
+    def abandon_rate(self) -> float | None:
+        """Share abandoned of the calls whose wait ended in an answer or an abandon
+        (short abandons left out, as in the service level)."""
+        base = self.answered + self.abandoned
+        return self.abandoned / base if base else None
+
+    @property
     def aht_s(self) -> float | None:
         return (self.talk_s + self.wrapup_s) / self.handled if self.handled else None
+
+
+def day_start(now: float, zone: dt.tzinfo) -> float:
+    """The epoch time of the local midnight that began ``now``'s day in ``zone`` (on a
+    day that has no midnight, the first moment of it)."""
+    local = dt.datetime.fromtimestamp(now, zone)
+    midnight = dt.datetime(local.year, local.month, local.day, tzinfo=zone)
+    return min(midnight.timestamp(), now)
 
 
 @dataclass(slots=True)
@@ -100,6 +127,10 @@ class AgentStats:
 class _Series:
     total: QueueCounts = field(default_factory=QueueCounts)
     intervals: dict[float, QueueCounts] = field(default_factory=dict)
+    closed: dict[float, QueueCounts] = field(default_factory=dict)
+    """Intervals already handed out for storage, kept for :data:`HISTORY_S` ("today")."""
+    minutes: dict[float, QueueCounts] = field(default_factory=dict)
+    """One-minute buckets of the last :data:`RECENT_S` (the "last 30 min" figures)."""
 
 
 @dataclass(slots=True)
@@ -151,6 +182,53 @@ class AcdStats:
             if aseries is None:
                 aseries = self._agents[agent_id] = _AgentSeries()
             _add(aseries.total, ac)
+
+    def seed_intervals(self, queue: str, intervals: Mapping[float, QueueCounts]) -> None:
+        """Closed intervals kept elsewhere (stored today) for the "today" figures."""
+        series = self._queues.get(queue)
+        if series is None:
+            series = self._queues[queue] = _Series()
+        for start, qc in intervals.items():
+            _add(series.closed.setdefault(start, QueueCounts()), qc)
+
+    def apply_recent(self, events: Iterable[AcdEvent]) -> None:
+        """Count events into the one-minute buckets only (stored events a restarted
+        service reads back for its "last 30 min" figures; their intervals are stored)."""
+        for event in events:
+            if event.queue is not None and event.kind in _QUEUE_KINDS:
+                series = self._queues.get(event.queue)
+                if series is None:
+                    series = self._queues[event.queue] = _Series()
+                bucket = series.minutes.setdefault(_minute(event.at), QueueCounts())
+                self._count(event, (bucket,))
+
+    def since_counts(self, queue: str, start: float, now: float) -> QueueCounts:
+        """Sum of the intervals (closed and open) that start at or after ``start`` and
+        before ``now``: with ``start`` on an interval boundary (a local midnight, for
+        zones whose offset is a whole number of intervals), exactly the events since it."""
+        out = QueueCounts()
+        series = self._queues.get(queue)
+        if series is None:
+            return out
+        for group in (series.closed, series.intervals):
+            for begin, qc in group.items():
+                if start <= begin <= now:
+                    _add(out, qc)
+        return out
+
+    def recent_counts(self, queue: str, now: float) -> QueueCounts:
+        """The last 30 minutes: the one-minute buckets that start after ``now - 30 min``
+        and at or before ``now``: 29 whole minutes and the current, partial one, so
+        the figures cover between 29 and 30 minutes (events of the minute that started
+        exactly 30 minutes ago and earlier are out)."""
+        out = QueueCounts()
+        series = self._queues.get(queue)
+        if series is None:
+            return out
+        for begin, qc in series.minutes.items():
+            if now - RECENT_S < begin <= now:
+                _add(out, qc)
+        return out
 
     def queue_counts(self, queue: str) -> QueueCounts:
         series = self._queues.get(queue)
@@ -205,7 +283,13 @@ class AcdStats:
         queues = []
         for name, series in self._queues.items():
             for start in sorted(s for s in series.intervals if s < current):
-                queues.append((name, start, series.intervals.pop(start)))
+                counts = series.intervals.pop(start)
+                queues.append((name, start, counts))
+                series.closed[start] = counts
+            for start in [s for s in series.closed if s < now - HISTORY_S]:
+                del series.closed[start]
+            for start in [s for s in series.minutes if s <= now - RECENT_S - MINUTE_S]:
+                del series.minutes[start]
         agents = []
         for agent_id, aseries in self._agents.items():
             for start in sorted(s for s in aseries.intervals if s < current):
@@ -223,8 +307,19 @@ class AcdStats:
         interval = series.intervals.get(start)
         if interval is None:
             interval = series.intervals[start] = QueueCounts()
+        minute = _minute(event.at)
+        bucket = series.minutes.get(minute)
+        if bucket is None:
+            bucket = series.minutes[minute] = QueueCounts()
+            for old in [s for s in series.minutes if s <= minute - RECENT_S - MINUTE_S]:
+                del series.minutes[old]
+        self._count(event, (series.total, interval, bucket))
+
+    def _count(self, event: AcdEvent, into: Iterable[QueueCounts]) -> None:
+        assert event.queue is not None
+        kind = event.kind
         config = self._config_of(event.queue)
-        for counts in (series.total, interval):
+        for counts in into:
             if kind is EventKind.CALL_ENQUEUED:
                 counts.offered += 1
             elif kind is EventKind.CALL_ANSWERED:
@@ -271,6 +366,10 @@ class AcdStats:
                 counts.talk_s += event.duration_s or 0.0
             elif kind is EventKind.WRAPUP_ENDED:
                 counts.wrapup_s += event.duration_s or 0.0
+
+
+def _minute(at: float) -> float:
+    return math.floor(at / MINUTE_S) * MINUTE_S
 
 
 def _add(into: QueueCounts | AgentCounts, more: QueueCounts | AgentCounts) -> None:

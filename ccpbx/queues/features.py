@@ -7,8 +7,8 @@ Feature codes, dialed from the agent's desk phone:
   each), and logs the agent in at this phone in the agent's usual mode (persistent:
   the call ends and ccpbx calls the phone back into the agent's conference);
 - ``*46``: log out the agent logged in at this phone;
-- ``*47``: pause; the reason is the digits dialed after ``*47`` (``*4712``) or, if
-  none, asked for by DTMF; ``*48``: unpause.
+- ``*47``: pause; the digits dialed after ``*47`` (``*472``) or, if none, asked for by
+  DTMF, pick the Nth configured pause reason (nothing keyed: the first); ``*48``: unpause.
 """
 
 from __future__ import annotations
@@ -148,14 +148,13 @@ def phone_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[Non
             elif dialed == LOGOUT:
                 await _with_agent(service, session, endpoint, service.logout, "agent-loggedoff")
             elif dialed.startswith(PAUSE):
-                reason = dialed[len(PAUSE) :]
-                if not reason:
-                    reason = await session.get_data("beep", 5000, 4)
+                digits = dialed[len(PAUSE) :] or await session.get_data("beep", 5000, 2)
+                reason = _reason_of(service, digits)
                 await _with_agent(
                     service,
                     session,
                     endpoint,
-                    lambda agent: service.pause(agent, reason or "break"),
+                    lambda agent: service.pause(agent, reason),
                     "auth-thankyou",
                 )
             elif dialed == UNPAUSE:
@@ -173,6 +172,17 @@ def phone_handler(service: QueueService) -> Callable[[AgiSession], Awaitable[Non
                 await session.hangup()
 
     return handle
+
+
+def _reason_of(service: QueueService, digits: str) -> str:
+    """The pause reason keyed after ``*47``: N picks the Nth configured reason; none
+    keyed, the first."""
+    if not digits:
+        return service.pause_reasons.reasons[0].code
+    code = service.pause_reasons.by_digits(digits)
+    if code is None:
+        raise InvalidInput(f"no pause reason number {digits}", field="reason")
+    return code
 
 
 async def _ask(session: AgiSession, prompts: list[str], max_digits: int) -> str:

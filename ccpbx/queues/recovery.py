@@ -28,6 +28,7 @@ from collections.abc import Callable
 import structlog
 
 from ccpbx.acd import AcdEvent, AgentMode, AgentState
+from ccpbx.acd.stats import HISTORY_S, MINUTE_S, RECENT_S
 from ccpbx.ami import AmiClient
 from ccpbx.ami.channels import Channel, ChannelView
 from ccpbx.callcontrol.persistent import PersistentAgentConnections
@@ -76,7 +77,7 @@ async def recover(
         for spec in loaded:
             floor.set_spec(spec)
         sessions = await store.load_sessions(db)
-        await _restore_stats(floor, pool())
+        await _restore_stats(floor, pool(), clock())
     legs = await persistent.recover()
     now = clock()
     events: list[AcdEvent] = []
@@ -213,10 +214,11 @@ async def recover(
     return recovered
 
 
-async def _restore_stats(floor: QueueFloor, db: Executor) -> None:
+async def _restore_stats(floor: QueueFloor, db: Executor, now: float) -> None:
     """Counters go on where the stopped process left them: the stored intervals'
     totals, then the stored events after them (queues no longer configured count for
-    their agents only; agents' direct lines are opened again)."""
+    their agents only; agents' direct lines are opened again); the stored intervals of
+    the last day and events of the last 30 minutes feed the wallboard's windows."""
     queues, agents, stored = await store.load_stats(db)
     for name in {*queues, *(e.queue for e in stored if e.queue is not None)}:
         target = direct_line_agent(name)
@@ -231,6 +233,13 @@ async def _restore_stats(floor: QueueFloor, db: Executor) -> None:
         e if e.queue is None or e.queue in known else dataclasses.replace(e, queue=None)
         for e in stored
     )
+    intervals, recent = await store.load_recent(
+        db, intervals_since=now - HISTORY_S, events_since=now - RECENT_S - MINUTE_S
+    )
+    for name, closed in intervals.items():
+        if name in known:
+            stats.seed_intervals(name, closed)
+    stats.apply_recent(e for e in recent if e.queue in known)
     log.info("acd_stats_restored", queues=len(queues), agents=len(agents), events=len(stored))
 
 

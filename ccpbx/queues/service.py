@@ -30,6 +30,7 @@ recovery after a restart (:mod:`~ccpbx.queues.recovery`), supervisor actions
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -53,7 +54,7 @@ from ccpbx.callcontrol.reconnect import ReconnectPolicy
 from ccpbx.callcontrol.ring import RingConnections
 from ccpbx.errors import Conflict, InvalidInput, Unavailable
 from ccpbx.health import ComponentStatus
-from ccpbx.queues import store, supervision, views
+from ccpbx.queues import reasons, store, supervision, views
 from ccpbx.queues.connects import CallConnects
 from ccpbx.queues.feed import Broadcaster, EventFeed
 from ccpbx.queues.floor import QueueFloor
@@ -97,6 +98,8 @@ class QueueService:
         ring: RingConnections | None = None,
         database_ready: DatabaseReady | None = None,
         reconnect: ReconnectPolicy | None = None,
+        pause_reasons: reasons.PauseReasons | None = None,
+        report_zone: dt.tzinfo | None = None,
     ) -> None:
         self._ami = ami
         self._channels = channels
@@ -104,6 +107,10 @@ class QueueService:
         self._database_ready = database_ready
         self._clock = clock
         self.floor = QueueFloor(interval_s=interval_s)
+        self.pause_reasons = pause_reasons or reasons.DEFAULT
+        """The reasons an agent may pause for (the ACD's own, e.g. no answer, aside)."""
+        self.report_zone = report_zone or dt.UTC
+        """The time zone whose midnight starts the "today" figures."""
         """The live state (queues, agents, callers, counters); the worker changes it."""
         for spec in queues:
             self.floor.set_spec(spec)
@@ -344,7 +351,8 @@ class QueueService:
         return self.agent_view(agent)
 
     async def pause(self, agent: str, reason: str) -> dict[str, Any]:
-        check_reason(reason)
+        """Pause for one of the configured reasons (:attr:`pause_reasons`)."""
+        self.pause_reasons.check(check_reason(reason))
 
         def apply(now: float) -> list[AcdEvent]:
             events = self.state.pause(agent, reason, now)
@@ -439,7 +447,9 @@ class QueueService:
         return [self.agent_view(a) for a in sorted(self.state.agents)]
 
     def queue_view(self, name: str, *, waiting: bool = False) -> dict[str, Any]:
-        return views.queue_view(self.floor, name, self._clock(), waiting=waiting)
+        return views.queue_view(
+            self.floor, name, self._clock(), waiting=waiting, zone=self.report_zone
+        )
 
     def queues_view(self) -> list[dict[str, Any]]:
         return [self.queue_view(name) for name in sorted(self.specs)]

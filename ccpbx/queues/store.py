@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
+from typing import Any
 
 from ccpbx.acd import (
     AcdEvent,
@@ -288,6 +289,41 @@ async def load_stats(
                 counts = out.setdefault(r["name"], make())  # type: ignore[arg-type]
                 value = r["v"] if names[r["k"]] == "float" else round(r["v"])
                 setattr(counts, r["k"], value)
+    return queues, agents, _events(event_rows)
+
+
+async def load_recent(
+    db: Executor, *, intervals_since: float, events_since: float
+) -> tuple[dict[str, dict[float, QueueCounts]], list[AcdEvent]]:
+    """What the wallboard's windows need after a restart: each queue's stored intervals
+    that start at or after ``intervals_since`` ("today"), and the stored events from
+    ``events_since`` up to the end of the last stored interval (the later ones come
+    back through :func:`load_stats`), for the "last 30 min" buckets."""
+    with translate_errors("load recent ACD statistics"):
+        rows = await db.fetch(
+            """SELECT queue, extract(epoch FROM interval_start) AS start, counts::text AS counts
+               FROM acd_queue_intervals WHERE interval_start >= $1""",
+            ts(intervals_since),
+        )
+        event_rows = await db.fetch(
+            f"""SELECT extract(epoch FROM at) AS epoch, {_EVENT_COLUMNS} FROM acd_events
+                WHERE at >= $1 AND queue IS NOT NULL AND at < (
+                    SELECT max(interval_start + make_interval(secs => interval_s)) FROM (
+                        SELECT interval_start, interval_s FROM acd_queue_intervals
+                        UNION ALL SELECT interval_start, interval_s FROM acd_agent_intervals) i)
+                ORDER BY id""",
+            ts(events_since),
+        )
+    names = {f.name for f in fields(QueueCounts)}
+    intervals: dict[str, dict[float, QueueCounts]] = {}
+    for r in rows:
+        data = json.loads(r["counts"])
+        counts = QueueCounts(**{k: v for k, v in data.items() if k in names})
+        intervals.setdefault(r["queue"], {})[float(r["start"])] = counts
+    return intervals, _events(event_rows)
+
+
+def _events(event_rows: Iterable[Any]) -> list[AcdEvent]:
     events = []
     known = {k.value for k in EventKind}
     for r in event_rows:
@@ -307,7 +343,7 @@ async def load_stats(
                 target=r["target"],
             )
         )
-    return queues, agents, events
+    return events
 
 
 _EVENT_COLUMNS = "at, kind, queue, agent, call_id, state, reason, wait_s, duration_s, target"

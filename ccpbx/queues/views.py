@@ -4,11 +4,12 @@ live statistics (for the API and the websocket snapshot), rendered from the floo
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable, Container
 from typing import Any
 
 from ccpbx.acd import UnknownAgent, UnknownQueue
-from ccpbx.acd.stats import AgentCounts, QueueCounts
+from ccpbx.acd.stats import AgentCounts, QueueCounts, day_start
 from ccpbx.queues.floor import QueueFloor
 
 
@@ -53,13 +54,20 @@ def _connection(agent: str, reconnecting: Container[str], connected: Callable[[s
 
 
 def queue_view(
-    floor: QueueFloor, name: str, now: float, *, waiting: bool = False
+    floor: QueueFloor,
+    name: str,
+    now: float,
+    *,
+    waiting: bool = False,
+    zone: dt.tzinfo = dt.UTC,
 ) -> dict[str, Any]:
-    """Totals, the current interval, waiting calls, longest wait and agents by state."""
+    """Totals, the current interval, today (since midnight in ``zone``) and the last 30
+    minutes, waiting calls, longest wait and agents by state."""
     if name not in floor.specs:
         raise UnknownQueue("no such queue", queue=name)
     s = floor.stats.queue_stats(floor.state, name, now)
     spec = floor.specs[name]
+    today = day_start(now, zone)
     out: dict[str, Any] = {
         "queue": name,
         "strategy": spec.config.strategy.value,
@@ -70,6 +78,9 @@ def queue_view(
         "total": counts(s.total),
         "interval_start": s.interval_start,
         "interval": counts(s.interval),
+        "today_start": today,
+        "today": counts(floor.stats.since_counts(name, today, now)),
+        "last_30m": counts(floor.stats.recent_counts(name, now)),
         "service_level_s": spec.config.service_level_s,
         "max_wait_s": spec.config.max_wait_s,
         "overflow": (
@@ -93,7 +104,7 @@ def queue_view(
 
 def counts(c: QueueCounts | AgentCounts) -> dict[str, Any]:
     out = dataclasses.asdict(c)
-    for name in ("service_level", "asa_s", "aht_s"):
+    for name in ("service_level", "asa_s", "abandon_rate", "aht_s"):
         if hasattr(c, name):
             value = getattr(c, name)
             out[name] = round(value, 4) if value is not None else None

@@ -279,3 +279,20 @@ async def save_disposition(db: Executor, disposition: Disposition) -> Dispositio
             disposition.callback_delay_s,
         )
     return disposition
+
+
+LEADS_LEFT_CAP = 1_000_000
+"""The count of leads left stops here (the query stays bounded on a huge campaign)."""
+
+
+async def count_leads_left(db: Executor, campaign_id: int, *, cap: int = LEADS_LEFT_CAP) -> int:
+    """Leads of the campaign not finished with (ready, due or not yet, or leased),
+    at most ``cap`` (an index-only scan of ``campaign_leads_left``)."""
+    with translate_errors("count leads left", campaign_id=campaign_id):
+        value = await db.fetchval(
+            """SELECT count(*) FROM (SELECT 1 FROM campaign_leads
+                   WHERE campaign_id = $1 AND status IN ('ready', 'leased') LIMIT $2) s""",
+            campaign_id,
+            cap,
+        )
+    return int(value)

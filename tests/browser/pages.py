@@ -43,3 +43,21 @@ class Wallboard:
 
     async def act_on_agent(self, agent: str, button: str) -> None:
         await self.agent_row(agent).get_by_role("button", name=button).click()
+
+    def help_row(self, agent: str) -> Locator:
+        return self.page.locator(f'#help tr[data-agent="{agent}"]')
+
+    def help_figure(self, agent: str, field: str) -> Locator:
+        return self.help_row(agent).locator(f'[data-field="{field}"]')
+
+    async def expect_help_from(self, agent: str) -> None:
+        await expect(self.help_row(agent)).to_be_visible(timeout=SHOWS_WITHIN_MS)
+
+    async def expect_no_help_from(self, agent: str) -> None:
+        await expect(self.help_row(agent)).to_have_count(0, timeout=SHOWS_WITHIN_MS)
+
+    async def act_on_help(self, agent: str, button: str) -> None:
+        await self.help_row(agent).get_by_role("button", name=button).click()
+
+    async def set_my_phone(self, endpoint: str) -> None:
+        await self.page.locator("#my-phone").fill(endpoint)

@@ -36,8 +36,9 @@ async def log_rows(daemon: Daemon) -> list[tuple[str, str | None, str | None]]:
 async def test_login_pause_unpause_logout_by_feature_codes(
     asterisk: AsteriskInstance, start_daemon: StartDaemon
 ) -> None:
-    """A wrong PIN is refused; the right one logs agent 55 in at phone 1005; *4712 pauses
-    with reason 12, *48 unpauses, *46 logs out; each change is in the agent state log."""
+    """A wrong PIN is refused; the right one logs agent 55 in at phone 1005; *472 pauses
+    for the second configured reason (lunch), *48 unpauses, *46 logs out; each change is
+    in the agent state log."""
     daemon = await start_daemon()
     acd = daemon.acd
     await add_queue(daemon, "billing")
@@ -61,9 +62,9 @@ async def test_login_pause_unpause_logout_by_feature_codes(
     assert acd.sessions["55"].endpoint == USER
     assert acd.agent_at(USER) == "55"
 
-    await dial(asterisk, "*4712")
+    await dial(asterisk, "*472")
     await eventually(lambda: acd.state.agents["55"].state is AgentState.PAUSED)
-    assert acd.state.agents["55"].pause_reason == "12"
+    assert acd.state.agents["55"].pause_reason == "lunch"
 
     await dial(asterisk, "*48")
     await eventually(lambda: acd.state.agents["55"].state is AgentState.AVAILABLE)
@@ -75,7 +76,7 @@ async def test_login_pause_unpause_logout_by_feature_codes(
     rows = await eventually(lambda: _complete(log_rows(daemon)))
     assert rows == [
         ("agent_logged_in", "available", None),
-        ("agent_paused", "paused", "12"),
+        ("agent_paused", "paused", "lunch"),
         ("agent_unpaused", "available", None),
         ("agent_logged_out", "logged_out", None),
     ]

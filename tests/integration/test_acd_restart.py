@@ -81,8 +81,12 @@ async def test_restart_keeps_talking_calls_and_waiting_order(
     assert acd.state.longest_wait("sales", time.time()) >= time.time() - queued_at
     # The counters go on where the first process left them, read through the API's view.
     counted = ("offered", "answered", "abandoned", "short_abandoned", "handled")
-    after = acd.queue_view("sales")["total"]
+    view = acd.queue_view("sales")
+    after = view["total"]
     assert {k: after[k] for k in counted} == {k: before[k] for k in counted}
+    # So do the wallboard's windows (everything here happened in the last minutes).
+    for window in ("today", "last_30m"):
+        assert {k: view[window][k] for k in counted} == {k: before[k] for k in counted}, window
 
     # A talking call ends: its agent wraps up, then takes the first waiting caller.
     agent = next(a for a, c in on_call.items() if c == talking[0])

@@ -284,7 +284,9 @@ async def test_agent_session_acts_only_for_its_own_agent(pool: asyncpg.Pool, use
         assert (status, body["details"]["needed"]) == (403, "admin")
         status, body = await anna.request("GET", "/api/agents")
         assert status == 200
-        status, body = await anna.request("POST", "/api/agents/1001/pause", json={"reason": "x"})
+        status, body = await anna.request(
+            "POST", "/api/agents/1001/pause", json={"reason": "lunch"}
+        )
         assert (status, body["error_id"]) == (503, "unavailable")
         sue = await sign_in(client, "sue")
         status, body = await sue.request("POST", "/api/agents/1002/unpause")

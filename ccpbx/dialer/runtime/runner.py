@@ -92,6 +92,8 @@ class CampaignRunner:
         self.tasks = TaskSet(f"dialer-{campaign.name}")
         self._worker: asyncio.Task[None] | None = None
         self.dialing = False
+        self.leads_left: int | None = None
+        """Leads not finished with, counted every few seconds (:mod:`.figures`)."""
         self.started_at = clock()
         self._last_decision = 0.0
         self._no_leads_until = 0.0
@@ -222,6 +224,7 @@ class CampaignRunner:
             "in_flight": len(self.book),
             "ringing": len(self.book.ringing_since()),
             "waiting_for_agent": len(self.book.waiting_since()),
+            "leads_left": self.leads_left,
             **self.counts,
             "abandon_rate": {
                 "today": today.rate,

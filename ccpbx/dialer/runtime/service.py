@@ -22,6 +22,7 @@ from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.protocol import AmiMessage
 from ccpbx.dialer.dispositions import NoCallToDispose, dispose_attempt
 from ccpbx.dialer.pacing import make_pacer
+from ccpbx.dialer.runtime.figures import CampaignFigures
 from ccpbx.dialer.runtime.records import end_record_of_attempt
 from ccpbx.dialer.runtime.runner import CampaignRunner, Pool, RunnerSettings, new_dialer_id
 from ccpbx.dialer.runtime.settle import settled_outcome
@@ -81,6 +82,9 @@ class DialerService:
         self._hooked = False
         self._sync_s = sync_s
         self._sync_task: asyncio.Task[None] | None = None
+        self.figures = CampaignFigures(lambda: self.runners, acd.feed.publish, pool)
+        """Campaign views pushed on the ACD feed when they change (the wallboard)."""
+        self._figures_task: asyncio.Task[None] | None = None
         ami.on_event("OriginateResponse", self._on_originate)
         ami.on_event("Hangup", self._on_hangup)
         ami.on_event("UserEvent", self._on_user_event)
@@ -100,6 +104,7 @@ class DialerService:
         self._started = True
         await self.sync()
         self._sync_task = asyncio.create_task(self._sync_loop(), name="dialer-sync")
+        self._figures_task = asyncio.create_task(self.figures.run(), name="dialer-figures")
 
     async def sync(self) -> None:
         """Follow the campaigns' stored status (set by the API, the CLI or another node's
@@ -159,10 +164,11 @@ class DialerService:
 
     async def stop(self) -> None:
         """Stop dialing; calls in flight stay up in Asterisk for the next start."""
-        if self._sync_task is not None:
-            self._sync_task.cancel()
-            await asyncio.gather(self._sync_task, return_exceptions=True)
-            self._sync_task = None
+        for task in (self._sync_task, self._figures_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._sync_task = self._figures_task = None
         for runner in list(self.runners.values()):
             runner.stop_dialing()
         for runner in list(self.runners.values()):

@@ -1,6 +1,8 @@
-// The supervisor wallboard: queues, agents and campaigns, live from /api/events.
-// Each ACD event updates its agent's row at once and triggers a (coalesced) reload of
-// /api/queues and /api/agents, which hold the figures; a reconnect's snapshot resets all.
+// The supervisor wallboard: queues, agents, help requests and campaigns, live from
+// /api/events. Each ACD event updates its agent's row at once and triggers a (coalesced)
+// reload of /api/queues and /api/agents, which hold the figures; help requests and
+// campaign figures arrive as events of their own; a reconnect's snapshot resets all,
+// and a slow resync (30 s) catches anything missed.
 
 import { api, EventStream } from "./api.js";
 import { WaitChart } from "./chart.js";
@@ -8,6 +10,20 @@ import { duration, el, percent, seconds, stateLabel } from "./format.js";
 
 const queues = new Map();
 const agents = new Map();
+const helps = new Map(); // open help requests by id
+const campaigns = new Map();
+const RESYNC_MS = 30_000;
+let supervisorPauseReason = "supervisor"; // or the first configured reason, if none is
+
+async function loadPauseReasons() {
+  try {
+    const { reasons } = await api.get("/api/pause-reasons");
+    const codes = reasons.map((r) => r.code);
+    if (codes.length && !codes.includes("supervisor")) supervisorPauseReason = codes[0];
+  } catch (err) {
+    notice(`Could not load the pause reasons: ${err.message}`, "error");
+  }
+}
 let offset = 0; // server clock - browser clock, seconds
 let chart = null;
 
@@ -39,17 +55,24 @@ function agentSummary(byState) {
 
 function queueRow(q) {
   const total = q.total || {};
+  const today = q.today || {};
+  const recent = q.last_30m || {};
   const abandonRate = total.offered ? total.abandoned / total.offered : null;
+  const num = (field, text) => el("td", { "data-field": field, class: "num", text });
   return el(
     "tr",
     { "data-queue": q.queue, "data-waiting": String(q.waiting) },
     el("th", { scope: "row", text: q.queue }),
     el("td", { "data-field": "waiting", class: q.waiting ? "num hot" : "num", text: String(q.waiting) }),
-    el("td", { "data-field": "longest-wait", class: "num", text: duration(longestWait(q)) }),
-    el("td", { "data-field": "sl-interval", class: "num", text: percent(q.interval && q.interval.service_level) }),
-    el("td", { "data-field": "sl-total", class: "num", text: percent(total.service_level) }),
-    el("td", { "data-field": "asa", class: "num", text: seconds(total.asa_s) }),
-    el("td", { "data-field": "abandoned", class: "num", text: percent(abandonRate) }),
+    num("longest-wait", duration(longestWait(q))),
+    num("sl-today", percent(today.service_level)),
+    num("sl-30m", percent(recent.service_level)),
+    num("asa-today", seconds(today.asa_s)),
+    num("asa-30m", seconds(recent.asa_s)),
+    num("abandon-today", percent(today.abandon_rate)),
+    num("abandon-30m", percent(recent.abandon_rate)),
+    num("sl-total", percent(total.service_level)),
+    num("abandoned", percent(abandonRate)),
     el("td", { "data-field": "offered", class: "num", text: String(total.offered ?? 0) }),
     el("td", { "data-field": "agents", text: agentSummary(q.agents) }),
   );
@@ -142,6 +165,79 @@ function tick() {
     const q = queues.get(row.dataset.queue);
     if (q) row.querySelector("[data-field=longest-wait]").textContent = duration(longestWait(q));
   }
+  for (const row of document.querySelectorAll("#help tr[data-help]")) {
+    const h = helps.get(Number(row.dataset.help));
+    if (h) row.querySelector("[data-field=waiting]").textContent = duration(serverNow() - h.at);
+  }
+}
+
+// ----- help requests ------------------------------------------------------------------
+
+function helpRow(h) {
+  const buttons = el("div", { class: "actions" });
+  for (const [how, label] of ACTIONS) {
+    buttons.append(el("button", { type: "button", "data-action": "answer", "data-how": how, text: label }));
+  }
+  buttons.append(el("button", { type: "button", "data-action": "close", text: "Close" }));
+  const answered = h.answered_by ? `${h.answered_by} (${h.answered_how})` : "–";
+  return el(
+    "tr",
+    { "data-help": String(h.id), "data-agent": h.agent, "data-answered": h.answered_by ? "" : null },
+    el("th", { scope: "row", text: h.agent }),
+    el("td", { "data-field": "queue", text: h.queue || "–" }),
+    el("td", { "data-field": "note", class: "note", text: h.note || "" }),
+    el("td", { "data-field": "waiting", class: "num", text: duration(serverNow() - h.at) }),
+    el("td", { "data-field": "answered", text: answered }),
+    el("td", {}, buttons),
+  );
+}
+
+function renderHelp() {
+  const list = [...helps.values()].sort((a, b) => b.at - a.at || b.id - a.id); // newest first
+  $("#help tbody").replaceChildren(...list.map(helpRow));
+  $("#help-empty").hidden = list.length > 0;
+  $("#help-count").textContent = list.length ? String(list.length) : "";
+}
+
+async function loadHelp() {
+  try {
+    const { requests } = await api.get("/api/help");
+    helps.clear();
+    for (const h of requests) helps.set(h.id, h);
+    renderHelp();
+  } catch (err) {
+    notice(`Could not load the help requests: ${err.message}`, "error");
+  }
+}
+
+function onHelp(item) {
+  if (item.type === "help_closed") helps.delete(item.id);
+  else helps.set(item.id, item);
+  renderHelp();
+}
+
+async function helpAction(button) {
+  const row = button.closest("tr[data-help]");
+  const id = row.dataset.help;
+  const agent = row.dataset.agent;
+  try {
+    if (button.dataset.action === "answer") {
+      const endpoint = $("#my-phone").value.trim();
+      if (!endpoint) {
+        notice("Type your own phone (My phone) first: ccpbx calls it to answer the request.", "error");
+        $("#my-phone").focus();
+        return;
+      }
+      const answered = await api.post(`/api/help/${id}/answer`, { endpoint, how: button.dataset.how });
+      onHelp({ type: "help_answered", ...answered });
+      notice(`Calling ${endpoint} to ${button.dataset.how} on agent ${agent}.`);
+    } else if (button.dataset.action === "close") {
+      await api.post(`/api/help/${id}/close`);
+      onHelp({ type: "help_closed", id: Number(id) });
+    }
+  } catch (err) {
+    notice(`Help request of agent ${agent}: ${err.message}`, "error");
+  }
 }
 
 async function agentAction(button) {
@@ -160,7 +256,7 @@ async function agentAction(button) {
       await api.post(`${base}/spy`, { endpoint, how: button.dataset.how });
       notice(`Calling ${endpoint} to ${button.dataset.how} on agent ${agent}.`);
     } else if (action === "pause") {
-      await api.post(`${base}/pause`, { reason: "supervisor" });
+      await api.post(`${base}/pause`, { reason: supervisorPauseReason });
     } else if (action === "unpause") {
       await api.post(`${base}/unpause`);
     } else if (action === "logout") {
@@ -232,6 +328,17 @@ function onMessage(item) {
     applyQueues(item.queues);
     applyAgents(item.agents);
     reload(); // the snapshot has no per-agent counts: fetch them too
+    loadHelp(); // nor the help requests, nor the campaigns
+    loadCampaigns();
+    return;
+  }
+  if (item.type === "help_requested" || item.type === "help_answered" || item.type === "help_closed") {
+    onHelp(item);
+    return;
+  }
+  if (item.type === "campaign") {
+    campaigns.set(item.name, item);
+    renderCampaigns();
     return;
   }
   if (item.type !== "acd") return;
@@ -252,7 +359,7 @@ function onStatus(state, detail) {
   document.body.classList.toggle("stale", state === "disconnected");
 }
 
-// ----- campaigns (polled: the dialer has no event stream) -----------------------------
+// ----- campaigns (pushed as "campaign" events when their figures change) --------------
 
 function campaignRow(c) {
   const rate = c.abandon_rate || {};
@@ -264,6 +371,7 @@ function campaignRow(c) {
     el("td", { text: c.mode }),
     el("td", { text: c.dialing ? "yes" : c.blocked ? `no (${stateLabel(c.blocked)})` : "no" }),
     el("td", { class: "num", text: String(c.in_flight ?? 0) }),
+    el("td", { "data-field": "leads-left", class: "num", text: c.leads_left === null || c.leads_left === undefined ? "–" : String(c.leads_left) }),
     el("td", { class: "num", text: String(c.placed ?? 0) }),
     el("td", { class: "num", text: String(c.connected ?? 0) }),
     el("td", { class: over(rate.today), text: percent(rate.today) }),
@@ -273,16 +381,25 @@ function campaignRow(c) {
   );
 }
 
-async function pollCampaigns() {
+let dialer = true; // false once /api/campaigns says there is no dialer here
+
+function renderCampaigns() {
+  const list = [...campaigns.values()].sort((a, b) => a.name.localeCompare(b.name));
+  $("#campaigns-panel").hidden = false;
+  $("#campaigns tbody").replaceChildren(...list.map(campaignRow));
+  $("#campaigns-empty").hidden = list.length > 0;
+}
+
+async function loadCampaigns() {
+  if (!dialer) return;
   try {
-    const { campaigns } = await api.get("/api/campaigns");
-    $("#campaigns-panel").hidden = false;
-    $("#campaigns tbody").replaceChildren(...campaigns.map(campaignRow));
-    $("#campaigns-empty").hidden = campaigns.length > 0;
+    const { campaigns: list } = await api.get("/api/campaigns");
+    campaigns.clear();
+    for (const c of list) campaigns.set(c.name, c);
+    renderCampaigns();
   } catch (err) {
-    if (err.status === 404 || err.status === 403) return; // no dialer here, or not ours to see
+    if (err.status === 404 || err.status === 403) dialer = false; // no dialer here, or not ours
   }
-  setTimeout(pollCampaigns, 1000);
 }
 
 // ----- start --------------------------------------------------------------------------
@@ -295,16 +412,24 @@ async function start() {
     const button = ev.target.closest("button[data-action]");
     if (button) agentAction(button);
   });
+  $("#help tbody").addEventListener("click", (ev) => {
+    const button = ev.target.closest("button[data-action]");
+    if (button) helpAction(button);
+  });
   try {
     const { default: UPlot } = await import(document.body.dataset.uplot);
     chart = new WaitChart($("#chart"), UPlot);
   } catch (err) {
     notice(`The chart could not start: ${err.message}`, "error");
   }
+  loadPauseReasons();
   new EventStream({ onMessage, onStatus }).open();
   setInterval(tick, 1000);
   setInterval(sampleChart, 5000);
-  pollCampaigns();
+  setInterval(() => {
+    loadHelp();
+    loadCampaigns();
+  }, RESYNC_MS);
 }
 
 start();
