@@ -93,6 +93,8 @@ class HttpConfig:
     # counted against the client address its X-Forwarded-For names.
     trusted_proxies: tuple[str, ...] = ()
     password_min_length: int = 12
+    # How far back an agent's screen pop lists the caller number's previous calls.
+    screen_pop_history_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from ccpbx.dialer.runtime.service import DialerService
 from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
+from ccpbx.http.routes_agent import setup_agent_routes
 from ccpbx.http.routes_calls import setup_call_routes
 from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
@@ -43,6 +44,7 @@ from ccpbx.pbx.hours_script import handler_for as hours_handler
 from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.model import DirectLines
+from ccpbx.queues.screenpop import ScreenPops
 from ccpbx.queues.service import QueueService
 from ccpbx.store.tokens import ApiToken, TokenRepository
 from ccpbx.users.service import SessionSettings, SignIn
@@ -109,6 +111,12 @@ class Daemon:
             record=lines.record,
         )
         self.acd.add_listener(self._acd_event)
+        self.screen_pops = ScreenPops(
+            self.acd,
+            self.channels,
+            lambda: self.database.pool,
+            history_days=config.http.screen_pop_history_days,
+        )
         self.cdr = CallRecorder(self.ami, self.channels, lambda: self.database.pool)
         self.acd.add_listener(self.cdr.on_acd)
         self.dialer: DialerService | None = None
@@ -257,6 +265,7 @@ class Daemon:
         setup_pbx_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_call_routes(app, self.calls)
+        setup_agent_routes(app, self.screen_pops)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)
@@ -341,6 +350,7 @@ class Daemon:
         if self.dispositions is not None:
             await self.dispositions.stop()
         await self.calls.stop()
+        await self.screen_pops.stop()
         await self.acd.stop()  # calls stay up in Asterisk; a restart finds them again
         await self.cdr.stop(timeout=timeout / 4)  # write the call records still pending
         await self.ami.close()

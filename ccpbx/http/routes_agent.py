@@ -1,0 +1,52 @@
+"""Agent-panel API: an agent's screen pop and its wrap-up extension.
+
+``GET /api/agents/{agent}/screen-pop``: the pop of the agent's current call (offered or
+connected), 404 ``no_call`` when it has none. ``POST /api/agents/{agent}/wrapup-extend``
+``{"seconds": N}``: N more seconds of wrap-up (1-3600). An agent token or session acts
+only for its own agent; supervisors and admins for any. Wire it with
+:func:`setup_agent_routes`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from aiohttp import web
+
+from ccpbx.errors import InvalidInput
+from ccpbx.http.middleware import requires
+from ccpbx.http.requests import agent_in_path, json_body
+from ccpbx.http.routes_acd import ACD
+from ccpbx.queues.screenpop import ScreenPops
+
+SCREEN_POPS = web.AppKey("screen_pops", ScreenPops)
+MAX_EXTEND_S = 3600.0
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/agents/{agent}/screen-pop")
+@requires("agent")
+async def screen_pop(request: web.Request) -> web.Response:
+    agent = agent_in_path(request)
+    return web.json_response(await request.app[SCREEN_POPS].current(agent))
+
+
+@routes.post("/api/agents/{agent}/wrapup-extend")
+@requires("agent")
+async def wrapup_extend(request: web.Request) -> web.Response:
+    agent = agent_in_path(request)
+    seconds = (await json_body(request)).get("seconds")
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or not 0 < seconds <= MAX_EXTEND_S
+    ):
+        raise InvalidInput(f"seconds must be a number in (0, {MAX_EXTEND_S:g}]", field="seconds")
+    return web.json_response(await request.app[ACD].extend_wrapup(agent, float(seconds)))
+
+
+def setup_agent_routes(app: web.Application, pops: ScreenPops) -> None:
+    app[SCREEN_POPS] = pops
+    app.add_routes(routes)
