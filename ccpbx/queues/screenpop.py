@@ -34,8 +34,8 @@ log = structlog.get_logger(__name__)
 
 PoolSource = Callable[[], Executor]
 
-# IVR variables that are not what the caller keyed in.
-_NOT_INPUTS = frozenset({"language", "contact_found"})
+# IVR variables the flow engine sets itself (not what the caller keyed in).
+_NOT_INPUTS = frozenset({"caller", "did", "language", "contact_found"})
 
 
 class NoCall(NotFound):

@@ -96,7 +96,16 @@ async def test_inbound_pop_has_ivr_entries_contact_and_recent_history(
                    'queued', 'q', $3::jsonb) RETURNING id""",
         version_id,
         now,
-        json.dumps({"account": "123456", "contact.name": "Ada Lovelace", "contact_found": "yes"}),
+        json.dumps(
+            {
+                "account": "123456",
+                "caller": "+15550123456",
+                "did": "18005550101",
+                "language": "en",
+                "contact.name": "Ada Lovelace",
+                "contact_found": "yes",
+            }
+        ),
     )
     for seq, (node, kind, digits) in enumerate(
         [("main", "menu", "2"), ("account", "input", "123456"), ("q", "queue", "")]
