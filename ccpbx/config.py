@@ -23,7 +23,7 @@ from ccpbx.ami.settings import AmiSettings
 from ccpbx.asterisk.names import check_sound_name
 from ccpbx.errors import ConfigError, InvalidInput
 from ccpbx.pbx.model import CLASSES_OF_SERVICE, check_label, check_trunk_name
-from ccpbx.store.phones import check_e164
+from ccpbx.store.phones import CallingWindow, check_e164
 
 DEFAULT_PATH = Path("/etc/ccpbx/ccpbx.toml")
 
@@ -125,6 +125,9 @@ class DialerConfig:
     grace_s: float = 1.5
     abandon_prompt: str = "ccpbx/abandon"
     machine_prompt: str = "ccpbx/machine"
+    # Recipient-local hours in which an agent's manual call to a number may be placed
+    # (the same check as a campaign's calling window).
+    manual_window: str = "08:00-21:00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +406,7 @@ def validate(config: Config) -> Config:
     _validate_sessions(config.http)
     _validate_asterisk(config.asterisk, config.sip)
     _validate_dialing(config.dialing)
+    _validate_dialer(config.dialer)
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(
             f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"
@@ -472,6 +476,16 @@ def _validate_asterisk(asterisk: AsteriskConfig, sip: SipConfig) -> None:
             f" (e.g. ip,username); got {sip.identify_order!r}",
             key="sip.identify_order",
         )
+
+
+def _validate_dialer(dialer: DialerConfig) -> None:
+    try:
+        CallingWindow.parse(dialer.manual_window)
+    except (InvalidInput, ValueError) as exc:
+        raise ConfigError(
+            f"dialer.manual_window: HH:MM-HH:MM, start before end ({exc})",
+            key="dialer.manual_window",
+        ) from None
 
 
 def _validate_dialing(dialing: DialingConfig) -> None:

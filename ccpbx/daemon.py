@@ -24,6 +24,7 @@ from ccpbx.agi import AgiHandler, FastAgiServer
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.client import AmiClient
 from ccpbx.callcontrol.control import CallControl
+from ccpbx.callcontrol.manual import ManualDial
 from ccpbx.callcontrol.outside import OutsideDialing
 from ccpbx.cdr import CallRecorder
 from ccpbx.config import Config, load
@@ -46,6 +47,7 @@ from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.model import DirectLines
 from ccpbx.queues.screenpop import ScreenPops
 from ccpbx.queues.service import QueueService
+from ccpbx.store.phones import CallingWindow
 from ccpbx.store.tokens import ApiToken, TokenRepository
 from ccpbx.users.service import SessionSettings, SignIn
 from ccpbx.web import setup_web_routes
@@ -136,10 +138,19 @@ class Daemon:
             )
         for script, handler in acd_handlers(self.acd).items():
             self.handlers.setdefault(script, handler)
+        outside = OutsideDialing(self.ami, config.dialing, lambda: self.database.pool)
+        self.manual_dial = ManualDial(
+            self.ami,
+            self.acd,
+            outside,
+            config.dialing,
+            CallingWindow.parse(config.dialer.manual_window),
+            lambda: self.database.pool,
+        )
         self.calls = CallControl(
             self.ami,
             self.acd,
-            OutsideDialing(self.ami, config.dialing, lambda: self.database.pool),
+            outside,
             lambda: self.database.pool,
         )
         self.handlers.setdefault(
@@ -265,7 +276,7 @@ class Daemon:
         setup_pbx_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_call_routes(app, self.calls)
-        setup_agent_routes(app, self.screen_pops)
+        setup_agent_routes(app, self.screen_pops, self.manual_dial)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)

@@ -1,8 +1,10 @@
-"""Agent-panel API: an agent's screen pop and its wrap-up extension.
+"""Agent-panel API: an agent's screen pop, its wrap-up extension and manual calls.
 
 ``GET /api/agents/{agent}/screen-pop``: the pop of the agent's current call (offered or
 connected), 404 ``no_call`` when it has none. ``POST /api/agents/{agent}/wrapup-extend``
-``{"seconds": N}``: N more seconds of wrap-up (1-3600). An agent token or session acts
+``{"seconds": N}``: N more seconds of wrap-up (1-3600). ``POST
+/api/agents/{agent}/call/dial`` ``{"number": "+1..."}``: a manual outbound call, checked
+like a campaign call (:mod:`ccpbx.callcontrol.manual`). An agent token or session acts
 only for its own agent; supervisors and admins for any. Wire it with
 :func:`setup_agent_routes`.
 """
@@ -13,13 +15,16 @@ import math
 
 from aiohttp import web
 
+from ccpbx.callcontrol.manual import ManualDial
 from ccpbx.errors import InvalidInput
+from ccpbx.http.keys import REQUEST_TOKEN
 from ccpbx.http.middleware import requires
 from ccpbx.http.requests import agent_in_path, json_body
 from ccpbx.http.routes_acd import ACD
 from ccpbx.queues.screenpop import ScreenPops
 
 SCREEN_POPS = web.AppKey("screen_pops", ScreenPops)
+MANUAL_DIAL = web.AppKey("manual_dial", ManualDial)
 MAX_EXTEND_S = 3600.0
 
 routes = web.RouteTableDef()
@@ -47,6 +52,17 @@ async def wrapup_extend(request: web.Request) -> web.Response:
     return web.json_response(await request.app[ACD].extend_wrapup(agent, float(seconds)))
 
 
-def setup_agent_routes(app: web.Application, pops: ScreenPops) -> None:
+@routes.post("/api/agents/{agent}/call/dial")
+@requires("agent")
+async def manual_dial(request: web.Request) -> web.Response:
+    agent = agent_in_path(request)
+    number = (await json_body(request)).get("number")
+    token = request[REQUEST_TOKEN]
+    actor = f"{token.role}:{token.subject or token.name}"
+    return web.json_response(await request.app[MANUAL_DIAL].dial(agent, number, actor=actor))
+
+
+def setup_agent_routes(app: web.Application, pops: ScreenPops, manual: ManualDial) -> None:
     app[SCREEN_POPS] = pops
+    app[MANUAL_DIAL] = manual
     app.add_routes(routes)
