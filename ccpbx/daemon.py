@@ -44,6 +44,7 @@ from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
 from ccpbx.pbx.hours_script import handler_for as hours_handler
 from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
+from ccpbx.queues.inbound_dispositions import InboundDispositions
 from ccpbx.queues.model import DirectLines
 from ccpbx.queues.screenpop import ScreenPops
 from ccpbx.queues.service import QueueService
@@ -276,7 +277,8 @@ class Daemon:
         setup_pbx_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_call_routes(app, self.calls)
-        setup_agent_routes(app, self.screen_pops, self.manual_dial)
+        inbound = InboundDispositions(self.acd, self.screen_pops, lambda: self.database.pool)
+        setup_agent_routes(app, self.screen_pops, self.manual_dial, inbound)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)

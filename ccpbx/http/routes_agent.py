@@ -21,10 +21,13 @@ from ccpbx.http.keys import REQUEST_TOKEN
 from ccpbx.http.middleware import requires
 from ccpbx.http.requests import agent_in_path, json_body
 from ccpbx.http.routes_acd import ACD
+from ccpbx.queues.inbound_dispositions import InboundDispositions
 from ccpbx.queues.screenpop import ScreenPops
 
 SCREEN_POPS = web.AppKey("screen_pops", ScreenPops)
 MANUAL_DIAL = web.AppKey("manual_dial", ManualDial)
+# Read by the disposition route (routes_dialer) for calls that are not campaign calls.
+INBOUND_DISPOSITIONS = web.AppKey("inbound_dispositions", InboundDispositions)
 MAX_EXTEND_S = 3600.0
 
 routes = web.RouteTableDef()
@@ -62,7 +65,10 @@ async def manual_dial(request: web.Request) -> web.Response:
     return web.json_response(await request.app[MANUAL_DIAL].dial(agent, number, actor=actor))
 
 
-def setup_agent_routes(app: web.Application, pops: ScreenPops, manual: ManualDial) -> None:
+def setup_agent_routes(
+    app: web.Application, pops: ScreenPops, manual: ManualDial, inbound: InboundDispositions
+) -> None:
     app[SCREEN_POPS] = pops
     app[MANUAL_DIAL] = manual
+    app[INBOUND_DISPOSITIONS] = inbound
     app.add_routes(routes)

@@ -142,7 +142,16 @@ class ScreenPops:
         offered = call.offered_at if call is not None and call.offered_at else time.time()
         pop = self.live_part(agent, a.call_id, offered)
         await self.complete(pop)
+        self._pops[agent] = pop
         return pop
+
+    def last_call(self, agent: str) -> str | None:
+        """The call ``agent`` is on, or the one it is wrapping up (until wrap-up ends)."""
+        a = self._acd.state.agents.get(agent)
+        if a is not None and a.call_id is not None:
+            return a.call_id
+        pop = self._pops.get(agent)
+        return pop["call_id"] if pop is not None else None
 
     async def stop(self) -> None:
         await self.tasks.cancel_all()

@@ -9,7 +9,6 @@ import datetime as dt
 from typing import Any
 
 import asyncpg
-from integration.conftest import eventually
 from integration.test_acd_support import add_agent, add_queue, desk_phones
 from integration.test_ivr_calls import activate
 from playwright.async_api import Browser, BrowserContext, Page, expect
@@ -104,7 +103,8 @@ async def test_screen_pop_attended_transfer_and_wallboard(
     unpauses and gets the call: its page pops the account number and the contact's name,
     the wallboard shows 0 waiting and 1001 on call; 1001 consults 1002 and completes the
     transfer from the page: 1002's page shows the call (same caller), 1001 goes to wrap-up;
-    1002 hangs up from its page and goes to wrap-up. Screenshots of all three pages are
+    1002 hangs up from its page, sets disposition "sale" with a note (stored on the
+    call's record) and is available again. Screenshots of all three pages are
     saved as agent-1.png, agent-2.png and wallboard.png."""
     conn = await asyncpg.connect(database_url)
     try:
@@ -189,8 +189,30 @@ async def test_screen_pop_attended_transfer_and_wallboard(
             await board.expect_agent_state("1002", "wrap_up")
             result = await caller
             assert result.ok, result.errors
-            agent_2 = await eventually(lambda: daemon.acd.state.agents["1002"])
-            assert agent_2.state is AgentState.WRAP_UP
+
+            page_2 = pages["agent-2"]
+            await expect(page_2.locator("#disposition-panel")).to_be_visible()
+            await page_2.get_by_label("Outcome").select_option("sale")
+            await page_2.get_by_label("Note", exact=True).fill("Account 123456 verified")
+            await second.click("Save disposition")
+            await expect(page_2.locator("#notice")).to_have_text(
+                "Disposition sale saved.", timeout=SHOWS_WITHIN_MS
+            )
+            await second.expect_state("available")  # the disposition ends the wrap-up
+            await board.expect_agent_state("1002", "available")
+            row = await daemon.database.pool.fetchrow(
+                """SELECT disposition, details ->> 'disposition_note' AS note,
+                          details ->> 'disposed_by' AS agent
+                   FROM call_records WHERE direction = 'inbound' AND caller = $1""",
+                CALLER,
+            )
+            assert row is not None
+            assert (row["disposition"], row["note"], row["agent"]) == (
+                "sale",
+                "Account 123456 verified",
+                "1002",
+            )
+            assert daemon.acd.state.agents["1002"].state is AgentState.AVAILABLE
     finally:
         out = artifacts_dir()
         for name, page in pages.items():

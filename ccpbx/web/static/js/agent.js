@@ -42,11 +42,22 @@ function failed(what, err) {
   notice(`${what}: ${detail}`, "error");
 }
 
+// A person's action: its error replaces the notice, its success clears an old error.
 async function act(what, fn) {
   try {
     const result = await fn();
     notice("");
     return result;
+  } catch (err) {
+    failed(what, err);
+    return null;
+  }
+}
+
+// Work the page does by itself (loads after events): only an error shows.
+async function background(what, fn) {
+  try {
+    return await fn();
   } catch (err) {
     failed(what, err);
     return null;
@@ -293,7 +304,7 @@ async function loadCall() {
 }
 
 async function resync() {
-  await act("loading", async () => {
+  await background("loading", async () => {
     await loadAgent();
     await loadCall();
     panel.preview = await optional(`${base}/preview`);
@@ -306,7 +317,7 @@ function reloadAgentSoon() {
   if (agentReload) return;
   agentReload = setTimeout(async () => {
     agentReload = null;
-    await act("refreshing", loadAgent);
+    await background("refreshing", loadAgent);
   }, 50);
 }
 
@@ -325,7 +336,7 @@ function onEvent(item) {
     return;
   }
   if (item.type === "call_control" && item.agent === me) {
-    act("call", async () => {
+    background("call", async () => {
       panel.call = await optional(`${base}/call`);
       renderCall();
     });
@@ -335,7 +346,7 @@ function onEvent(item) {
     if (typeof item.at === "number") panel.offset = item.at - Date.now() / 1000;
     if (item.kind === "call_offered" || item.kind === "call_answered") {
       panel.lastCallId = item.call_id;
-      if (!panel.pop || panel.pop.call_id !== item.call_id) act("screen pop", loadCall);
+      if (!panel.pop || panel.pop.call_id !== item.call_id) background("screen pop", loadCall);
     }
     if (item.kind === "call_answered" && panel.pop) panel.pop.answeredAt = item.at;
     if (item.kind === "wrapup_ended" || item.kind === "agent_logged_out") {
