@@ -152,3 +152,48 @@ async def test_offered_caller_pops_on_its_agent_only(
                 assert (await resp.json())["error_id"] == "no_call"
             for ws in sockets.values():
                 await ws.close()
+
+
+async def test_wrapup_extend_adds_time_to_a_running_wrapup_only(
+    asterisk: AsteriskInstance, start_daemon: StartDaemon
+) -> None:
+    """After its caller hangs up, agent 1001 in wrap-up asks for 60 s more: its wrap-up
+    ends 60 s later than before; 0 s is refused (400), 1002's token for 1001 too (403),
+    and 1002, not in wrap-up, gets 409."""
+    daemon = await start_daemon()
+    await daemon.acd.wait_ready(20)
+    await add_queue(daemon, "accounts", wrapup_s=30)
+    for agent in ("1001", "1002"):
+        await add_agent(daemon, agent, ["accounts"])
+    repo = TokenRepository(daemon.database.pool)
+    tok = {a: (await repo.create("agent", a, subject=a))[0] for a in ("1001", "1002")}
+    base = f"http://127.0.0.1:{daemon.http_port}"
+    with desk_phones(asterisk, ["1001", "1002"]):
+        await daemon.acd.login("1001", "1001")
+        await eventually(lambda: daemon.acd.state.agents["1001"].state is AgentState.AVAILABLE, 20)
+        await caller_with_id(daemon, "accounts", "extend-caller-1", CALLER)
+        await eventually(lambda: daemon.acd.state.agents["1001"].state is AgentState.ON_CALL, 20)
+        channel = daemon.acd.legs["extend-caller-1"].channel
+        await daemon.ami.action("Hangup", Channel=channel, timeout=5)
+        await eventually(lambda: daemon.acd.state.agents["1001"].state is AgentState.WRAP_UP, 20)
+        before = daemon.acd.state.agents["1001"].wrapup_until
+        assert before is not None
+        await daemon.acd.login("1002", "1002")
+        async with aiohttp.ClientSession() as http:
+
+            async def extend(agent: str, as_: str, seconds: object) -> tuple[int, Any]:
+                async with http.post(
+                    f"{base}/api/agents/{agent}/wrapup-extend",
+                    json={"seconds": seconds},
+                    headers={"Authorization": f"Bearer {tok[as_]}"},
+                ) as resp:
+                    return resp.status, await resp.json()
+
+            assert (await extend("1001", "1001", 0))[0] == 400
+            assert (await extend("1001", "1002", 60))[0] == 403
+            status, body = await extend("1002", "1002", 60)
+            assert (status, body["error_id"]) == (409, "acd_illegal_transition")
+            status, body = await extend("1001", "1001", 60)
+            assert status == 200, body
+            assert body["state"] == "wrap_up"
+            assert body["wrapup_until"] == before + 60
