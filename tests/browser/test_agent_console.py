@@ -77,10 +77,15 @@ async def add_user(daemon: Daemon, name: str, agent: str) -> None:
 
 
 async def signed_in(
-    browser: Browser, daemon: Daemon, name: str, contexts: list[BrowserContext]
+    browser: Browser,
+    daemon: Daemon,
+    name: str,
+    contexts: list[BrowserContext],
+    viewport: tuple[int, int] = (1280, 900),
 ) -> Page:
     """A browser context signed in as ``name`` through the /login form, on /agent."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    size = {"width": viewport[0], "height": viewport[1]}
+    context = await browser.new_context(viewport=size)
     contexts.append(context)
     page = await context.new_page()
     await page.goto(f"http://127.0.0.1:{daemon.http_port}/login")
@@ -137,7 +142,8 @@ async def test_screen_pop_attended_transfer_and_wallboard(
             pages["wallboard"] = board_page
             board = Wallboard(board_page)
             pages["agent-1"] = await signed_in(browser, daemon, "anna", contexts)
-            pages["agent-2"] = await signed_in(browser, daemon, "bert", contexts)
+            # The second agent works on a tablet (portrait).
+            pages["agent-2"] = await signed_in(browser, daemon, "bert", contexts, (768, 1024))
             first, second = AgentPanel(pages["agent-1"]), AgentPanel(pages["agent-2"])
             await board.wait_live()
             for panel, phone in ((first, "1001"), (second, "1002")):

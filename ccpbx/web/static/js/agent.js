@@ -106,8 +106,8 @@ function tick() {
   $("#time-in-state").textContent = v && v.state !== "logged_out" ? duration(serverNow() - v.since) : "–";
   const left = v && v.wrapup_until ? v.wrapup_until - serverNow() : null;
   $("#wrapup-left").textContent = left === null ? "–" : duration(Math.max(0, left));
-  const started = panel.call && panel.call.answered_at ? panel.call.answered_at : panel.pop && panel.pop.answeredAt;
-  $("#call-time").textContent = v && v.state === "on_call" && started ? duration(serverNow() - started) : "–";
+  // On a call, the agent's state changed to on_call when the call was put through.
+  $("#call-time").textContent = v && v.state === "on_call" ? duration(serverNow() - v.since) : "–";
 }
 
 // ----- screen pop ---------------------------------------------------------------------
@@ -348,7 +348,6 @@ function onEvent(item) {
       panel.lastCallId = item.call_id;
       if (!panel.pop || panel.pop.call_id !== item.call_id) background("screen pop", loadCall);
     }
-    if (item.kind === "call_answered" && panel.pop) panel.pop.answeredAt = item.at;
     if (item.kind === "wrapup_ended" || item.kind === "agent_logged_out") {
       panel.pop = null;
       panel.call = null;
