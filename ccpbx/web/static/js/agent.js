@@ -168,8 +168,10 @@ function renderPop() {
     ),
   );
   $("#pop-history tbody").replaceChildren(...rows);
+  $("#pop-history").hidden = rows.length === 0;
   $("#pop-history-empty").hidden = rows.length > 0;
   renderCallbackZone();
+  renderDispositions();
 }
 
 // ----- call control -------------------------------------------------------------------
@@ -237,9 +239,14 @@ function renderCallbackZone() {
   $("#callback-zone").textContent = `time in ${contactZone()} (the contact's zone)`;
 }
 
+// An inbound call has no campaign to call back from: its codes are those without callback.
 function renderDispositions() {
   const select = $("#disposition-code");
-  select.replaceChildren(...panel.dispositions.map((d) => el("option", { value: d.code, text: d.label || d.code })));
+  const inbound = panel.pop && panel.pop.direction === "inbound";
+  const codes = panel.dispositions.filter((d) => !(inbound && d.callback));
+  const chosen = select.value;
+  select.replaceChildren(...codes.map((d) => el("option", { value: d.code, text: d.label || d.code })));
+  if (codes.some((d) => d.code === chosen)) select.value = chosen;
   onDispositionChange();
 }
 
