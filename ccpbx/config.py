@@ -25,7 +25,7 @@ from ccpbx.asterisk.names import check_sound_name
 from ccpbx.errors import ConfigError, InvalidInput
 from ccpbx.pbx.model import CLASSES_OF_SERVICE, check_label, check_trunk_name
 from ccpbx.queues.reasons import DEFAULT_PAUSE_REASONS, PauseReasons
-from ccpbx.store.phones import check_e164
+from ccpbx.store.phones import CallingWindow, check_e164
 
 DEFAULT_PATH = Path("/etc/ccpbx/ccpbx.toml")
 
@@ -96,6 +96,8 @@ class HttpConfig:
     # counted against the client address its X-Forwarded-For names.
     trusted_proxies: tuple[str, ...] = ()
     password_min_length: int = 12
+    # How far back an agent's screen pop lists the caller number's previous calls.
+    screen_pop_history_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +128,9 @@ class DialerConfig:
     grace_s: float = 1.5
     abandon_prompt: str = "ccpbx/abandon"
     machine_prompt: str = "ccpbx/machine"
+    # Recipient-local hours in which an agent's manual call to a number may be placed
+    # (the same check as a campaign's calling window).
+    manual_window: str = "08:00-21:00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +423,7 @@ def validate(config: Config) -> Config:
     _validate_asterisk(config.asterisk, config.sip)
     _validate_dialing(config.dialing)
     _validate_acd(config.acd)
+    _validate_dialer(config.dialer)
     if config.log.format not in {"auto", "json", "console"}:
         raise ConfigError(
             f"log.format: one of auto, json, console; got {config.log.format!r}", key="log.format"
@@ -501,6 +507,16 @@ def _validate_asterisk(asterisk: AsteriskConfig, sip: SipConfig) -> None:
             f" (e.g. ip,username); got {sip.identify_order!r}",
             key="sip.identify_order",
         )
+
+
+def _validate_dialer(dialer: DialerConfig) -> None:
+    try:
+        CallingWindow.parse(dialer.manual_window)
+    except (InvalidInput, ValueError) as exc:
+        raise ConfigError(
+            f"dialer.manual_window: HH:MM-HH:MM, start before end ({exc})",
+            key="dialer.manual_window",
+        ) from None
 
 
 def _validate_dialing(dialing: DialingConfig) -> None:

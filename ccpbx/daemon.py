@@ -26,6 +26,7 @@ from ccpbx.agi import AgiHandler, FastAgiServer
 from ccpbx.ami.channels import ChannelView
 from ccpbx.ami.client import AmiClient
 from ccpbx.callcontrol.control import CallControl
+from ccpbx.callcontrol.manual import ManualDial
 from ccpbx.callcontrol.outside import OutsideDialing
 from ccpbx.cdr import CallRecorder
 from ccpbx.config import Config, load
@@ -36,6 +37,7 @@ from ccpbx.dialer.runtime.service import DialerService
 from ccpbx.errors import CcpbxError
 from ccpbx.health import ComponentStatus, HealthRegistry
 from ccpbx.http.app import make_app
+from ccpbx.http.routes_agent import setup_agent_routes
 from ccpbx.http.routes_calls import setup_call_routes
 from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
@@ -47,9 +49,12 @@ from ccpbx.pbx.hours_script import handler_for as hours_handler
 from ccpbx.pbx.outside import handler_for as outside_call_handler
 from ccpbx.queues.features import acd_handlers
 from ccpbx.queues.help import HelpDesk
+from ccpbx.queues.inbound_dispositions import InboundDispositions
 from ccpbx.queues.model import DirectLines
 from ccpbx.queues.reasons import PauseReasons
+from ccpbx.queues.screenpop import ScreenPops
 from ccpbx.queues.service import QueueService
+from ccpbx.store.phones import CallingWindow
 from ccpbx.store.token_checks import TokenChecks
 from ccpbx.store.tokens import ApiToken
 from ccpbx.users.service import SessionSettings, SignIn
@@ -120,6 +125,12 @@ class Daemon:
             record=lines.record,
         )
         self.acd.add_listener(self._acd_event)
+        self.screen_pops = ScreenPops(
+            self.acd,
+            self.channels,
+            lambda: self.database.pool,
+            history_days=config.http.screen_pop_history_days,
+        )
         self.cdr = CallRecorder(self.ami, self.channels, lambda: self.database.pool)
         self.acd.add_listener(self.cdr.on_acd)
         self.dialer: DialerService | None = None
@@ -139,10 +150,19 @@ class Daemon:
             )
         for script, handler in acd_handlers(self.acd).items():
             self.handlers.setdefault(script, handler)
+        outside = OutsideDialing(self.ami, config.dialing, lambda: self.database.pool)
+        self.manual_dial = ManualDial(
+            self.ami,
+            self.acd,
+            outside,
+            config.dialing,
+            CallingWindow.parse(config.dialer.manual_window),
+            lambda: self.database.pool,
+        )
         self.calls = CallControl(
             self.ami,
             self.acd,
-            OutsideDialing(self.ami, config.dialing, lambda: self.database.pool),
+            outside,
             lambda: self.database.pool,
         )
         self.handlers.setdefault(
@@ -278,6 +298,8 @@ class Daemon:
         setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_call_routes(app, self.calls)
         setup_supervision_routes(app, self.help, self.acd.pause_reasons)
+        inbound = InboundDispositions(self.acd, self.screen_pops, lambda: self.database.pool)
+        setup_agent_routes(app, self.screen_pops, self.manual_dial, inbound)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
             self.dispositions = DispositionDesk(self.ami, lambda: self.database.pool, self.dialer)
@@ -385,6 +407,7 @@ class Daemon:
         if self.dispositions is not None:
             await self.dispositions.stop()
         await self.calls.stop()
+        await self.screen_pops.stop()
         await self.acd.stop()  # calls stay up in Asterisk; a restart finds them again
         await self.cdr.stop(timeout=timeout / 4)  # write the call records still pending
         await self.ami.close()

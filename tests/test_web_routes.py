@@ -70,3 +70,27 @@ async def test_supervisor_page_needs_the_supervisor_role(
     assert "/static/js/supervisor.js?v=" in html
     assert "/static/vendor/uplot-1.6.32/dist/uPlot.esm.js?v=" in html
     assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_agent_page_is_the_agents_own_or_the_one_a_supervisor_names(
+    client: TestClient, pool: asyncpg.Pool
+) -> None:
+    """An agent token gets its own agent's panel (whatever ?agent= says); a supervisor
+    names the agent to act for (?agent=1002), and without one gets a 400; no inline
+    script, only same-origin /static/ ones."""
+    assert (await client.get("/agent")).status == 401
+    token, _ = await TokenRepository(pool).create("agent", "agent 1001", subject="1001")
+    own = await client.get("/agent?agent=1002", headers={"Authorization": f"Bearer {token}"})
+    assert own.status == 200
+    html = await own.text()
+    assert 'data-agent="1001"' in html
+    assert 'data-acting="no"' in html
+    assert "/static/js/agent.js?v=" in html
+    assert "<script>" not in html
+    supervisor = await bearer(pool, "supervisor")
+    acting = await client.get("/agent?agent=1002", headers=supervisor)
+    assert acting.status == 200
+    html = await acting.text()
+    assert 'data-agent="1002"' in html
+    assert 'data-acting="yes"' in html
+    assert (await client.get("/agent", headers=supervisor)).status == 400

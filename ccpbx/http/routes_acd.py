@@ -24,9 +24,11 @@ from ccpbx.acd import (
     Strategy,
 )
 from ccpbx.errors import InvalidInput, NotFound
+from ccpbx.http.keys import REQUEST_TOKEN
 from ccpbx.http.middleware import Handler, requires
 from ccpbx.http.requests import agent_in_path, json_body
 from ccpbx.queues import store
+from ccpbx.queues.audience import visible_to
 from ccpbx.queues.model import AgentRecord, QueueSpec, check_agent_id
 from ccpbx.queues.service import QueueService
 
@@ -237,8 +239,10 @@ async def recording(request: web.Request) -> web.Response:
 @routes.get(EVENTS_PATH)
 @requires("agent")
 async def events(request: web.Request) -> web.WebSocketResponse:
-    """Live ACD events; first a snapshot of queues and agents."""
+    """Live ACD events; first a snapshot of queues and agents. An agent's socket gets
+    its own agent's private events only (see :mod:`ccpbx.queues.audience`)."""
     service = _service(request)
+    principal = request[REQUEST_TOKEN]
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     feed = service.subscribe()
@@ -255,7 +259,8 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     reader = asyncio.create_task(drain_client(), name="acd-ws-reader")
     try:
         async for item in feed:
-            await ws.send_json(item)
+            if visible_to(item, principal.role, principal.subject):
+                await ws.send_json(item)
         if feed.overflowed:
             await ws.close(code=1013, message=b"too slow: events dropped")
     finally:

@@ -28,8 +28,10 @@ from ccpbx.dialer.dispositions import (
     disposition,
 )
 from ccpbx.errors import InvalidInput, NotFound
+from ccpbx.http.keys import REQUEST_TOKEN
 from ccpbx.http.middleware import requires
 from ccpbx.http.requests import agent_in_path, json_body
+from ccpbx.http.routes_agent import INBOUND_DISPOSITIONS
 from ccpbx.queues.model import check_agent_id
 from ccpbx.store.campaigns import list_dispositions
 
@@ -124,7 +126,8 @@ async def get_dispositions(request: web.Request) -> web.Response:
 @routes.post("/api/agents/{agent}/disposition")
 @requires("agent")
 async def dispose_agent_call(request: web.Request) -> web.Response:
-    """Dispose of the call the agent is on or wrapping up.
+    """Dispose of the call the agent is on or wrapping up (a campaign call's attempt,
+    else an inbound call's record: see :mod:`ccpbx.queues.inbound_dispositions`).
 
     ``callback_for``: ``"me"`` reserves the callback for this agent, ``"anyone"``
     (default) lets any agent take it.
@@ -136,7 +139,14 @@ async def dispose_agent_call(request: web.Request) -> web.Response:
     await verdict.check(_db(request))
     control = _control(request)
     if control.attempt_of_agent(agent) is None:
-        raise NoCallToDispose(f"agent {agent} has no call to dispose", agent=agent)
+        inbound = request.app.get(INBOUND_DISPOSITIONS)
+        if inbound is None:
+            raise NoCallToDispose(f"agent {agent} has no call to dispose", agent=agent)
+        # Not a campaign call: the inbound call's record takes the code and note.
+        token = request[REQUEST_TOKEN]
+        actor = f"{token.role}:{token.subject or token.name}"
+        result = await inbound.dispose(agent, verdict.code, note=verdict.note, actor=actor)
+        return web.json_response(result)
     result = await control.dispose(
         agent,
         verdict.code,

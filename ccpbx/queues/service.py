@@ -375,6 +375,11 @@ class QueueService:
         await self._call(lambda now: self.state.wrapup_done(agent, now))
         return self.agent_view(agent)
 
+    async def extend_wrapup(self, agent: str, seconds: float) -> dict[str, Any]:
+        """``seconds`` more wrap-up for an agent in wrap-up."""
+        await self._call(lambda now: self.state.extend_wrapup(agent, seconds, now))
+        return self.agent_view(agent)
+
     async def hold_for_outbound(self, call_id: str, queue: str, agent: str) -> None:
         """Reserve an available agent for an outbound call about to be placed (preview,
         callback); when the call is answered it goes to that agent without routing."""

@@ -36,6 +36,7 @@ def agent_view(
         "pause_reason": a.pause_reason,
         "pending_pause": a.pending_pause,
         "call_id": a.call_id,
+        "wrapup_until": a.wrapup_until,
         "queues": sorted(a.queues),
         "calls_taken": a.calls_taken,
         "connection": (

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ccpbx.http.keys import REQUEST_TOKEN
 from ccpbx.http.middleware import requires
+from ccpbx.queues.model import check_agent_id
 from ccpbx.web.assets import STATIC_PREFIX, StaticFiles, vendored_packages
 
 TEMPLATES_DIR = StaticFiles().root.parent / "templates"
@@ -71,6 +72,29 @@ async def supervisor_page(request: web.Request) -> web.Response:
         title="Wallboard",
         who=token.name if token is not None else "",
         role=token.role if token is not None else "",
+    )
+
+
+@routes.get("/agent")
+@requires("agent")
+async def agent_page(request: web.Request) -> web.Response:
+    """The agent panel. An agent sees its own; a supervisor or admin opens
+    ``/agent?agent=N`` and acts for agent N (as the API lets it)."""
+    token = request[REQUEST_TOKEN]
+    if token.role == "agent":
+        agent = token.subject or ""
+        acting = False
+    else:
+        agent = check_agent_id(request.query.get("agent", ""))
+        acting = True
+    return render(
+        request,
+        "agent.html",
+        title="Agent",
+        who=token.name,
+        role=token.role,
+        agent=agent,
+        acting=acting,
     )
 
 

@@ -61,3 +61,42 @@ class Wallboard:
 
     async def set_my_phone(self, endpoint: str) -> None:
         await self.page.locator("#my-phone").fill(endpoint)
+
+class AgentPanel:
+    """What an agent sees and does on /agent."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    async def wait_live(self) -> None:
+        await expect(self.page.locator("#connection")).to_have_attribute(
+            "data-state", "live", timeout=SHOWS_WITHIN_MS
+        )
+
+    async def expect_state(self, state: str) -> None:
+        await expect(self.page.locator("#agent-state")).to_have_attribute(
+            "data-state", state, timeout=SHOWS_WITHIN_MS
+        )
+
+    async def log_in(self, phone: str) -> None:
+        await self.page.locator("#login-endpoint").fill(phone)
+        await self.page.get_by_role("button", name="Log in").click()
+
+    async def pause(self, reason: str) -> None:
+        await self.page.get_by_label("Pause reason").select_option(reason)
+        await self.page.get_by_role("button", name="Pause", exact=True).click()
+
+    async def unpause(self) -> None:
+        await self.page.get_by_role("button", name="Unpause").click()
+
+    def pop_field(self, selector: str) -> Locator:
+        return self.page.locator(selector)
+
+    async def transfer(self, kind: str, target: str, mode: str) -> None:
+        await self.page.locator("#transfer-kind").select_option(kind)
+        await self.page.locator("#transfer-target").fill(target)
+        await self.page.locator("#transfer-mode").select_option(mode)
+        await self.page.get_by_role("button", name="Transfer", exact=True).click()
+
+    async def click(self, name: str) -> None:
+        await self.page.get_by_role("button", name=name, exact=True).click()
