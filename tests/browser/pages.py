@@ -62,6 +62,7 @@ class Wallboard:
     async def set_my_phone(self, endpoint: str) -> None:
         await self.page.locator("#my-phone").fill(endpoint)
 
+
 class AgentPanel:
     """What an agent sees and does on /agent."""
 

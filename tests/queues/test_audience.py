@@ -36,3 +36,21 @@ def test_queue_level_and_state_events_reach_every_agent() -> None:
     """ACD events (queue figures, other agents' states) and snapshots reach agents."""
     assert visible_to({"type": "acd", "kind": "call_enqueued", "queue": "q"}, "agent", "1001")
     assert visible_to({"type": "acd", "kind": "agent_paused", "agent_id": "1002"}, "agent", "1001")
+
+
+def test_help_requests_reach_their_agent_and_supervisors_only() -> None:
+    """Agent 1002's help request (with its note) goes to 1002 and to supervisors, never
+    to agent 1001."""
+    for kind in ("help_requested", "help_answered", "help_closed"):
+        item = {"type": kind, "agent": "1002", "note": "angry caller"}
+        assert visible_to(item, "agent", "1002")
+        assert not visible_to(item, "agent", "1001")
+        assert visible_to(item, "supervisor", None)
+
+
+def test_campaign_figures_are_for_supervisors() -> None:
+    """Pushed campaign figures go to supervisors and admins, not to agents."""
+    item = {"type": "campaign", "name": "spring", "in_flight": 3}
+    assert not visible_to(item, "agent", "1001")
+    assert visible_to(item, "supervisor", None)
+    assert visible_to(item, "admin", None)
