@@ -38,6 +38,7 @@ from ccpbx.http.routes_calls import setup_call_routes
 from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.http.routes_pbx import setup_pbx_routes
+from ccpbx.http.routes_softphone import setup_softphone_routes
 from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
 from ccpbx.pbx.hours_script import handler_for as hours_handler
 from ccpbx.pbx.outside import handler_for as outside_call_handler
@@ -256,6 +257,7 @@ class Daemon:
         # configuration as last (re)loaded.
         setup_pbx_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
+        setup_softphone_routes(app)
         setup_call_routes(app, self.calls)
         if self.dialer is not None:
             setup_dialer_routes(app, self.dialer, lambda: self.database.pool)
