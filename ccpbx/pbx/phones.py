@@ -12,7 +12,7 @@ import datetime as dt
 import asyncpg
 
 from ccpbx.errors import NotFound
-from ccpbx.pbx import model, names, softphones
+from ccpbx.pbx import model, names
 from ccpbx.pbx.model import PhoneRecord
 from ccpbx.store import audit
 from ccpbx.store.db import Executor, connection, transaction, translate_errors
@@ -42,7 +42,6 @@ async def add(
 ) -> tuple[PhoneRecord, str]:
     """Add a phone with a freshly generated password; return it and the password."""
     model.check_phone_name(name)
-    softphones.check_not_reserved(name)
     model.check_label(label)
     model.check_choice(transport, model.PHONE_TRANSPORTS, "transport")
     model.check_choice(class_of_service, model.CLASSES_OF_SERVICE, "class of service")

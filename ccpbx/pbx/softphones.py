@@ -19,8 +19,8 @@ Rotating the key (then ``conf render``/``apply``) rotates every browser phone's
 password at once; pages fetch the new one when they next register. Disabling or
 removing the agent's user removes its endpoint at the next render.
 
-Endpoint names are ``agent-<agent>-web``; a desk phone may not take such a name
-(:func:`check_not_reserved`), and a render refuses two endpoints of one name anyway.
+Endpoint names are ``agent-<agent>-web``: a desk phone's name holds no ``-``
+(:func:`ccpbx.pbx.model.check_phone_name`), so none can take it.
 
 Pure code.
 """
@@ -30,30 +30,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass
 
-from ccpbx.errors import InvalidInput
 from ccpbx.pbx.model import PhoneRecord, md5_cred
 
 MIN_KEY_LENGTH = 32
 """Characters ``[sip] softphone_key`` needs at least (e.g. ``openssl rand -hex 32``)."""
 
-_RESERVED = re.compile(r"^agent-[0-9]+-web$")
-
 
 def endpoint_name(agent: str) -> str:
     """The PJSIP endpoint (and SIP user name) of ``agent``'s browser phone."""
     return f"agent-{agent}-web"
-
-
-def check_not_reserved(name: str) -> str:
-    """A desk phone's name, refused when it is one browser phones are named with."""
-    if _RESERVED.match(name):
-        raise InvalidInput(
-            f"phone name {name!r} is reserved for an agent's browser phone", field="name"
-        )
-    return name
 
 
 def password(key: str, agent: str) -> str:
