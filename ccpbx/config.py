@@ -178,6 +178,9 @@ class SipConfig:
     wss_port: int = 0  # 0: no WSS transport (and Asterisk's HTTP server stays off)
     # "auto": opus,ulaw when Asterisk's modules folder holds an opus codec, else ulaw.
     webrtc_codecs: str = "auto"
+    # Agents' browser phones (ccpbx.pbx.softphones): their passwords are derived from
+    # this secret (at least 32 characters); "" = no browser phones.
+    softphone_key: str = ""
     # NAT: the public address phones outside reach Asterisk at (signalling and media),
     # and the networks that are reached directly (no rewriting for them).
     external_address: str = ""
@@ -593,6 +596,12 @@ def _validate_sip_transports(sip: SipConfig) -> None:
         for other, other_port in tcp_ports[:i]:
             if port and port == other_port:
                 raise ConfigError(f"{key}: must differ from {other}", key=key)
+    if sip.softphone_key and (not sip.wss_port or len(sip.softphone_key) < 32):
+        raise ConfigError(
+            "sip.softphone_key: browser phones need [sip] wss_port, and the key at least 32"
+            " characters (e.g. `openssl rand -hex 32`)",
+            key="sip.softphone_key",
+        )
     codecs = sip.webrtc_codecs.split(",")
     if sip.webrtc_codecs != "auto" and (
         not all(c in {"opus", "ulaw", "alaw", "g722"} for c in codecs)

@@ -42,6 +42,7 @@ from ccpbx.http.routes_calls import setup_call_routes
 from ccpbx.http.routes_conf import setup_conf_routes
 from ccpbx.http.routes_dialer import setup_dialer_routes
 from ccpbx.http.routes_pbx import setup_pbx_routes
+from ccpbx.http.routes_softphone import setup_softphone_routes
 from ccpbx.http.routes_supervision import setup_supervision_routes
 from ccpbx.ivr import store as ivr_store
 from ccpbx.metrics import LATENCY_BUCKETS, WAIT_BUCKETS, MetricsRegistry, Sample
@@ -296,6 +297,7 @@ class Daemon:
         # configuration as last (re)loaded.
         setup_pbx_routes(app, lambda: self.database.pool, lambda: self.config)
         setup_conf_routes(app, lambda: self.database.pool, lambda: self.config)
+        setup_softphone_routes(app)
         setup_call_routes(app, self.calls)
         setup_supervision_routes(app, self.help, self.acd.pause_reasons)
         inbound = InboundDispositions(self.acd, self.screen_pops, lambda: self.database.pool)

@@ -25,10 +25,11 @@ def own_files() -> list[Path]:
 
 
 def test_manifest_lists_pinned_packages() -> None:
-    """The manifest pins uPlot 1.6.32 and JsSIP 3.13.8, each with an sha512 integrity."""
+    """The manifest pins uPlot 1.6.32 and SIP.js 0.21.2, each with an sha512 integrity."""
     pinned = {p.name: p.version for p in vendored_packages()}
     assert pinned["uplot"] == "1.6.32"
-    assert pinned["jssip"] == "3.13.8"
+    assert pinned["sip.js"] == "0.21.2"
+    assert "jssip" not in pinned
     assert all(p.integrity.startswith("sha512-") for p in vendored_packages())
 
 

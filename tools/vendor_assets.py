@@ -49,13 +49,13 @@ PACKAGES = (
         "the wallboard's live chart (waiting callers over the last hour)",
     ),
     Package(
-        "jssip",
-        "3.13.8",
-        # The npm package ships CommonJS sources only (no browser bundle): the softphone
-        # will need them bundled (or served through an import map with its dependencies).
-        ("lib/*.js", "lib/*/*.js", "package.json"),
+        "sip.js",
+        "0.21.2",
+        # ES modules with relative imports and no dependencies: the browser loads
+        # lib/index.js as they are (no bundler); the type declarations stay behind.
+        ("lib/*.js",),
         "LICENSE.md",
-        "the agent softphone (SIP over WebSocket), not used by a page yet",
+        "the agent's browser phone (SIP over secure websockets, WebRTC media)",
     ),
 )
 

@@ -18,6 +18,7 @@ from ccpbx.asterisk import transports
 from ccpbx.config import Config
 from ccpbx.errors import InvalidInput
 from ccpbx.pbx.model import NumberRecord, PhoneRecord, TrunkRecord
+from ccpbx.pbx.softphones import SoftphoneAgent, phone_record
 from ccpbx.pbx.values import (
     emergency_values,
     endpoint_values,
@@ -36,6 +37,17 @@ class Records:
     numbers: Sequence[NumberRecord] = ()
     queues: Sequence[str] = ()
     ivr_dids: Sequence[str] = ()
+    softphones: Sequence[SoftphoneAgent] = ()
+    """Agents with an enabled user: each gets a browser phone when ``[sip]
+    softphone_key`` is set."""
+
+
+def browser_phones(config: Config, records: Records) -> list[PhoneRecord]:
+    """The agents' browser phones (none without ``[sip] softphone_key``)."""
+    key = config.sip.softphone_key
+    if not key:
+        return []
+    return [phone_record(key, a, config.sip.realm) for a in records.softphones]
 
 
 def _loopback(host: str) -> bool:
@@ -91,7 +103,10 @@ def template_values(config: Config, records: Records) -> dict[str, Any]:
     a = config.asterisk
     codecs = transports.webrtc_codecs(config)
     endpoints = endpoint_values(
-        (phone_values(p, realm=config.sip.realm, webrtc_codecs=codecs) for p in records.phones),
+        (
+            phone_values(p, realm=config.sip.realm, webrtc_codecs=codecs)
+            for p in (*records.phones, *browser_phones(config, records))
+        ),
         (trunk_values(t) for t in records.trunks),
     )
     return {

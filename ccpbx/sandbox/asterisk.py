@@ -25,6 +25,7 @@ from ccpbx.pbx.model import (
     TrunkRecord,
     md5_cred,
 )
+from ccpbx.pbx.softphones import SoftphoneAgent, phone_record
 from ccpbx.pbx.values import (
     emergency_values,
     endpoint_values,
@@ -94,6 +95,33 @@ class AsteriskSettings:
     """Inbound numbers with a route, as ``ccpbx number add`` stores them."""
     fallback_prompt: str = "ss-noservice"
     voicemail_boxes: list[str] = field(default_factory=lambda: ["support", "sales"])
+    wss_port: int = 0
+    """Asterisk's HTTPS server for browsers' SIP over websockets (0: none); it needs
+    ``tls_cert`` and ``tls_key``, paths as Asterisk sees them."""
+    tls_cert: str = ""
+    tls_key: str = ""
+    softphone_key: str = ""
+    softphone_agents: list[SoftphoneAgent] = field(default_factory=list)
+    """Agents whose browser phones (``agent-N-web``, WebRTC over WSS) are provisioned,
+    their passwords derived from ``softphone_key`` as ``conf render`` derives them."""
+
+    def transports(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [
+            {"name": "transport-udp", "protocol": "udp", "bind": "127.0.0.1", "port": self.sip_port}
+        ]
+        if self.wss_port:
+            out.append(
+                {
+                    "name": "transport-wss",
+                    "protocol": "wss",
+                    "bind": "127.0.0.1",
+                    "port": self.wss_port,
+                    "http_bind": "127.0.0.1",
+                    "cert_file": self.tls_cert,
+                    "priv_key_file": self.tls_key,
+                }
+            )
+        return out
 
     def carrier(self) -> TrunkRecord:
         """The SIPp carrier as ``ccpbx trunk add carrier --identify 127.0.0.1`` stores it."""
@@ -113,10 +141,16 @@ class AsteriskSettings:
 
     def template_values(self, dirs: dict[str, str]) -> dict[str, Any]:
         endpoints = endpoint_values(
-            (
-                phone_values(p.record(), realm=SIP_REALM, rewrite_contact=p.rewrite_contact)
-                for p in self.phones
-            ),
+            [
+                *(
+                    phone_values(p.record(), realm=SIP_REALM, rewrite_contact=p.rewrite_contact)
+                    for p in self.phones
+                ),
+                *(
+                    phone_values(phone_record(self.softphone_key, a, SIP_REALM), realm=SIP_REALM)
+                    for a in self.softphone_agents
+                ),
+            ],
             [trunk_values(self.carrier())],
         )
         return {
@@ -133,14 +167,7 @@ class AsteriskSettings:
                 "realm": SIP_REALM,
                 "identify_order": IDENTIFY_ORDER,
             },
-            "transports": [
-                {
-                    "name": "transport-udp",
-                    "protocol": "udp",
-                    "bind": "127.0.0.1",
-                    "port": self.sip_port,
-                }
-            ],
+            "transports": self.transports(),
             "rtp": {"start": self.rtp_start, "end": self.rtp_start + self.rtp_ports - 2},
             "agi": {"host": self.agi_host, "port": self.agi_port},
             **endpoints,

@@ -93,6 +93,19 @@ _OK_TO_BYE = """
       Content-Length: 0
 """
 
+_OK_TO_REINVITE = """
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+""" + sdp_offer("caller")
+
 
 @dataclass(frozen=True)
 class Step:
@@ -151,9 +164,13 @@ def caller_scenario(
     name: str = "Test Caller",
     steps: Sequence[Step] = (),
     wait_bye_ms: int = 10_000,
+    *,
+    accept_reinvites: bool = False,
 ) -> str:
     """A customer: INVITE, wait for answer, do ``steps``, then wait for the PBX to
-    hang up for up to ``wait_bye_ms`` before hanging up itself."""
+    hang up for up to ``wait_bye_ms`` before hanging up itself. With
+    ``accept_reinvites``, a re-INVITE while waiting (Asterisk updating the connected
+    line once an agent answers) is accepted and the wait goes on."""
     body = [
         '<?xml version="1.0" encoding="ISO-8859-1" ?>',
         '<scenario name="ccpbx caller">',
@@ -183,10 +200,23 @@ def caller_scenario(
             )
         else:
             raise ValueError(f"unknown step kind {step.kind!r}")
+    wait = f'timeout="{int(wait_bye_ms)}" ontimeout="hangup"'
+    body.append('  <label id="wait_bye"/>')
+    if accept_reinvites:
+        # SIPp takes the timeout of the first of these alternatives: both carry it.
+        body.append(f'  <recv request="INVITE" optional="true" next="reinvite" {wait}/>')
     body += [
-        f'  <recv request="BYE" timeout="{int(wait_bye_ms)}" ontimeout="hangup"/>',
+        f'  <recv request="BYE" {wait}/>',
         f"  <send><![CDATA[{_OK_TO_BYE}]]></send>",
         '  <nop next="done"/>',
+    ]
+    if accept_reinvites:
+        body += [
+            '  <label id="reinvite"/>',
+            f"  <send><![CDATA[{_OK_TO_REINVITE}]]></send>",
+            '  <recv request="ACK" crlf="true" next="wait_bye"/>',
+        ]
+    body += [
         '  <label id="hangup"/>',
         f'  <send retrans="500"><![CDATA[{_BYE.format(caller=escape(caller))}]]></send>',
         '  <recv response="200"/>',

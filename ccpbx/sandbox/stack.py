@@ -10,8 +10,9 @@ from ccpbx.config import (
     DialerConfig,
     HttpConfig,
     LogConfig,
+    SipConfig,
 )
-from ccpbx.sandbox.asterisk import AsteriskInstance
+from ccpbx.sandbox.asterisk import SIP_REALM, AsteriskInstance
 
 
 def daemon_config(
@@ -38,6 +39,14 @@ def daemon_config(
         # center records (sounds/ccpbx/abandon by default).
         dialer=DialerConfig(
             abandon_prompt="please-try-call-later", machine_prompt="please-try-call-later"
+        ),
+        # Browsers' SIP over WSS and agents' browser phones, when the sandbox has them.
+        sip=SipConfig(
+            realm=SIP_REALM,
+            wss_port=s.wss_port,
+            tls_cert=s.tls_cert,
+            tls_key=s.tls_key,
+            softphone_key=s.softphone_key,
         ),
         source="sandbox",
     )

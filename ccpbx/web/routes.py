@@ -12,6 +12,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from ccpbx.http.admin import ADMIN_CONFIG
 from ccpbx.http.keys import REQUEST_TOKEN
 from ccpbx.http.middleware import requires
 from ccpbx.queues.model import check_agent_id
@@ -43,8 +44,13 @@ def templates(static: StaticFiles) -> jinja2.Environment:
     return env
 
 
-def render(request: web.Request, name: str, **context: Any) -> web.Response:
+def render(
+    request: web.Request, name: str, *, connect_also: str = "", **context: Any
+) -> web.Response:
+    """The page ``name``; ``connect_also`` adds an origin its scripts may connect to
+    (the browser phone's Asterisk websocket)."""
     html = request.app[TEMPLATES].get_template(name).render(**context)
+    connect = f"'self' {connect_also}".strip()
     return web.Response(
         text=html,
         content_type="text/html",
@@ -53,7 +59,7 @@ def render(request: web.Request, name: str, **context: Any) -> web.Response:
             # Same-origin scripts, styles, fetches and websocket only: no CDN, no inline code.
             "Content-Security-Policy": (
                 "default-src 'self'; script-src 'self'; style-src 'self';"
-                " img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+                f" img-src 'self' data:; connect-src {connect}; frame-ancestors 'none'"
             ),
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "same-origin",
@@ -95,6 +101,26 @@ async def agent_page(request: web.Request) -> web.Response:
         role=token.role,
         agent=agent,
         acting=acting,
+    )
+
+
+@routes.get("/phone")
+@requires("agent")
+async def phone_page(request: web.Request) -> web.Response:
+    """The agent's browser phone on its own: registration, ringing, answer, hang up."""
+    token = request.get(REQUEST_TOKEN)
+    sip = request.app[ADMIN_CONFIG]().sip if ADMIN_CONFIG in request.app else None
+    wss = ""
+    if sip is not None and sip.wss_port:
+        wss = f"wss://{sip.domain or request.url.host or 'localhost'}:{sip.wss_port}"
+    return render(
+        request,
+        "phone.html",
+        connect_also=wss,
+        title="Phone",
+        who=token.name if token is not None else "",
+        role=token.role if token is not None else "",
+        agent=(token.subject or "") if token is not None and token.role == "agent" else "",
     )
 
 
