@@ -157,7 +157,7 @@ async def test_screen_pop_attended_transfer_and_wallboard(
             await board.expect_agent_state("1001", "paused")
 
             keys = Keypad(asterisk)
-            steps = [Step.pause(1500), *keys.press("123456#")]
+            steps = [Step.pause(1500), *keys.press("123456#", last=True)]
             scenario = caller_scenario(CALLER, "Ada L", steps=steps, wait_bye_ms=60_000)
             caller = asyncio.create_task(
                 asyncio.to_thread(run_sipp, asterisk, scenario, service=DID, timeout_s=90)
