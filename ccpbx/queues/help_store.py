@@ -137,46 +137,59 @@ async def mark_answered(
     db: Executor, request_id: int, *, by: str, how: str, at: dt.datetime, details: dict[str, Any]
 ) -> HelpRequest:
     """An open request answered by supervisor ``by`` (``how``: listen, whisper, barge)."""
-    async with transaction(db) as conn:
-        row = await conn.fetchrow(
-            """UPDATE help_requests SET answered_by = $2, answered_how = $3, answered_at = $4
-               WHERE id = $1 AND closed_at IS NULL RETURNING *""",
-            request_id,
-            by,
-            how,
-            at,
-        )
-        if row is None:
-            raise NotFound(f"no open help request {request_id}", request=request_id)
-        await audit.record(
-            conn,
-            actor=by,
-            action="help.answered",
-            object_type=OBJECT_TYPE,
-            object_id=str(request_id),
-            at=at,
-            details={"how": how, **details},
-        )
-    return _row(row)
+    return await _change_open(
+        db,
+        request_id,
+        "answered_by = $2, answered_how = $3, answered_at = $4",
+        (by, how, at),
+        action="help.answered",
+        by=by,
+        at=at,
+        details={"how": how, **details},
+    )
 
 
 async def close(db: Executor, request_id: int, *, by: str, at: dt.datetime) -> HelpRequest:
+    return await _change_open(
+        db,
+        request_id,
+        "closed_by = $2, closed_at = $3",
+        (by, at),
+        action="help.closed",
+        by=by,
+        at=at,
+    )
+
+
+async def _change_open(
+    db: Executor,
+    request_id: int,
+    assignments: str,
+    values: tuple[Any, ...],
+    *,
+    action: str,
+    by: str,
+    at: dt.datetime,
+    details: dict[str, Any] | None = None,
+) -> HelpRequest:
+    """Change an open request (``assignments`` use $2... for ``values``) and audit it in
+    the same transaction; NotFound when it is closed or does not exist."""
     async with transaction(db) as conn:
         row = await conn.fetchrow(
-            """UPDATE help_requests SET closed_by = $2, closed_at = $3
-               WHERE id = $1 AND closed_at IS NULL RETURNING *""",
+            f"""UPDATE help_requests SET {assignments}
+                WHERE id = $1 AND closed_at IS NULL RETURNING *""",
             request_id,
-            by,
-            at,
+            *values,
         )
         if row is None:
             raise NotFound(f"no open help request {request_id}", request=request_id)
         await audit.record(
             conn,
             actor=by,
-            action="help.closed",
+            action=action,
             object_type=OBJECT_TYPE,
             object_id=str(request_id),
             at=at,
+            details=details,
         )
     return _row(row)
