@@ -145,7 +145,8 @@ async def _until(ws: aiohttp.ClientWebSocketResponse, kind: str) -> list[str]:
     kinds: list[str] = []
     while not kinds or kinds[-1] != kind:
         item = await ws.receive_json(timeout=10)
-        kinds.append(item["kind"])
+        if item.get("type") == "acd":  # not the screen pops and other pushes
+            kinds.append(item["kind"])
     return kinds
 
 

@@ -74,7 +74,9 @@ async def test_agent_session_drives_its_own_agent(start_daemon: StartDaemon) -> 
 
         kinds = []
         while "agent_unpaused" not in kinds:
-            kinds.append((await ws.receive_json(timeout=10))["kind"])
+            item = await ws.receive_json(timeout=10)
+            if item.get("type") == "acd":
+                kinds.append(item["kind"])
         assert kinds[:3] == ["agent_logged_in", "agent_paused", "agent_unpaused"]
         await ws.close()
     rows = await daemon.database.pool.fetch(
